@@ -1,0 +1,201 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+
+/**
+ * The one claim -> publish -> complete path. The verifier and the poller both deliver through `deliverOnce`, so an
+ * event id reaches the bus once whichever path sees it first.
+ *
+ * Record (partition key `id`):
+ *   status              INPROGRESS | COMPLETED
+ *   expiration          epoch seconds; the table's TTL attribute (retention window of the dedupe)
+ *   in_progress_expiry  epoch ms after which an INPROGRESS claim is abandoned and may be taken over
+ *   payload_hash        sha256 of what was delivered, to spot one id reused for another payload
+ *   claim_token         who holds the claim, so a late owner never releases or completes someone else's claim
+ */
+
+export const STATUS_IN_PROGRESS = 'INPROGRESS';
+export const STATUS_COMPLETED = 'COMPLETED';
+
+export interface ClaimRequest {
+  readonly id: string;
+  readonly payloadHash: string;
+  readonly token: string;
+  readonly nowMs: number;
+  /** How long the claim holds while we publish; from the Lambda's remaining time. */
+  readonly inProgressMs: number;
+  /** How long a completed id is remembered. */
+  readonly retentionSeconds: number;
+}
+
+export interface ExistingRecord {
+  readonly status: string;
+  readonly inProgressExpiryMs?: number;
+  readonly expirationSeconds?: number;
+  readonly payloadHash?: string;
+}
+
+export type ClaimResult =
+  { readonly claimed: true } | { readonly claimed: false; readonly existing?: ExistingRecord };
+
+/** The storage half of the protocol. `DynamoIdempotencyStore` is the real one. */
+export interface IdempotencyStore {
+  claim(req: ClaimRequest): Promise<ClaimResult>;
+  complete(req: ClaimRequest): Promise<void>;
+  release(req: ClaimRequest): Promise<void>;
+}
+
+export class DynamoIdempotencyStore implements IdempotencyStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            id: { S: req.id },
+            status: { S: STATUS_IN_PROGRESS },
+            expiration: { N: String(Math.floor(req.nowMs / 1000) + req.retentionSeconds) },
+            in_progress_expiry: { N: String(req.nowMs + req.inProgressMs) },
+            payload_hash: { S: req.payloadHash },
+            claim_token: { S: req.token },
+          },
+          // Free, or remembered past its retention (TTL deletes lazily), or an abandoned claim.
+          ConditionExpression:
+            'attribute_not_exists(id) OR expiration < :nowSeconds OR (#status = :inProgress AND in_progress_expiry < :nowMs)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':nowSeconds': { N: String(Math.floor(req.nowMs / 1000)) },
+            ':nowMs': { N: String(req.nowMs) },
+            ':inProgress': { S: STATUS_IN_PROGRESS },
+          },
+        }),
+      );
+      return { claimed: true };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    // ReturnValuesOnConditionCheckFailure would save this read, but not every engine supports it.
+    const got = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: req.id } }, ConsistentRead: true }),
+    );
+    const item = got.Item;
+    if (!item) return { claimed: false };
+    return {
+      claimed: false,
+      existing: {
+        status: item.status?.S ?? 'UNKNOWN',
+        inProgressExpiryMs: item.in_progress_expiry?.N ? Number(item.in_progress_expiry.N) : undefined,
+        expirationSeconds: item.expiration?.N ? Number(item.expiration.N) : undefined,
+        payloadHash: item.payload_hash?.S,
+      },
+    };
+  }
+
+  async complete(req: ClaimRequest): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: req.id } },
+        UpdateExpression: 'SET #status = :completed, expiration = :expiration REMOVE in_progress_expiry',
+        ConditionExpression: 'claim_token = :token',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':completed': { S: STATUS_COMPLETED },
+          ':expiration': { N: String(Math.floor(req.nowMs / 1000) + req.retentionSeconds) },
+          ':token': { S: req.token },
+        },
+      }),
+    );
+  }
+
+  async release(req: ClaimRequest): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { id: { S: req.id } },
+          ConditionExpression: 'claim_token = :token AND #status = :inProgress',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':token': { S: req.token },
+            ':inProgress': { S: STATUS_IN_PROGRESS },
+          },
+        }),
+      );
+    } catch (err) {
+      // Someone else holds the id now: theirs to finish, nothing of ours to release.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+}
+
+/** Publishes one event; throws when the bus did not accept it. */
+export type Publish = () => Promise<void>;
+
+export type DeliveryOutcome =
+  | { readonly outcome: 'published'; readonly completeError?: unknown }
+  | { readonly outcome: 'duplicate'; readonly payloadMismatch: boolean }
+  | { readonly outcome: 'in_flight'; readonly retryAfterSeconds: number; readonly payloadMismatch: boolean }
+  | { readonly outcome: 'store_error'; readonly error: unknown }
+  | { readonly outcome: 'publish_error'; readonly error: unknown; readonly releaseError?: unknown };
+
+/**
+ * Claim the id, publish, mark it completed. A failed publish releases the claim so the sender's retry goes
+ * through; a store failure publishes nothing. Never throws.
+ */
+export async function deliverOnce(
+  store: IdempotencyStore,
+  req: ClaimRequest,
+  publish: Publish,
+): Promise<DeliveryOutcome> {
+  let claim: ClaimResult;
+  try {
+    claim = await store.claim(req);
+    // The holder released between our put and our read: one more try, then let the sender come back.
+    if (!claim.claimed && !claim.existing) claim = await store.claim(req);
+  } catch (error) {
+    return { outcome: 'store_error', error };
+  }
+
+  if (!claim.claimed) {
+    const existing = claim.existing;
+    const payloadMismatch = existing?.payloadHash !== undefined && existing.payloadHash !== req.payloadHash;
+    if (existing?.status === STATUS_COMPLETED) return { outcome: 'duplicate', payloadMismatch };
+    const waitMs = (existing?.inProgressExpiryMs ?? req.nowMs) - req.nowMs;
+    return {
+      outcome: 'in_flight',
+      retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+      payloadMismatch,
+    };
+  }
+
+  try {
+    await publish();
+  } catch (error) {
+    try {
+      await store.release(req);
+    } catch (releaseError) {
+      // The claim then lapses at in_progress_expiry and the retry after that goes through.
+      return { outcome: 'publish_error', error, releaseError };
+    }
+    return { outcome: 'publish_error', error };
+  }
+
+  try {
+    await store.complete(req);
+  } catch (completeError) {
+    // Published already: answering an error would invite a second publish. The claim lapses on its own.
+    return { outcome: 'published', completeError };
+  }
+  return { outcome: 'published' };
+}

@@ -1,0 +1,44 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { EVENT_SOURCE } from '../../lib/events';
+
+/** Largest PutEvents entry EventBridge accepts, in bytes. */
+export const MAX_ENTRY_BYTES = 256 * 1024;
+
+/**
+ * Bytes an entry counts against the limit, as EventBridge computes it: Source, DetailType and Detail in UTF-8
+ * (plus 14 for Time, which we do not send).
+ */
+export function entrySize(detailType: string, detail: string): number {
+  return Buffer.byteLength(EVENT_SOURCE) + Buffer.byteLength(detailType) + Buffer.byteLength(detail);
+}
+
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly errorCode?: string,
+  ) {
+    super(message);
+    this.name = 'PublishError';
+  }
+}
+
+/** Puts one event on the bus; throws unless EventBridge accepted it. */
+export async function putEvent(
+  client: EventBridgeClient,
+  eventBusName: string,
+  detailType: string,
+  detail: string,
+): Promise<void> {
+  const out = await client.send(
+    new PutEventsCommand({
+      Entries: [{ EventBusName: eventBusName, Source: EVENT_SOURCE, DetailType: detailType, Detail: detail }],
+    }),
+  );
+  const entry = out.Entries?.[0];
+  if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
+    throw new PublishError(
+      `EventBridge rejected the event: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
+      entry?.ErrorCode,
+    );
+  }
+}

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoIdempotencyStore } from '../shared/idempotency';
+import { errorName, stdoutLogger } from '../shared/log';
+import { putEvent } from '../shared/publisher';
+import { readEnv } from './config';
+import { handleWebhook, VerifierDeps, WebhookRequest, WebhookResponse } from './core';
+import { SecretCache, secretsManagerFetch } from './secrets';
+
+// Module scope: reused by every invocation of a warm container.
+const dynamo = new DynamoDBClient({});
+const eventBridge = new EventBridgeClient({});
+const secretsManager = new SecretsManagerClient({});
+/** A rotated secret is looked up again on a mismatch, but at most this often. */
+const MIN_SECRET_REFRESH_MS = 10_000;
+
+let deps: VerifierDeps | undefined;
+
+function makeDeps(env: NodeJS.ProcessEnv): VerifierDeps {
+  const config = readEnv(env);
+  const store = new DynamoIdempotencyStore(dynamo, config.tableName);
+  return {
+    config: {
+      scheme: config.scheme,
+      retentionSeconds: config.retentionSeconds,
+      metrics: { namespace: config.metricsNamespace, service: config.metricsService },
+    },
+    secrets: new SecretCache(
+      secretsManagerFetch(secretsManager, config.secretArn, config.secretJsonField),
+      config.scheme,
+      config.secretCacheTtlMs,
+      MIN_SECRET_REFRESH_MS,
+    ),
+    store,
+    publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
+    log: stdoutLogger,
+    clock: Date.now,
+    newToken: randomUUID,
+  };
+}
+
+export async function handler(
+  event: WebhookRequest,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<WebhookResponse> {
+  try {
+    deps ??= makeDeps(process.env);
+  } catch (err) {
+    stdoutLogger({ level: 'ERROR', message: 'verifier misconfigured', error: errorName(err) });
+    return {
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: '{"error":"verifier misconfigured"}',
+    };
+  }
+  return handleWebhook(event, deps, context?.getRemainingTimeInMillis?.() ?? 30_000);
+}

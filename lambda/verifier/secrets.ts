@@ -1,0 +1,104 @@
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { SchemeName, SecretFormatError, secretToKey } from './signature';
+
+/** The secret values to accept, current first. */
+export type FetchSecrets = () => Promise<string[]>;
+
+export interface LoadedKeys {
+  readonly keys: readonly Buffer[];
+  readonly loadedAtMs: number;
+}
+
+/**
+ * Keeps the signing keys warm for `ttlMs`. A signature that matches no cached key may mean the secret was
+ * rotated since we loaded it, so `refresh` reloads once, but no more often than every `minRefreshMs`: a stream of
+ * forged requests must not turn into a stream of Secrets Manager calls.
+ */
+export class SecretCache {
+  private loaded?: LoadedKeys;
+  private pending?: Promise<LoadedKeys>;
+
+  constructor(
+    private readonly fetch: FetchSecrets,
+    private readonly scheme: SchemeName,
+    private readonly ttlMs: number,
+    private readonly minRefreshMs: number,
+  ) {}
+
+  async get(nowMs: number): Promise<LoadedKeys> {
+    if (this.loaded && nowMs - this.loaded.loadedAtMs < this.ttlMs) return this.loaded;
+    return this.load(nowMs);
+  }
+
+  /** Reloads if the cache is old enough to be stale; undefined when it is too fresh to be worth it. */
+  async refresh(nowMs: number): Promise<LoadedKeys | undefined> {
+    if (this.loaded && nowMs - this.loaded.loadedAtMs < this.minRefreshMs) return undefined;
+    return this.load(nowMs);
+  }
+
+  private async load(nowMs: number): Promise<LoadedKeys> {
+    // Concurrent callers share one fetch.
+    this.pending ??= this.fetch()
+      .then((values) => {
+        if (values.length === 0) throw new SecretFormatError('no signing secret version found');
+        this.loaded = { keys: values.map((value) => secretToKey(this.scheme, value)), loadedAtMs: nowMs };
+        return this.loaded;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
+    return this.pending;
+  }
+}
+
+/**
+ * The signing secret as stored: the whole SecretString, or when `jsonField` is set, that field of a JSON
+ * SecretString (e.g. `{"signingSecret": "..."}`).
+ */
+export function extractSecret(secretString: string | undefined, jsonField: string | undefined): string {
+  if (secretString === undefined)
+    throw new SecretFormatError('the signing secret has no SecretString (binary secrets are not supported)');
+  if (!jsonField) return secretString;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    throw new SecretFormatError(`the signing secret is not JSON, but field "${jsonField}" was configured`);
+  }
+  const value = (parsed as Record<string, unknown> | null)?.[jsonField];
+  if (typeof value !== 'string' || value === '') {
+    throw new SecretFormatError(`the signing secret's JSON has no non-empty string field "${jsonField}"`);
+  }
+  return value;
+}
+
+/** Reads AWSCURRENT and, when one exists, AWSPREVIOUS: both are accepted while senders switch over. */
+export function secretsManagerFetch(
+  client: SecretsManagerClient,
+  secretId: string,
+  jsonField: string | undefined,
+): FetchSecrets {
+  const read = async (stage: string): Promise<string | undefined> => {
+    try {
+      const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
+      return extractSecret(out.SecretString, jsonField);
+    } catch (err) {
+      // No previous version yet, or one in an old format: the current one is what counts.
+      if (stage === 'AWSPREVIOUS' && (err instanceof ResourceNotFoundException || !isAwsError(err)))
+        return undefined;
+      throw err;
+    }
+  };
+  return async () => {
+    const [current, previous] = await Promise.all([read('AWSCURRENT'), read('AWSPREVIOUS')]);
+    return [...new Set([current, previous].filter((value): value is string => value !== undefined))];
+  };
+}
+
+function isAwsError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && '$metadata' in err;
+}

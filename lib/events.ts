@@ -1,0 +1,256 @@
+/**
+ * The one event catalogue. Everything that knows about event types derives from this module: the TypeScript
+ * types below, the verifier's validation, the construct's rules, the local router, the sample events and the
+ * README table. Add a type here and all of them follow.
+ *
+ * This module must import nothing: the Lambda handlers bundle it.
+ */
+
+/** The EventBridge `source` of every event this library publishes. */
+export const EVENT_SOURCE = 'together.ai';
+
+/** Longest event id the verifier accepts (it becomes a DynamoDB key). */
+export const MAX_EVENT_ID_LENGTH = 256;
+/** Longest event type the verifier accepts (it becomes the EventBridge detail-type). */
+export const MAX_EVENT_TYPE_LENGTH = 128;
+
+type FieldKind = 'string' | 'number' | 'integer';
+
+interface FieldSpec {
+  readonly kind: FieldKind;
+  /** null is a legal value: the source may not know it (e.g. a poller that cannot read the loss). */
+  readonly nullable?: boolean;
+  readonly description: string;
+  /** A realistic value: sample events, docs and the local demo are built from it. */
+  readonly example: string | number;
+}
+
+interface EventSpec {
+  readonly description: string;
+  /** Whether the construct routes it to the alert topic by default, and the text a human reads there. */
+  readonly alert?: { readonly advice: string };
+  readonly fields: Readonly<Record<string, FieldSpec>>;
+}
+
+export const EVENT_CATALOGUE = {
+  'fine_tune.completed': {
+    description: 'A fine-tuning job finished and its model is ready.',
+    fields: {
+      fine_tune_id: { kind: 'string', example: 'ft-8a7b6c5d', description: 'The fine-tune job id (ft-...).' },
+      model_name: {
+        kind: 'string',
+        example: 'acme/Meta-Llama-3.1-8B-Instruct-ft',
+        description: 'Name of the output model.',
+      },
+      eval_loss: {
+        kind: 'number',
+        nullable: true,
+        example: 0.4213,
+        description: 'Final evaluation loss, null if unknown.',
+      },
+    },
+  },
+  'fine_tune.failed': {
+    description: 'A fine-tuning job stopped with an error.',
+    alert: { advice: 'Check the error message and the training data, then resubmit the job.' },
+    fields: {
+      fine_tune_id: { kind: 'string', example: 'ft-8a7b6c5d', description: 'The fine-tune job id (ft-...).' },
+      error_message: {
+        kind: 'string',
+        example: 'Training data contains invalid JSONL on line 12',
+        description: 'What Together reported.',
+      },
+      step: {
+        kind: 'integer',
+        nullable: true,
+        example: 120,
+        description: 'Training step at failure, null if unknown.',
+      },
+    },
+  },
+  'fine_tune.checkpoint': {
+    description: 'A fine-tuning job saved a checkpoint.',
+    fields: {
+      fine_tune_id: { kind: 'string', example: 'ft-8a7b6c5d', description: 'The fine-tune job id (ft-...).' },
+      step: { kind: 'integer', example: 40, description: 'Training step of the checkpoint.' },
+      loss: {
+        kind: 'number',
+        nullable: true,
+        example: 1.0831,
+        description: 'Training loss at the checkpoint, null if unknown.',
+      },
+    },
+  },
+  'model.deprecated': {
+    description: 'A model you use is deprecated and will be removed.',
+    alert: { advice: 'Move your traffic to the replacement model before the sunset date.' },
+    fields: {
+      model_id: {
+        kind: 'string',
+        example: 'meta-llama/Llama-2-70b-chat-hf',
+        description: 'The deprecated model.',
+      },
+      replacement_model: {
+        kind: 'string',
+        nullable: true,
+        example: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+        description: 'Suggested replacement, if any.',
+      },
+      sunset_date: {
+        kind: 'string',
+        nullable: true,
+        example: '2027-01-31',
+        description: 'ISO date after which it stops serving.',
+      },
+    },
+  },
+  'batch.done': {
+    description: 'A batch job reached a terminal state.',
+    fields: {
+      batch_id: { kind: 'string', example: 'batch-1f2e3d4c', description: 'The batch job id.' },
+      output_url: {
+        kind: 'string',
+        nullable: true,
+        example: 'https://api.together.xyz/v1/files/file-9a8b7c/content',
+        description: 'Where to download the output, if any.',
+      },
+      total_tokens: {
+        kind: 'integer',
+        nullable: true,
+        example: 182345,
+        description: 'Tokens processed, null if unknown.',
+      },
+    },
+  },
+} as const satisfies Record<string, EventSpec>;
+
+export type EventCatalogue = typeof EVENT_CATALOGUE;
+/** Every event type in the catalogue, e.g. `'fine_tune.completed'`. */
+export type TogetherEventType = keyof EventCatalogue;
+
+/** All catalogue event types, in catalogue order. */
+export const EVENT_TYPES = Object.keys(EVENT_CATALOGUE) as TogetherEventType[];
+
+type KindType<K extends FieldKind> = K extends 'string' ? string : number;
+type FieldValue<F> = F extends { kind: infer K extends FieldKind; nullable: true }
+  ? KindType<K> | null
+  : F extends { kind: infer K extends FieldKind }
+    ? KindType<K>
+    : never;
+
+/** The `data` payload of one event type. Senders may add fields; these are the ones the catalogue promises. */
+export type TogetherEventData<T extends TogetherEventType> = {
+  readonly [F in keyof EventCatalogue[T]['fields']]: FieldValue<EventCatalogue[T]['fields'][F]>;
+} & Readonly<Record<string, unknown>>;
+
+/** The envelope Together signs and the verifier publishes as the EventBridge `detail`. */
+export interface TogetherEnvelope<T extends string = string, D = Readonly<Record<string, unknown>>> {
+  readonly id: string;
+  readonly type: T;
+  readonly created_at?: string | number;
+  readonly data: D;
+}
+
+/** Discriminated union of every catalogue event: narrow on `type`. */
+export type TogetherEvent = {
+  [T in TogetherEventType]: TogetherEnvelope<T, TogetherEventData<T>>;
+}[TogetherEventType];
+
+/** The EventBridge event a rule target (e.g. a Lambda handler) receives for event type `T`. */
+export interface TogetherEventBridgeEvent<T extends TogetherEventType = TogetherEventType> {
+  readonly version: string;
+  readonly id: string;
+  readonly 'detail-type': T;
+  readonly source: typeof EVENT_SOURCE;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: string[];
+  readonly detail: Extract<TogetherEvent, { type: T }>;
+}
+
+export function isCatalogueType(type: string): type is TogetherEventType {
+  return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, type);
+}
+
+/** Outcome of envelope validation: hard errors reject the request, soft problems are logged and counted. */
+export type EnvelopeValidation =
+  | {
+      readonly ok: true;
+      readonly envelope: TogetherEnvelope;
+      readonly known: boolean;
+      readonly problems: string[];
+    }
+  | { readonly ok: false; readonly reason: string };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasControlChars(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(value);
+}
+
+function fieldProblem(name: string, spec: FieldSpec, value: unknown): string | undefined {
+  if (value === undefined) return `data.${name} is missing`;
+  if (value === null) return spec.nullable ? undefined : `data.${name} is null`;
+  const ok =
+    spec.kind === 'string'
+      ? typeof value === 'string'
+      : spec.kind === 'integer'
+        ? Number.isInteger(value)
+        : typeof value === 'number' && Number.isFinite(value);
+  return ok ? undefined : `data.${name} should be ${spec.nullable ? `${spec.kind} or null` : spec.kind}`;
+}
+
+/**
+ * Checks a parsed JSON value against the envelope contract. The envelope itself must be right (it names the
+ * event and its idempotency key); a known type whose data is incomplete still passes, with its problems listed,
+ * because a missed event is worse than a loose one.
+ */
+export function validateEnvelope(value: unknown): EnvelopeValidation {
+  if (!isPlainObject(value)) return { ok: false, reason: 'body must be a JSON object' };
+  const { id, type, created_at: createdAt, data } = value;
+  if (typeof id !== 'string' || id.length === 0)
+    return { ok: false, reason: 'id must be a non-empty string' };
+  if (id.length > MAX_EVENT_ID_LENGTH) {
+    return { ok: false, reason: `id must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${id.length})` };
+  }
+  if (typeof type !== 'string' || type.length === 0) {
+    return { ok: false, reason: 'type must be a non-empty string' };
+  }
+  if (type.length > MAX_EVENT_TYPE_LENGTH || hasControlChars(type)) {
+    return {
+      ok: false,
+      reason: `type must be at most ${MAX_EVENT_TYPE_LENGTH} printable characters (got ${type.length})`,
+    };
+  }
+  if (createdAt !== undefined && typeof createdAt !== 'string' && typeof createdAt !== 'number') {
+    return { ok: false, reason: 'created_at must be a string or a number when present' };
+  }
+  if (!isPlainObject(data)) return { ok: false, reason: 'data must be a JSON object' };
+
+  const envelope = value as unknown as TogetherEnvelope;
+  if (!isCatalogueType(type)) return { ok: true, envelope, known: false, problems: [] };
+  const fields: Readonly<Record<string, FieldSpec>> = EVENT_CATALOGUE[type].fields;
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(fields)) {
+    const problem = fieldProblem(name, spec, data[name]);
+    if (problem) problems.push(problem);
+  }
+  return { ok: true, envelope, known: true, problems };
+}
+
+/** A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests). */
+export function sampleEvent<T extends TogetherEventType>(
+  type: T,
+  id = `sample-${type}`,
+): Extract<TogetherEvent, { type: T }> {
+  const fields: Readonly<Record<string, FieldSpec>> = EVENT_CATALOGUE[type].fields;
+  const data = Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, spec.example]));
+  return { id, type, created_at: '2026-11-23T12:00:00Z', data } as unknown as Extract<
+    TogetherEvent,
+    { type: T }
+  >;
+}

@@ -1,0 +1,35 @@
+/** The README's event table, generated from the catalogue: `npm run docs` rewrites it, a test keeps it honest. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EVENT_CATALOGUE } from '../lib/events';
+
+export const BEGIN = '<!-- events:begin (generated from lib/events.ts by `npm run docs`) -->';
+export const END = '<!-- events:end -->';
+
+export function eventsTable(): string {
+  const rows = Object.entries(EVENT_CATALOGUE).map(([type, spec]) => {
+    const fields = Object.entries(spec.fields)
+      .map(
+        ([name, field]) =>
+          `\`${name}\` (${field.kind}${'nullable' in field && field.nullable ? ' or null' : ''})`,
+      )
+      .join(', ');
+    const alert = 'alert' in spec ? 'yes' : '';
+    return `| \`${type}\` | ${spec.description} | ${fields} | ${alert} |`;
+  });
+  return ['| detail-type | when | `data` fields | alert topic |', '| --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  );
+}
+
+export function withTable(readme: string): string {
+  const start = readme.indexOf(BEGIN);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README.md needs the markers ${BEGIN} ... ${END}`);
+  return readme.slice(0, start + BEGIN.length) + '\n\n' + eventsTable() + '\n\n' + readme.slice(end);
+}
+
+if (require.main === module) {
+  const file = join(__dirname, '..', 'README.md');
+  writeFileSync(file, withTable(readFileSync(file, 'utf8')));
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  EVENT_CATALOGUE,
+  EVENT_TYPES,
+  isCatalogueType,
+  TogetherEvent,
+  TogetherEventBridgeEvent,
+  validateEnvelope,
+} from '../lib/events';
+import { eventsTable, withTable } from '../scripts/readme-table';
+
+describe('the event catalogue', () => {
+  test('holds the five designed types with their data fields', () => {
+    expect(EVENT_TYPES).toEqual([
+      'fine_tune.completed',
+      'fine_tune.failed',
+      'fine_tune.checkpoint',
+      'model.deprecated',
+      'batch.done',
+    ]);
+    expect(Object.keys(EVENT_CATALOGUE['fine_tune.failed'].fields)).toEqual([
+      'fine_tune_id',
+      'error_message',
+      'step',
+    ]);
+    expect(Object.keys(EVENT_CATALOGUE['batch.done'].fields)).toEqual([
+      'batch_id',
+      'output_url',
+      'total_tokens',
+    ]);
+  });
+
+  test('isCatalogueType is exact, not prototype-fooled', () => {
+    expect(isCatalogueType('batch.done')).toBe(true);
+    expect(isCatalogueType('toString')).toBe(false);
+    expect(isCatalogueType('batch.Done')).toBe(false);
+  });
+
+  test('the discriminated union narrows on type (compile-time check that also runs)', () => {
+    const describe = (e: TogetherEvent): string => {
+      switch (e.type) {
+        case 'fine_tune.completed':
+          return `${e.data.model_name} loss=${e.data.eval_loss ?? 'n/a'}`;
+        case 'batch.done':
+          return `${e.data.batch_id} tokens=${e.data.total_tokens ?? 'n/a'}`;
+        default:
+          return e.type;
+      }
+    };
+    expect(
+      describe({
+        id: '1',
+        type: 'fine_tune.completed',
+        data: { fine_tune_id: 'f', model_name: 'm', eval_loss: null },
+      }),
+    ).toBe('m loss=n/a');
+    const ev: TogetherEventBridgeEvent<'batch.done'> = {
+      version: '0',
+      id: 'x',
+      'detail-type': 'batch.done',
+      source: 'together.ai',
+      account: '1',
+      time: '',
+      region: 'us-east-1',
+      resources: [],
+      detail: { id: 'e', type: 'batch.done', data: { batch_id: 'b', output_url: null, total_tokens: 3 } },
+    };
+    expect(describe(ev.detail)).toBe('b tokens=3');
+  });
+});
+
+describe('validateEnvelope', () => {
+  test('a complete known event has no problems', () => {
+    const result = validateEnvelope({
+      id: 'e',
+      type: 'fine_tune.checkpoint',
+      data: { fine_tune_id: 'ft', step: 10, loss: null },
+    });
+    expect(result).toMatchObject({ ok: true, known: true, problems: [] });
+  });
+
+  test('wrong field kinds are listed as problems, not refusals', () => {
+    const result = validateEnvelope({
+      id: 'e',
+      type: 'fine_tune.checkpoint',
+      data: { fine_tune_id: 5, step: 1.5, loss: 'high' },
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      problems: [
+        'data.fine_tune_id should be string',
+        'data.step should be integer',
+        'data.loss should be number or null',
+      ],
+    });
+  });
+
+  test('null where the catalogue does not allow it is a problem', () => {
+    const result = validateEnvelope({
+      id: 'e',
+      type: 'batch.done',
+      data: { batch_id: null, output_url: null, total_tokens: null },
+    });
+    expect(result).toMatchObject({ ok: true, problems: ['data.batch_id is null'] });
+  });
+
+  test.each([
+    [null, 'body must be a JSON object'],
+    ['str', 'body must be a JSON object'],
+    [{ id: 'e', type: 'a\nb', data: {} }, 'type must be at most 128 printable characters (got 3)'],
+    [{ id: 'e', type: 'x'.repeat(129), data: {} }, 'type must be at most 128 printable characters (got 129)'],
+    [{ id: 'e', type: 'x', data: [] }, 'data must be a JSON object'],
+  ])('%j is refused: %s', (value, reason) => {
+    expect(validateEnvelope(value)).toEqual({ ok: false, reason });
+  });
+});
+
+test('README.md carries the table generated from the catalogue (npm run docs)', () => {
+  const file = join(__dirname, '..', 'README.md');
+  const readme = readFileSync(file, 'utf8');
+  // Prettier 3 is ESM-only inside jest, so format in a child process, as `npm run docs` does.
+  const formatted = execFileSync(
+    process.execPath,
+    [require.resolve('prettier/bin/prettier.cjs'), '--stdin-filepath', file],
+    {
+      input: withTable(readme),
+      encoding: 'utf8',
+    },
+  );
+  expect(formatted).toBe(readme);
+  for (const type of EVENT_TYPES) expect(eventsTable()).toContain(`\`${type}\``);
+});

@@ -1,0 +1,210 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  ClaimRequest,
+  deliverOnce,
+  DynamoIdempotencyStore,
+  STATUS_COMPLETED,
+  STATUS_IN_PROGRESS,
+} from '../lambda/shared/idempotency';
+import { dynamoClient, LocalDynamo, startDynalite } from './support/dynalite';
+
+let dynamo: LocalDynamo;
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(() => dynamo.stop());
+
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+const RETENTION = 7 * 86400;
+let tokens = 0;
+
+function request(id: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest {
+  return {
+    id,
+    payloadHash: 'hash-a',
+    token: `token-${++tokens}`,
+    nowMs: NOW,
+    inProgressMs: 30_000,
+    retentionSeconds: RETENTION,
+    ...overrides,
+  };
+}
+
+async function readRecord(table: string, id: string) {
+  const out = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { id: { S: id } } }));
+  return out.Item;
+}
+
+/** A bus stand-in that records every publish and can be told to fail. */
+function recordingBus(opts: { failTimes?: number; delayMs?: number } = {}) {
+  const published: string[] = [];
+  let failures = opts.failTimes ?? 0;
+  return {
+    published,
+    publish: (id: string) => async () => {
+      if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+      if (failures > 0) {
+        failures--;
+        throw new Error('EventBridge said no');
+      }
+      published.push(id);
+    },
+  };
+}
+
+describe('deliverOnce against DynamoDB (dynalite)', () => {
+  let table: string;
+  let store: DynamoIdempotencyStore;
+  beforeEach(async () => {
+    table = await dynamo.createTable('dedupe');
+    store = new DynamoIdempotencyStore(dynamo.client, table);
+  });
+
+  test('first delivery publishes and leaves a COMPLETED record with a TTL', async () => {
+    const bus = recordingBus();
+    const result = await deliverOnce(store, request('evt-1'), bus.publish('evt-1'));
+    expect(result).toEqual({ outcome: 'published' });
+    expect(bus.published).toEqual(['evt-1']);
+    const item = await readRecord(table, 'evt-1');
+    expect(item?.status.S).toBe(STATUS_COMPLETED);
+    expect(Number(item?.expiration.N)).toBe(Math.floor(NOW / 1000) + RETENTION);
+    expect(item?.in_progress_expiry).toBeUndefined();
+    expect(item?.payload_hash.S).toBe('hash-a');
+  });
+
+  test('a completed duplicate is not published again', async () => {
+    const bus = recordingBus();
+    await deliverOnce(store, request('evt-2'), bus.publish('evt-2'));
+    const again = await deliverOnce(store, request('evt-2', { nowMs: NOW + 60_000 }), bus.publish('evt-2'));
+    expect(again).toEqual({ outcome: 'duplicate', payloadMismatch: false });
+    expect(bus.published).toEqual(['evt-2']);
+  });
+
+  test('the same id with another payload is flagged as a mismatch and still not published', async () => {
+    const bus = recordingBus();
+    await deliverOnce(store, request('evt-3'), bus.publish('evt-3'));
+    const other = await deliverOnce(store, request('evt-3', { payloadHash: 'hash-b' }), bus.publish('evt-3'));
+    expect(other).toEqual({ outcome: 'duplicate', payloadMismatch: true });
+    expect(bus.published).toHaveLength(1);
+  });
+
+  test('50 concurrent deliveries of one id publish exactly once; the rest are told to retry or are duplicates', async () => {
+    const bus = recordingBus({ delayMs: 20 });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => deliverOnce(store, request('evt-race'), bus.publish('evt-race'))),
+    );
+    expect(bus.published).toEqual(['evt-race']);
+    const outcomes = results.map((r) => r.outcome);
+    expect(outcomes.filter((o) => o === 'published')).toHaveLength(1);
+    for (const r of results) {
+      expect(['published', 'in_flight', 'duplicate']).toContain(r.outcome);
+      if (r.outcome === 'in_flight') expect(r.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    }
+    expect(outcomes).toContain('in_flight');
+  });
+
+  test('a duplicate while the first is still in flight is told when to retry, never accepted', async () => {
+    let releasePublish!: () => void;
+    const gate = new Promise<void>((resolve) => (releasePublish = resolve));
+    const published: string[] = [];
+    const first = deliverOnce(store, request('evt-4'), async () => {
+      await gate;
+      published.push('first');
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await deliverOnce(store, request('evt-4', { nowMs: NOW + 5_000 }), async () => {
+      published.push('second');
+    });
+    expect(second).toEqual({ outcome: 'in_flight', retryAfterSeconds: 25, payloadMismatch: false });
+    releasePublish();
+    expect(await first).toEqual({ outcome: 'published' });
+    expect(published).toEqual(['first']);
+  });
+
+  test('a failed publish releases the claim, and the retry publishes exactly once', async () => {
+    const bus = recordingBus({ failTimes: 1 });
+    const failed = await deliverOnce(store, request('evt-5'), bus.publish('evt-5'));
+    expect(failed.outcome).toBe('publish_error');
+    expect(await readRecord(table, 'evt-5')).toBeUndefined();
+    const retry = await deliverOnce(store, request('evt-5', { nowMs: NOW + 1_000 }), bus.publish('evt-5'));
+    expect(retry).toEqual({ outcome: 'published' });
+    const third = await deliverOnce(store, request('evt-5', { nowMs: NOW + 2_000 }), bus.publish('evt-5'));
+    expect(third.outcome).toBe('duplicate');
+    expect(bus.published).toEqual(['evt-5']);
+  });
+
+  test('an abandoned in-progress claim is taken over once its expiry has passed', async () => {
+    // A verifier that died mid-publish: its claim is there, never completed.
+    expect(await store.claim(request('evt-6'))).toEqual({ claimed: true });
+    const bus = recordingBus();
+    const early = await deliverOnce(store, request('evt-6', { nowMs: NOW + 29_000 }), bus.publish('evt-6'));
+    expect(early.outcome).toBe('in_flight');
+    const late = await deliverOnce(store, request('evt-6', { nowMs: NOW + 31_000 }), bus.publish('evt-6'));
+    expect(late).toEqual({ outcome: 'published' });
+    expect(bus.published).toEqual(['evt-6']);
+  });
+
+  test('a late owner cannot release or complete a claim that was taken over', async () => {
+    const stale = request('evt-7');
+    await store.claim(stale);
+    const taker = request('evt-7', { nowMs: NOW + 31_000 });
+    expect(await store.claim(taker)).toEqual({ claimed: true });
+    await store.release(stale); // condition fails quietly: not ours any more
+    expect((await readRecord(table, 'evt-7'))?.claim_token.S).toBe(taker.token);
+    await expect(store.complete(stale)).rejects.toThrow();
+    expect((await readRecord(table, 'evt-7'))?.status.S).toBe(STATUS_IN_PROGRESS);
+  });
+
+  test('a record past its retention (TTL not yet swept) no longer blocks the id', async () => {
+    const bus = recordingBus();
+    await deliverOnce(store, request('evt-8'), bus.publish('evt-8'));
+    const afterRetention = NOW + (RETENTION + 1) * 1000;
+    const again = await deliverOnce(store, request('evt-8', { nowMs: afterRetention }), bus.publish('evt-8'));
+    expect(again).toEqual({ outcome: 'published' });
+    expect(bus.published).toEqual(['evt-8', 'evt-8']);
+  });
+
+  test('the in-progress record carries its expiry and a TTL, so an abandoned claim is swept too', async () => {
+    await store.claim(request('evt-9', { inProgressMs: 12_345 }));
+    const item = await readRecord(table, 'evt-9');
+    expect(item?.status.S).toBe(STATUS_IN_PROGRESS);
+    expect(Number(item?.in_progress_expiry.N)).toBe(NOW + 12_345);
+    expect(Number(item?.expiration.N)).toBe(Math.floor(NOW / 1000) + RETENTION);
+  });
+
+  test('DynamoDB unreachable: store_error and nothing published', async () => {
+    const down = dynamoClient('http://127.0.0.1:9', 1);
+    const bus = recordingBus();
+    const result = await deliverOnce(
+      new DynamoIdempotencyStore(down, table),
+      request('evt-10'),
+      bus.publish('evt-10'),
+    );
+    expect(result.outcome).toBe('store_error');
+    expect(bus.published).toEqual([]);
+    down.destroy();
+  });
+
+  test('a missing table (misconfiguration) is a store error, not a publish', async () => {
+    const bus = recordingBus();
+    const result = await deliverOnce(
+      new DynamoIdempotencyStore(dynamo.client, 'no-such-table'),
+      request('evt-11'),
+      bus.publish('evt-11'),
+    );
+    expect(result.outcome).toBe('store_error');
+    expect(bus.published).toEqual([]);
+  });
+
+  test('completion failing after a publish still reports published (the event is on the bus)', async () => {
+    const bus = recordingBus();
+    const flaky = new DynamoIdempotencyStore(dynamo.client, table);
+    flaky.complete = async () => {
+      throw new Error('throttled');
+    };
+    const result = await deliverOnce(flaky, request('evt-12'), bus.publish('evt-12'));
+    expect(result.outcome).toBe('published');
+    expect(result.outcome === 'published' && String(result.completeError)).toContain('throttled');
+    expect(bus.published).toEqual(['evt-12']);
+  });
+});
