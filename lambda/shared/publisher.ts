@@ -1,16 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { EVENT_SOURCE } from '../../lib/events';
 
-/** Largest PutEvents entry EventBridge accepts, in bytes. */
+/** Largest PutEvents entry EventBridge accepts, in bytes: Source, DetailType and Detail in UTF-8 together. */
 export const MAX_ENTRY_BYTES = 256 * 1024;
-
-/**
- * Bytes an entry counts against the limit, as EventBridge computes it: Source, DetailType and Detail in UTF-8
- * (plus 14 for Time, which we do not send).
- */
-export function entrySize(detailType: string, detail: string): number {
-  return Buffer.byteLength(EVENT_SOURCE) + Buffer.byteLength(detailType) + Buffer.byteLength(detail);
-}
 
 export class PublishError extends Error {
   constructor(

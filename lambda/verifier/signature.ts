@@ -15,6 +15,9 @@ const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
 /** Lower-cased header names; REST (1.0) payloads keep the sender's casing. */
 export type Headers = Readonly<Record<string, string | undefined>>;
 
+/** The body as received: bytes (base64 bodies), or text whose UTF-8 encoding is the bytes that were signed. */
+export type RawBody = Buffer | string;
+
 export type SignatureCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 const OK: SignatureCheck = { ok: true };
@@ -49,7 +52,7 @@ function matchesAny(expected: readonly Buffer[], given: Buffer): boolean {
 }
 
 /** `x-together-signature` = hex HMAC-SHA256(secret, raw body). Any key in `keys` may match (rotation). */
-export function verifyTogetherHmac(headers: Headers, body: Buffer, keys: readonly Buffer[]): SignatureCheck {
+export function verifyTogetherHmac(headers: Headers, body: RawBody, keys: readonly Buffer[]): SignatureCheck {
   const header = headers[TOGETHER_SIGNATURE_HEADER];
   if (header === undefined || header === '') {
     return { ok: false, reason: `missing ${TOGETHER_SIGNATURE_HEADER} header` };
@@ -68,7 +71,7 @@ export function verifyTogetherHmac(headers: Headers, body: Buffer, keys: readonl
  */
 export function verifyStandardWebhooks(
   headers: Headers,
-  body: Buffer,
+  body: RawBody,
   keys: readonly Buffer[],
   nowMs: number,
 ): SignatureCheck {
@@ -107,7 +110,7 @@ export function verifyStandardWebhooks(
 export function verifySignature(
   scheme: SchemeName,
   headers: Headers,
-  body: Buffer,
+  body: RawBody,
   keys: readonly Buffer[],
   nowMs: number,
 ): SignatureCheck {

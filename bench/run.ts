@@ -1,0 +1,172 @@
+/**
+ * npm run bench: the verifier's verify+parse core against the floor (bare createHmac + JSON.parse) and two
+ * widely used webhook libraries, on the same payloads in one run, plus the handler bundle's size and init time.
+ * Prints figures and ratios; never asserts on time (that is what tests are not for).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import Stripe from 'stripe';
+import { decodeRequest, verifyAndParse, WebhookRequest } from '../lambda/verifier/core';
+import { secretToKey } from '../lambda/verifier/signature';
+import { bundle } from '../scripts/bundle-handlers';
+
+const SECRET = 'bench-signing-secret-0123456789abcdef';
+const WHSEC = 'whsec_' + Buffer.from(SECRET).toString('base64');
+const ROUNDS = 7;
+const ROUND_MS = 250;
+
+function payload(bytes: number): string {
+  const base = { id: 'evt-bench', type: 'batch.done', created_at: '2026-11-23T12:00:00Z' };
+  const skeleton = JSON.stringify({
+    ...base,
+    data: { batch_id: 'b-1', output_url: null, total_tokens: 1, pad: '' },
+  });
+  const pad = 'x'.repeat(Math.max(0, bytes - skeleton.length));
+  return JSON.stringify({ ...base, data: { batch_id: 'b-1', output_url: null, total_tokens: 1, pad } });
+}
+
+type Candidate = { name: string; run: () => unknown };
+
+function candidates(body: string): Candidate[] {
+  const bytes = Buffer.from(body);
+  const hex = createHmac('sha256', SECRET).update(bytes).digest('hex');
+  const togetherKeys = [secretToKey('together-hmac', SECRET)];
+  const swKeys = [secretToKey('standard-webhooks', WHSEC)];
+  const request: WebhookRequest = { headers: { 'x-together-signature': hex }, body, isBase64Encoded: false };
+
+  const stripe = new Stripe('sk_test_bench');
+  const stripeHeader = stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
+  const wh = new Webhook(WHSEC);
+  const now = new Date();
+  const swHeaders = {
+    'webhook-id': 'msg_bench',
+    'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+    'webhook-signature': wh.sign('msg_bench', now, body),
+  };
+  const swRequest: WebhookRequest = { headers: swHeaders, body, isBase64Encoded: false };
+
+  const mustBeOk = (r: { ok: boolean }) => {
+    if (!r.ok) throw new Error('benchmark input did not verify');
+    return r;
+  };
+  return [
+    {
+      name: 'floor: createHmac + JSON.parse',
+      run: () => {
+        const expected = createHmac('sha256', SECRET).update(body).digest();
+        if (!timingSafeEqual(expected, Buffer.from(hex, 'hex'))) throw new Error('mismatch');
+        return JSON.parse(body);
+      },
+    },
+    {
+      name: 'ours: together-hmac verify+parse',
+      run: () => {
+        const decoded = decodeRequest(request);
+        return mustBeOk(
+          decoded.ok ? verifyAndParse(decoded, 'together-hmac', togetherKeys, Date.now()) : decoded,
+        );
+      },
+    },
+    {
+      name: 'ours: standard-webhooks verify+parse',
+      run: () => {
+        const decoded = decodeRequest(swRequest);
+        return mustBeOk(
+          decoded.ok ? verifyAndParse(decoded, 'standard-webhooks', swKeys, Date.now()) : decoded,
+        );
+      },
+    },
+    {
+      name: 'stripe-node constructEvent',
+      run: () => stripe.webhooks.constructEvent(body, stripeHeader, SECRET),
+    },
+    { name: 'standardwebhooks verify', run: () => wh.verify(body, swHeaders) },
+  ];
+}
+
+/** ops/s of each candidate: interleaved rounds so drift hits all alike; the median round counts. */
+function measure(list: Candidate[]): number[] {
+  for (const c of list) for (let i = 0; i < 200; i++) c.run();
+  const rates: number[][] = list.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    list.forEach((c, i) => {
+      let n = 0;
+      const start = process.hrtime.bigint();
+      const stop = start + BigInt(ROUND_MS * 1e6);
+      let t = start;
+      while (t < stop) {
+        for (let k = 0; k < 20; k++) c.run();
+        n += 20;
+        t = process.hrtime.bigint();
+      }
+      rates[i].push(n / (Number(t - start) / 1e9));
+    });
+  }
+  return rates.map((r) => r.sort((a, b) => a - b)[Math.floor(r.length / 2)]);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Module init of the bundle in fresh node processes: all of it, and ours alone with the SDK already loaded. */
+function initTimes(file: string, runs = 9): { total: number; ownCode: number } {
+  const env = {
+    ...process.env,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_REGION: 'us-east-1',
+  };
+  const time = (preload: boolean) =>
+    Number(
+      execFileSync(
+        process.execPath,
+        [
+          '-e',
+          `${preload ? "['dynamodb','eventbridge','secrets-manager'].forEach(s=>require('@aws-sdk/client-'+s));" : ''}` +
+            `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`,
+        ],
+        { env, cwd: join(__dirname, '..'), encoding: 'utf8' },
+      ),
+    );
+  const total: number[] = [];
+  const own: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    total.push(time(false));
+    own.push(time(true));
+  }
+  return { total: median(total), ownCode: median(own) };
+}
+
+function main() {
+  const date = new Date().toISOString().slice(0, 10);
+  console.log(
+    `## verifier core, ${date} (node ${process.version}, ${ROUNDS} interleaved rounds of ${ROUND_MS} ms)\n`,
+  );
+  for (const size of [1024, 64 * 1024]) {
+    const list = candidates(payload(size));
+    const rates = measure(list);
+    console.log(`### ${size / 1024} KB payload\n`);
+    console.log('| candidate | ops/s | cost vs floor |');
+    console.log('| --- | ---: | ---: |');
+    list.forEach((c, i) => {
+      console.log(
+        `| ${c.name} | ${Math.round(rates[i]).toLocaleString('en-US')} | ${(rates[0] / rates[i]).toFixed(2)}x |`,
+      );
+    });
+    console.log('');
+  }
+
+  const { file, bytes } = bundle('verifier');
+  const init = initTimes(file);
+  console.log('### verifier bundle\n');
+  console.log('| figure | value |');
+  console.log('| --- | ---: |');
+  console.log(`| minified size (@aws-sdk external) | ${(bytes / 1024).toFixed(1)} KB |`);
+  console.log(`| module init, fresh process, median of 9 | ${init.total.toFixed(1)} ms |`);
+  console.log(`| of which our own code (SDK preloaded) | ${init.ownCode.toFixed(1)} ms |`);
+}
+
+main();
