@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'dist/', 'assets/', 'coverage/', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: ['node_modules/', 'cdk.out/', 'dist/', 'assets/', 'build/', 'coverage/', '**/*.js', '**/*.mjs'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,19 +1,20 @@
 /**
- * Bundles each Lambda handler into assets/<name>/index.js at package build time, so the construct loads them
- * with Code.fromAsset and a consumer's synth needs neither Docker nor esbuild.
+ * Bundles each Lambda handler at build time, so constructs load them with Code.fromAsset and a synth needs
+ * neither Docker nor esbuild:
+ *   lambda/<name>/index.ts     -> assets/<name>/index.js          (shipped with the package)
+ *   bin/handlers/<name>.ts     -> build/example-handlers/<name>/   (the example app's own handlers)
  */
 import { buildSync } from 'esbuild';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 export const HANDLERS = ['verifier'] as const;
 const root = join(__dirname, '..');
 
-export function bundle(name: string): { file: string; bytes: number } {
-  const file = join(root, 'assets', name, 'index.js');
+function build(entry: string, outfile: string): { file: string; bytes: number } {
   buildSync({
-    entryPoints: [join(root, 'lambda', name, 'index.ts')],
-    outfile: file,
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     minify: true,
     treeShaking: true,
@@ -25,12 +26,22 @@ export function bundle(name: string): { file: string; bytes: number } {
     legalComments: 'none',
     logLevel: 'warning',
   });
-  return { file, bytes: statSync(file).size };
+  return { file: outfile, bytes: statSync(outfile).size };
+}
+
+export function bundle(name: string): { file: string; bytes: number } {
+  return build(join(root, 'lambda', name, 'index.ts'), join(root, 'assets', name, 'index.js'));
+}
+
+export function bundleExamples(): Array<{ file: string; bytes: number }> {
+  const dir = join(root, 'bin', 'handlers');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => build(join(dir, f), join(root, 'build', 'example-handlers', basename(f, '.ts'), 'index.js')));
 }
 
 if (require.main === module) {
-  for (const name of HANDLERS) {
-    const { bytes } = bundle(name);
-    console.log(`assets/${name}/index.js ${(bytes / 1024).toFixed(1)} KB`);
+  for (const { file, bytes } of [...HANDLERS.map(bundle), ...bundleExamples()]) {
+    console.log(`${file.slice(root.length + 1)} ${(bytes / 1024).toFixed(1)} KB`);
   }
 }

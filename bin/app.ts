@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { ExampleStack } from './example-stack';
+
+const app = new App();
+new ExampleStack(app, 'TogetherWebhooksExample', {
+  alertEmail: app.node.tryGetContext('alertEmail'),
+  apiKeySecretName: app.node.tryGetContext('apiKeySecretName') ?? 'together/api-key',
+});

@@ -1,0 +1,3 @@
+export * from './events';
+export * from './signature-scheme';
+export * from './together-webhooks';

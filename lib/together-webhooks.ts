@@ -1,0 +1,547 @@
+import {
+  aws_apigatewayv2 as apigwv2,
+  aws_apigatewayv2_integrations as integrations,
+  aws_certificatemanager as acm,
+  aws_cloudwatch as cloudwatch,
+  aws_cloudwatch_actions as cwActions,
+  aws_dynamodb as dynamodb,
+  aws_events as events,
+  aws_events_targets as targets,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_secretsmanager as secretsmanager,
+  aws_sns as sns,
+  aws_sqs as sqs,
+  Duration,
+  RemovalPolicy,
+  Token,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { handlerAsset } from './assets';
+import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, isCatalogueType, TogetherEventType } from './events';
+import { SignatureScheme } from './signature-scheme';
+
+/** The path Together posts to. */
+export const WEBHOOK_PATH = '/webhooks/together';
+/** The namespace of the metrics the verifier emits (CloudWatch embedded metric format). */
+export const METRICS_NAMESPACE = 'TogetherWebhooks';
+
+export interface TogetherWebhooksProps {
+  /**
+   * The secret Together signs webhooks with, read by the verifier at run time. A plain SecretString, or a JSON one
+   * with `secretJsonField` set.
+   * @default - a new generated 48-character secret (copy it to Together, or let registration do it)
+   */
+  readonly secret?: secretsmanager.ISecret;
+  /**
+   * Field of a JSON SecretString that holds the signing secret.
+   * @default - the whole SecretString is the secret
+   */
+  readonly secretJsonField?: string;
+  /**
+   * How Together signs webhooks.
+   * @default SignatureScheme.togetherHmac()
+   */
+  readonly signatureScheme?: SignatureScheme;
+  /**
+   * How long the verifier caches the signing secret (a rotation is picked up sooner, on the first mismatch).
+   * @default Duration.minutes(5)
+   */
+  readonly secretCacheTtl?: Duration;
+
+  /**
+   * The dedupe table. Bring your own: partition key `id` (String), TTL on attribute `expiration`.
+   * @default - a new on-demand table with TTL, point-in-time recovery and encryption
+   */
+  readonly table?: dynamodb.ITable;
+  /**
+   * What happens to the dedupe table the construct creates when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long a delivered event id is remembered, so a redelivery within it is a duplicate.
+   * @default Duration.days(7)
+   */
+  readonly dedupeRetention?: Duration;
+
+  /**
+   * The bus events are published to.
+   * @default - a new event bus
+   */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * How long the archive keeps events for replay. `Duration.days(0)` keeps them forever.
+   * @default Duration.days(30)
+   */
+  readonly archiveRetention?: Duration;
+  /**
+   * Whether to archive every Together event on the bus, so past events can be replayed.
+   * @default true
+   */
+  readonly archive?: boolean;
+
+  /**
+   * Targets for each event type, e.g. `{ 'fine_tune.completed': [new targets.LambdaFunction(fn)] }`. Keys must be
+   * catalogue types. More can be added later with `onEvent`.
+   * @default - no targets
+   */
+  readonly handlers?: { readonly [eventType: string]: events.IRuleTarget[] };
+  /**
+   * Where undeliverable events go after the retries, for every target that does not name its own.
+   * @default - a new encrypted SQS queue, kept 14 days
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
+  /**
+   * How many times EventBridge retries a target before the dead-letter queue.
+   * @default 8
+   */
+  readonly targetRetryAttempts?: number;
+
+  /**
+   * Whether failures (`fine_tune.failed`, `model.deprecated`) and operational alarms notify an SNS topic.
+   * @default true
+   */
+  readonly alerts?: boolean;
+  /**
+   * The topic alerts go to.
+   * @default - a new topic encrypted with a new KMS key (when `alerts` is on)
+   */
+  readonly alertTopic?: sns.ITopic;
+  /**
+   * Rejected signatures in 5 minutes that raise the alarm.
+   * @default 10
+   */
+  readonly rejectedSignatureAlarmThreshold?: number;
+
+  /**
+   * Steady-state requests per second the endpoint accepts.
+   * @default 50
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * Burst of requests the endpoint accepts.
+   * @default 100
+   */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * Retention of the endpoint's access logs and the verifier's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * A custom domain for the endpoint (needs `certificate`).
+   * @default - the API's execute-api URL
+   */
+  readonly domainName?: string;
+  /**
+   * Certificate for `domainName`, in the stack's region.
+   * @default - none; required with `domainName`
+   */
+  readonly certificate?: acm.ICertificate;
+
+  /**
+   * The verifier's timeout (API Gateway waits at most 30 s).
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * The verifier's memory, in MiB.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Reserved concurrency for the verifier.
+   * @default - unreserved
+   */
+  readonly reservedConcurrency?: number;
+}
+
+/**
+ * Receives Together AI webhooks, verifies them, and puts each event on an EventBridge bus exactly once, routed
+ * per event type to your targets and, for failures, to an alert topic.
+ */
+export class TogetherWebhooks extends Construct {
+  /** The URL to give Together: `https://.../webhooks/together`. */
+  public readonly webhookUrl: string;
+  public readonly httpApi: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  public readonly verifier: lambda.Function;
+  public readonly secret: secretsmanager.ISecret;
+  public readonly table: dynamodb.ITable;
+  public readonly eventBus: events.IEventBus;
+  /** The archive, when `archive` is on. */
+  public readonly archive?: events.Archive;
+  public readonly deadLetterQueue: sqs.IQueue;
+  /** The alert topic, when `alerts` is on. */
+  public readonly alertTopic?: sns.ITopic;
+  /** The custom domain, when `domainName` is set. */
+  public readonly domainName?: apigwv2.DomainName;
+  /** The CloudWatch alarms, when `alerts` is on. */
+  public readonly alarms: cloudwatch.Alarm[] = [];
+
+  private readonly rules = new Map<string, events.Rule>();
+  private readonly retryAttempts: number;
+
+  constructor(scope: Construct, id: string, props: TogetherWebhooksProps = {}) {
+    super(scope, id);
+    validateProps(props);
+    this.retryAttempts = props.targetRetryAttempts ?? 8;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const scheme = props.signatureScheme ?? SignatureScheme.togetherHmac();
+
+    this.secret =
+      props.secret ??
+      new secretsmanager.Secret(this, 'SigningSecret', {
+        description: 'Signing secret for Together AI webhooks',
+        generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      });
+
+    this.table = props.table ?? this.createTable(props.removalPolicy ?? RemovalPolicy.RETAIN);
+
+    this.eventBus = props.eventBus ?? new events.EventBus(this, 'Bus');
+    if (props.archive ?? true) {
+      this.archive = new events.Archive(this, 'Archive', {
+        sourceEventBus: this.eventBus,
+        eventPattern: { source: [EVENT_SOURCE] },
+        retention: props.archiveRetention ?? Duration.days(30),
+        description: 'Together AI events, for replay',
+      });
+    }
+
+    this.deadLetterQueue =
+      props.deadLetterQueue ??
+      new sqs.Queue(this, 'DeadLetterQueue', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+
+    this.verifier = new lambda.Function(this, 'Verifier', {
+      description: 'Verifies Together AI webhooks and publishes them to EventBridge exactly once',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(handlerAsset('verifier')),
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup: new logs.LogGroup(this, 'VerifierLogs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+      environment: {
+        SECRET_ARN: this.secret.secretArn,
+        ...(props.secretJsonField ? { SECRET_JSON_FIELD: props.secretJsonField } : {}),
+        SIGNATURE_SCHEME: scheme.name,
+        SECRET_CACHE_TTL_SECONDS: String((props.secretCacheTtl ?? Duration.minutes(5)).toSeconds()),
+        TABLE_NAME: this.table.tableName,
+        EVENT_BUS_NAME: this.eventBus.eventBusName,
+        RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
+        METRICS_NAMESPACE,
+      },
+    });
+    // Exactly what the verifier calls: its secret, its table, its bus. Nothing else.
+    this.secret.grantRead(this.verifier);
+    this.table.grant(
+      this.verifier,
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    this.table.encryptionKey?.grantEncryptDecrypt(this.verifier);
+    this.eventBus.grantPutEventsTo(this.verifier);
+
+    this.httpApi = new apigwv2.HttpApi(this, 'Api', {
+      description: 'Together AI webhook receiver',
+      createDefaultStage: false,
+    });
+    this.httpApi.addRoutes({
+      path: WEBHOOK_PATH,
+      methods: [apigwv2.HttpMethod.POST],
+      integration: new integrations.HttpLambdaIntegration('Verify', this.verifier),
+    });
+    if (props.domainName) {
+      this.domainName = new apigwv2.DomainName(this, 'Domain', {
+        domainName: props.domainName,
+        certificate: props.certificate!,
+      });
+    }
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new apigwv2.HttpStage(this, 'Stage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttlingRateLimit ?? 50, burstLimit: props.throttlingBurstLimit ?? 100 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+      domainMapping: this.domainName ? { domainName: this.domainName } : undefined,
+    });
+    this.webhookUrl = props.domainName
+      ? `https://${props.domainName}${WEBHOOK_PATH}`
+      : `${this.httpApi.apiEndpoint}${WEBHOOK_PATH}`;
+
+    if (props.alerts ?? true) {
+      this.alertTopic = props.alertTopic ?? this.createAlertTopic();
+      this.routeAlerts(this.alertTopic);
+      this.createAlarms(this.alertTopic, props.rejectedSignatureAlarmThreshold ?? 10);
+    }
+
+    for (const [type, list] of Object.entries(props.handlers ?? {})) {
+      this.onEvent(type as TogetherEventType, ...list);
+    }
+  }
+
+  /**
+   * Routes events of `eventType` to `targets`: one rule per type, matching source `together.ai` and the
+   * detail-type. Targets without their own dead-letter queue get the construct's, with retries.
+   */
+  public onEvent(eventType: TogetherEventType, ...ruleTargets: events.IRuleTarget[]): events.Rule {
+    const rule = this.ruleFor(eventType);
+    for (const target of ruleTargets) {
+      rule.addTarget(new DeadLetteredTarget(target, this.deadLetterQueue, this.retryAttempts));
+    }
+    return rule;
+  }
+
+  /** Lets `grantee` put events on the bus (e.g. a handler that emits follow-up events). */
+  public grantPutEvents(grantee: iam.IGrantable): iam.Grant {
+    return this.eventBus.grantPutEventsTo(grantee);
+  }
+
+  /** A metric of the verifier's own counters (EMF), summed over 5 minutes unless told otherwise. */
+  public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { Service: this.verifier.functionName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+      ...options,
+    });
+  }
+
+  /** Webhook requests that reached the verifier. */
+  public metricReceived(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Received', options);
+  }
+
+  /** Requests refused for a missing or wrong signature. */
+  public metricRejected(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Rejected', options);
+  }
+
+  /** Redeliveries of events already published. */
+  public metricDuplicate(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Duplicate', options);
+  }
+
+  /** Events put on the bus. */
+  public metricPublished(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Published', options);
+  }
+
+  private ruleFor(eventType: string): events.Rule {
+    assertEventType(eventType, 'onEvent');
+    let rule = this.rules.get(eventType);
+    if (!rule) {
+      rule = new events.Rule(this, `Route${pascal(eventType)}`, {
+        eventBus: this.eventBus,
+        description: `Together AI ${eventType} events`,
+        eventPattern: { source: [EVENT_SOURCE], detailType: [eventType] },
+      });
+      this.rules.set(eventType, rule);
+    }
+    return rule;
+  }
+
+  private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {
+    return new dynamodb.Table(this, 'DedupeTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiration',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+  }
+
+  private createAlertTopic(): sns.Topic {
+    // EventBridge and CloudWatch cannot publish to a topic under the AWS-managed SNS key: it needs a key of ours.
+    const key = new kms.Key(this, 'AlertKey', {
+      description: 'Encrypts the Together webhooks alert topic',
+      enableKeyRotation: true,
+    });
+    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(service)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+        }),
+      );
+    }
+    return new sns.Topic(this, 'AlertTopic', {
+      displayName: 'Together AI alerts',
+      masterKey: key,
+      enforceSSL: true,
+    });
+  }
+
+  private routeAlerts(topic: sns.ITopic): void {
+    for (const type of EVENT_TYPES) {
+      const spec: { alert?: { advice: string }; fields: object } = EVENT_CATALOGUE[type];
+      if (!spec.alert) continue;
+      this.onEvent(type, new targets.SnsTopic(topic, { message: alertMessage(type, spec.alert.advice) }));
+    }
+  }
+
+  private createAlarms(topic: sns.ITopic, rejectedThreshold: number): void {
+    const action = new cwActions.SnsAction(topic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(action);
+      this.alarms.push(created);
+    };
+    const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
+    alarm(
+      'VerifierErrorsAlarm',
+      this.verifier.metricErrors(fiveMinutes),
+      1,
+      'The Together webhook verifier threw: events may be retried by Together. Check its logs.',
+    );
+    alarm(
+      'ServerErrorsAlarm',
+      this.httpApi.metricServerError(fiveMinutes),
+      1,
+      'The Together webhook endpoint answered 5xx: DynamoDB, EventBridge or Secrets Manager failed. Together retries.',
+    );
+    alarm(
+      'DeadLetterAlarm',
+      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Max',
+      }),
+      1,
+      'Together events could not be delivered to a target: they wait in the dead-letter queue.',
+    );
+    alarm(
+      'RejectedSignaturesAlarm',
+      this.metricRejected(),
+      rejectedThreshold,
+      'Many Together webhooks failed signature checks: a rotated secret not yet shared, or forged requests.',
+    );
+  }
+}
+
+/** Adds the construct's dead-letter queue and retry policy to a target that has none of its own. */
+class DeadLetteredTarget implements events.IRuleTarget {
+  constructor(
+    private readonly inner: events.IRuleTarget,
+    private readonly queue: sqs.IQueue,
+    private readonly retryAttempts: number,
+  ) {}
+
+  bind(rule: events.IRule, id?: string): events.RuleTargetConfig {
+    const config = this.inner.bind(rule, id);
+    if (config.deadLetterConfig) return config;
+    targets.addToDeadLetterQueueResourcePolicy(rule, this.queue);
+    return {
+      ...config,
+      deadLetterConfig: { arn: this.queue.queueArn },
+      retryPolicy: config.retryPolicy ?? {
+        maximumRetryAttempts: this.retryAttempts,
+        maximumEventAgeInSeconds: 86400,
+      },
+    };
+  }
+}
+
+/** Readable alert text from the catalogue: what happened, which job or model, what to do. */
+function alertMessage(type: TogetherEventType, advice: string): events.RuleTargetInput {
+  const fields = Object.keys(EVENT_CATALOGUE[type].fields)
+    .map((name) => `${name}: ${events.EventField.fromPath(`$.detail.data.${name}`)}`)
+    .join('\n');
+  return events.RuleTargetInput.fromMultilineText(
+    `Together AI: ${EVENT_CATALOGUE[type].description}\n` +
+      `event: ${type} (id ${events.EventField.fromPath('$.detail.id')})\n` +
+      `${fields}\n` +
+      `What to do: ${advice}`,
+  );
+}
+
+function pascal(type: string): string {
+  return type
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join('');
+}
+
+function assertEventType(type: string, where: string): void {
+  if (!isCatalogueType(type)) {
+    throw new Error(
+      `TogetherWebhooks: unknown event type "${type}" in ${where}; known types: ${EVENT_TYPES.join(', ')}`,
+    );
+  }
+}
+
+function checkNumber(
+  name: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+  integer = false,
+): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new Error(
+      `TogetherWebhooks: ${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${value}`,
+    );
+  }
+}
+
+function validateProps(props: TogetherWebhooksProps): void {
+  for (const type of Object.keys(props.handlers ?? {})) assertEventType(type, 'handlers');
+  for (const [type, list] of Object.entries(props.handlers ?? {})) {
+    if (!Array.isArray(list)) {
+      throw new Error(
+        `TogetherWebhooks: handlers["${type}"] must be an array of rule targets, got ${typeof list}`,
+      );
+    }
+  }
+  checkNumber('throttlingRateLimit', props.throttlingRateLimit, 1, 10_000);
+  checkNumber('throttlingBurstLimit', props.throttlingBurstLimit, 0, 5_000, true);
+  checkNumber('memorySize', props.memorySize, 128, 10_240, true);
+  checkNumber('reservedConcurrency', props.reservedConcurrency, 1, 10_000, true);
+  checkNumber('targetRetryAttempts', props.targetRetryAttempts, 0, 185, true);
+  checkNumber('rejectedSignatureAlarmThreshold', props.rejectedSignatureAlarmThreshold, 1, 1_000_000, true);
+  if (props.timeout && !props.timeout.isUnresolved()) {
+    checkNumber('timeout (seconds)', props.timeout.toSeconds(), 1, 29);
+  }
+  if (props.dedupeRetention && !props.dedupeRetention.isUnresolved()) {
+    checkNumber('dedupeRetention (days)', props.dedupeRetention.toDays({ integral: false }), 1 / 24, 365);
+  }
+  if (props.domainName !== undefined && !props.certificate) {
+    throw new Error(`TogetherWebhooks: domainName "${props.domainName}" needs a certificate`);
+  }
+  if (props.certificate && props.domainName === undefined) {
+    throw new Error('TogetherWebhooks: certificate is set but domainName is not');
+  }
+  if (props.secretJsonField !== undefined && props.secretJsonField.trim() === '') {
+    throw new Error('TogetherWebhooks: secretJsonField must not be empty, got ""');
+  }
+  if (props.alerts === false && props.alertTopic) {
+    throw new Error('TogetherWebhooks: alertTopic is set but alerts is false');
+  }
+}

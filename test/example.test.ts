@@ -1,0 +1,136 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+import { ExampleStack } from '../bin/example-stack';
+import { EVENT_TYPES } from '../lib';
+
+function exampleApp(): { app: App; stack: ExampleStack } {
+  // No handler bundling and no template checker: this tests the tree, not esbuild (README's synth does both).
+  const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new ExampleStack(app, 'TogetherWebhooksExample', {
+    env: { account: '111111111111', region: 'us-east-1' },
+    apiKeySecretName: 'together/api-key',
+    alertEmail: 'ml-oncall@example.com',
+  });
+  return { app, stack };
+}
+
+const { app, stack } = exampleApp();
+const template = Template.fromStack(stack);
+
+test('cdk-nag AwsSolutions: no unacknowledged finding in the example stack', () => {
+  const report = new AwsSolutionsChecks(app).validateScope(stack);
+  const findings = report.violations.map(
+    (v) =>
+      `${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId ?? r.locations?.join()).join(', ')}`,
+  );
+  expect(findings).toEqual([]);
+});
+
+test('every acknowledgement names a full finding id and carries a specific reason', () => {
+  const acks: Array<{ id: string; reason: string }> = [];
+  const visit = (c: IConstruct) => {
+    for (const entry of c.node.metadata.filter(
+      (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
+    )) {
+      // Recorded as { "<kind>::<rule id>": reason }.
+      for (const [key, reason] of Object.entries(entry.data as Record<string, string>)) {
+        acks.push({ id: key.replace(/^[A-Za-z]+::/, ''), reason });
+      }
+    }
+    c.node.children.forEach(visit);
+  };
+  visit(stack);
+  expect(acks.length).toBeGreaterThan(0);
+  for (const ack of acks) {
+    expect(ack.id).toMatch(/^AwsSolutions-[A-Z]+\d+/);
+    expect(ack.reason.length).toBeGreaterThan(60);
+  }
+});
+
+test('a handler Lambda for every event type, and the alert topic mailed', () => {
+  for (const type of EVENT_TYPES) {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['together.ai'], 'detail-type': [type] },
+      Targets: Match.arrayWith([
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
+          DeadLetterConfig: Match.anyValue(),
+        }),
+      ]),
+    });
+  }
+  template.hasResourceProperties('AWS::SNS::Subscription', {
+    Protocol: 'email',
+    Endpoint: 'ml-oncall@example.com',
+  });
+  template.hasOutput('WebhookUrl', {
+    Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/webhooks/together')])] },
+  });
+});
+
+test('batch.done may write batches/* to its bucket and read the API key, nothing more', () => {
+  template.hasResourceProperties('AWS::IAM::Policy', {
+    Roles: [{ Ref: Match.stringLikeRegexp('BatchDoneServiceRole') }],
+    PolicyDocument: {
+      Statement: [
+        Match.objectLike({ Action: 's3:PutObject', Resource: Match.anyValue() }),
+        Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] }),
+      ],
+    },
+  });
+});
+
+test('no secret value in the synthesized template', () => {
+  const text = JSON.stringify(template.toJSON());
+  expect(text).not.toMatch(/"SecretString"/);
+  expect(text).not.toMatch(/SecretStringValue|unsafePlainText/);
+  const env = Object.values(template.findResources('AWS::Lambda::Function')).map(
+    (f) => f.Properties.Environment?.Variables ?? {},
+  );
+  for (const vars of env) {
+    for (const [name, value] of Object.entries(vars)) {
+      if (/(_SECRET|SECRET_ARN)$/.test(name))
+        expect(JSON.stringify(value)).toMatch(/Ref|arn:|Fn::Join|secretsmanager/);
+    }
+  }
+});
+
+test('snapshot (asset hashes scrubbed)', () => {
+  const json = JSON.stringify(template.toJSON(), null, 1)
+    .replace(/[0-9a-f]{64}(\.zip)?/g, '[asset]')
+    .replace(/"cdk-hnb659fds-assets-[^"]+"/g, '"[asset-bucket]"');
+  expect(JSON.parse(json)).toMatchSnapshot();
+});
+
+test("README's construct example synthesizes as written", () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const code = /```ts\n(import \{ App[\s\S]*?)```/.exec(readme)?.[1];
+  expect(code).toContain("from 'together-webhooks'");
+  // Inside the repository, so aws-cdk-lib resolves from node_modules as it would in a user's app.
+  const dir = join(__dirname, '..', 'build', 'readme-example');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'app.ts');
+  writeFileSync(
+    file,
+    code!.replace("'together-webhooks'", JSON.stringify(join(__dirname, '..', 'lib'))) + '\napp.synth();\n',
+  );
+  execFileSync(process.execPath, ['--import', 'tsx', file], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, CDK_OUTDIR: join(dir, 'out'), CDK_VALIDATION: 'false' },
+  });
+  const synthesized = JSON.parse(readFileSync(join(dir, 'out', 'MlPlatform.template.json'), 'utf8'));
+  const rules = Object.values(
+    synthesized.Resources as Record<
+      string,
+      { Type: string; Properties: { EventPattern?: { 'detail-type'?: string[] } } }
+    >,
+  )
+    .filter((r) => r.Type === 'AWS::Events::Rule')
+    .map((r) => r.Properties.EventPattern?.['detail-type']?.[0]);
+  expect(rules).toEqual(expect.arrayContaining(['fine_tune.completed', 'batch.done']));
+});
