@@ -1,7 +1,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { handleWebhook, WebhookRequest } from '../lambda/verifier/core';
-import { SecretFormatError } from '../lambda/verifier/signature';
+import { SecretFormatError } from '../lambda/shared/secret-value';
 import { dynamoClient, LocalDynamo, startDynalite } from './support/dynalite';
 import { envelope, SECRET, signedRequest, togetherSignature } from './support/signing';
 import { BUS, harness, Harness, mockEventBridge } from './support/verifier-harness';

@@ -4,14 +4,8 @@ import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { MAX_ENTRY_BYTES } from '../shared/publisher';
 import { LoadedKeys } from './secrets';
-import {
-  Headers,
-  RawBody,
-  SchemeName,
-  SecretFormatError,
-  SIGNATURE_MISMATCH,
-  verifySignature,
-} from './signature';
+import { SecretFormatError } from '../shared/secret-value';
+import { Headers, RawBody, SchemeName, SIGNATURE_MISMATCH, verifySignature } from './signature';
 
 /** What the verifier needs of an API Gateway event (HTTP API 2.0 or REST 1.0). */
 export interface WebhookRequest {

@@ -1,9 +1,6 @@
-import {
-  GetSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { SchemeName, SecretFormatError, secretToKey } from './signature';
+import { ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readSecret, SecretFormatError } from '../shared/secret-value';
+import { SchemeName, secretToKey } from './signature';
 
 /** The secret values to accept, current first. */
 export type FetchSecrets = () => Promise<string[]>;
@@ -55,27 +52,6 @@ export class SecretCache {
   }
 }
 
-/**
- * The signing secret as stored: the whole SecretString, or when `jsonField` is set, that field of a JSON
- * SecretString (e.g. `{"signingSecret": "..."}`).
- */
-export function extractSecret(secretString: string | undefined, jsonField: string | undefined): string {
-  if (secretString === undefined)
-    throw new SecretFormatError('the signing secret has no SecretString (binary secrets are not supported)');
-  if (!jsonField) return secretString;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(secretString);
-  } catch {
-    throw new SecretFormatError(`the signing secret is not JSON, but field "${jsonField}" was configured`);
-  }
-  const value = (parsed as Record<string, unknown> | null)?.[jsonField];
-  if (typeof value !== 'string' || value === '') {
-    throw new SecretFormatError(`the signing secret's JSON has no non-empty string field "${jsonField}"`);
-  }
-  return value;
-}
-
 /** Reads AWSCURRENT and, when one exists, AWSPREVIOUS: both are accepted while senders switch over. */
 export function secretsManagerFetch(
   client: SecretsManagerClient,
@@ -84,8 +60,7 @@ export function secretsManagerFetch(
 ): FetchSecrets {
   const read = async (stage: string): Promise<string | undefined> => {
     try {
-      const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
-      return extractSecret(out.SecretString, jsonField);
+      return (await readSecret(client, secretId, jsonField, { stage })).value;
     } catch (err) {
       // No previous version yet, or one in an old format: the current one is what counts.
       if (stage === 'AWSPREVIOUS' && (err instanceof ResourceNotFoundException || !isAwsError(err)))

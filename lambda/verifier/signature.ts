@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SecretFormatError } from '../shared/secret-value';
 
 /** How the sender signs: the seed's Together HMAC, or Standard Webhooks (standardwebhooks.com). */
 export type SchemeName = 'together-hmac' | 'standard-webhooks';
@@ -21,14 +22,6 @@ export type RawBody = Buffer | string;
 export type SignatureCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 const OK: SignatureCheck = { ok: true };
-
-/** The stored secret cannot be used as configured: an operator must fix it (retries then succeed). */
-export class SecretFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SecretFormatError';
-  }
-}
 
 export const SIGNATURE_MISMATCH = 'signature does not match';
 
