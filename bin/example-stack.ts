@@ -75,6 +75,8 @@ export class ExampleStack extends Stack {
         'model.deprecated': [new targets.LambdaFunction(fn('ModelDeprecated'))],
         'batch.done': [new targets.LambdaFunction(batchDone)],
       },
+      // Together's API has no webhooks endpoint today: the deploy then reports "unsupported" (see README).
+      registration: { apiKey },
     });
     if (props.alertEmail) {
       this.hooks.alertTopic?.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
@@ -83,6 +85,10 @@ export class ExampleStack extends Stack {
     new CfnOutput(this, 'WebhookUrl', {
       value: this.hooks.webhookUrl,
       description: 'Give this URL to Together',
+    });
+    new CfnOutput(this, 'RegistrationStatus', {
+      value: this.hooks.registration!.status,
+      description: '"registered", or "unsupported" when Together has no webhooks endpoint (use the poller)',
     });
     new CfnOutput(this, 'SigningSecretArn', {
       value: this.hooks.secret.secretArn,

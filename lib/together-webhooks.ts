@@ -21,6 +21,7 @@ import {
 import { Construct } from 'constructs';
 import { handlerAsset } from './assets';
 import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, isCatalogueType, TogetherEventType } from './events';
+import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
 import { SignatureScheme } from './signature-scheme';
 
 /** The path Together posts to. */
@@ -143,6 +144,13 @@ export interface TogetherWebhooksProps {
   readonly certificate?: acm.ICertificate;
 
   /**
+   * Register the endpoint with Together on deploy (and delete it with the stack). Together's public API has no
+   * webhooks endpoint today: the registration then reports `unsupported` unless `required` is set.
+   * @default - no registration: give Together the URL and secret yourself
+   */
+  readonly registration?: RegistrationOptions;
+
+  /**
    * The verifier's timeout (API Gateway waits at most 30 s).
    * @default Duration.seconds(10)
    */
@@ -181,6 +189,8 @@ export class TogetherWebhooks extends Construct {
   public readonly domainName?: apigwv2.DomainName;
   /** The CloudWatch alarms, when `alerts` is on. */
   public readonly alarms: cloudwatch.Alarm[] = [];
+  /** The registration with Together, when `registration` is set. */
+  public readonly registration?: TogetherWebhookRegistration;
 
   private readonly rules = new Map<string, events.Rule>();
   private readonly retryAttempts: number;
@@ -292,6 +302,16 @@ export class TogetherWebhooks extends Construct {
 
     for (const [type, list] of Object.entries(props.handlers ?? {})) {
       this.onEvent(type as TogetherEventType, ...list);
+    }
+
+    if (props.registration) {
+      this.registration = new TogetherWebhookRegistration(this, 'Registration', {
+        ...props.registration,
+        webhookUrl: this.webhookUrl,
+        signingSecret: this.secret,
+        signingSecretJsonField: props.secretJsonField,
+        logRetention: retention,
+      });
     }
   }
 

@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto';
+import { Logger } from '../shared/log';
+import {
+  ApiClock,
+  ApiResponse,
+  DEFAULT_API_BASE_URL,
+  errorDetail,
+  isRetryable,
+  togetherRequest,
+  TogetherUnreachableError,
+} from '../shared/together-api';
+
+/**
+ * Registers the webhook with Together on Create, registers anew on a material Update (CloudFormation then deletes
+ * the old id), and deletes it on Delete. Returns what the Provider framework expects; throws to fail the operation.
+ * Properties carry only ARNs and plain settings: both secrets are read here, at run time.
+ */
+
+export const RESOURCE_TYPE = 'Custom::TogetherWebhook';
+/** Physical id of a registration Together could not take because it has no webhooks endpoint. */
+export const UNSUPPORTED_PREFIX = 'unsupported:';
+
+export type RegistrationStatus = 'registered' | 'unsupported';
+
+export interface RegistrationSettings {
+  readonly url: string;
+  readonly events: readonly string[];
+  readonly apiBaseUrl: string;
+  readonly required: boolean;
+  readonly apiKeySecretArn: string;
+  readonly apiKeySecretName: string;
+  readonly apiKeyJsonField?: string;
+  readonly signingSecretArn: string;
+  readonly signingSecretJsonField?: string;
+  /** Bumped by the user after rotating the signing secret, so Together gets the new value. */
+  readonly secretVersion: string;
+}
+
+export interface CustomResourceEvent {
+  readonly RequestType: 'Create' | 'Update' | 'Delete';
+  readonly ResourceProperties: Record<string, unknown>;
+  readonly OldResourceProperties?: Record<string, unknown>;
+  readonly PhysicalResourceId?: string;
+  readonly ResponseURL?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface RegistrationResult {
+  readonly PhysicalResourceId: string;
+  readonly Data: {
+    readonly Status: RegistrationStatus;
+    readonly WebhookId: string;
+    readonly SecretVersionId: string;
+  };
+}
+
+export interface RegistrationDeps {
+  readSecret(
+    arn: string,
+    jsonField: string | undefined,
+    label: string,
+  ): Promise<{ value: string; versionId?: string }>;
+  readonly clock: ApiClock;
+  /** Epoch ms by which we must answer CloudFormation. */
+  readonly deadlineMs: number;
+  readonly log: Logger;
+}
+
+function text(props: Record<string, unknown>, name: string, required = true): string | undefined {
+  const value = props[name];
+  if (value === undefined || value === '') {
+    if (required) throw new Error(`${RESOURCE_TYPE}: property ${name} is required`);
+    return undefined;
+  }
+  if (typeof value !== 'string') throw new Error(`${RESOURCE_TYPE}: property ${name} must be a string`);
+  return value;
+}
+
+/** CloudFormation hands every property over as strings; this turns them back into settings, or says what is off. */
+export function parseSettings(props: Record<string, unknown>): RegistrationSettings {
+  const events = props.Events;
+  if (
+    !Array.isArray(events) ||
+    events.length === 0 ||
+    events.some((e) => typeof e !== 'string' || e === '')
+  ) {
+    throw new Error(`${RESOURCE_TYPE}: property Events must be a non-empty list of event types`);
+  }
+  const url = text(props, 'Url')!;
+  if (!/^https:\/\//.test(url)) throw new Error(`${RESOURCE_TYPE}: Url must be an https URL, got "${url}"`);
+  const apiBaseUrl = text(props, 'ApiBaseUrl', false) ?? DEFAULT_API_BASE_URL;
+  if (!/^https?:\/\//.test(apiBaseUrl)) {
+    throw new Error(`${RESOURCE_TYPE}: ApiBaseUrl must be an http(s) URL, got "${apiBaseUrl}"`);
+  }
+  const required = String(props.Required ?? 'false');
+  if (required !== 'true' && required !== 'false') {
+    throw new Error(`${RESOURCE_TYPE}: Required must be true or false, got "${required}"`);
+  }
+  const apiKeySecretArn = text(props, 'ApiKeySecretArn')!;
+  return {
+    url,
+    events: [...events].sort() as string[],
+    apiBaseUrl,
+    required: required === 'true',
+    apiKeySecretArn,
+    apiKeySecretName: text(props, 'ApiKeySecretName', false) ?? apiKeySecretArn,
+    apiKeyJsonField: text(props, 'ApiKeyJsonField', false),
+    signingSecretArn: text(props, 'SigningSecretArn')!,
+    signingSecretJsonField: text(props, 'SigningSecretJsonField', false),
+    secretVersion: text(props, 'SecretVersion', false) ?? '1',
+  };
+}
+
+/** What Together's registration depends on: a change to any of these needs a new registration. */
+function material(s: RegistrationSettings): string {
+  return JSON.stringify([
+    s.url,
+    s.events,
+    s.apiBaseUrl,
+    s.signingSecretArn,
+    s.signingSecretJsonField,
+    s.secretVersion,
+  ]);
+}
+
+function unsupportedId(s: RegistrationSettings): string {
+  return UNSUPPORTED_PREFIX + createHash('sha256').update(material(s)).digest('hex').slice(0, 16);
+}
+
+/** The failure message a person can act on, from Together's answer. */
+export function failureMessage(action: string, res: ApiResponse, s: RegistrationSettings): string {
+  const { message, type, code } = errorDetail(res.json, res.status);
+  const said = `HTTP ${res.status}${type ? ` ${type}` : ''}${code ? ` (${code})` : ''}: ${message}`;
+  if (res.status === 401 || res.status === 403) {
+    return `Together rejected the API key while trying to ${action} (${said}). Check or rotate the secret ${s.apiKeySecretName}.`;
+  }
+  if (res.status === 402) {
+    return `Together refused to ${action}: the account is out of credits (${said}). Add credits, then deploy again.`;
+  }
+  if (isRetryable(res.status)) {
+    return `Together kept answering ${said} after ${res.attempts} attempts while trying to ${action}. Deploy again later.`;
+  }
+  return `Together refused to ${action} (${said}).`;
+}
+
+export async function onEvent(
+  event: CustomResourceEvent,
+  deps: RegistrationDeps,
+): Promise<RegistrationResult> {
+  const settings = parseSettings(event.ResourceProperties);
+  deps.log({
+    level: 'INFO',
+    message: 'registration request',
+    requestType: event.RequestType,
+    physicalResourceId: event.PhysicalResourceId,
+    // The pre-signed response URL is a credential for this operation: never logged.
+    responseUrl: event.ResponseURL ? '***' : undefined,
+    url: settings.url,
+    events: settings.events,
+  });
+
+  switch (event.RequestType) {
+    case 'Create':
+      return register(settings, deps);
+    case 'Update': {
+      const previous = event.PhysicalResourceId ?? '';
+      const old = event.OldResourceProperties ? parseSettings(event.OldResourceProperties) : undefined;
+      const unchanged = old !== undefined && material(old) === material(settings);
+      if (unchanged && previous && !previous.startsWith(UNSUPPORTED_PREFIX)) {
+        return {
+          PhysicalResourceId: previous,
+          Data: { Status: 'registered', WebhookId: previous, SecretVersionId: '' },
+        };
+      }
+      return register(settings, deps);
+    }
+    case 'Delete':
+      await unregister(event.PhysicalResourceId, settings, deps);
+      return {
+        PhysicalResourceId: event.PhysicalResourceId ?? '',
+        Data: { Status: 'registered', WebhookId: '', SecretVersionId: '' },
+      };
+    default:
+      throw new Error(
+        `${RESOURCE_TYPE}: unknown RequestType ${String((event as { RequestType: unknown }).RequestType)}`,
+      );
+  }
+}
+
+async function register(s: RegistrationSettings, deps: RegistrationDeps): Promise<RegistrationResult> {
+  const [apiKey, signing] = await Promise.all([
+    deps.readSecret(
+      s.apiKeySecretArn,
+      s.apiKeyJsonField,
+      `the Together API key secret ${s.apiKeySecretName}`,
+    ),
+    deps.readSecret(s.signingSecretArn, s.signingSecretJsonField, 'the webhook signing secret'),
+  ]);
+  const res = await togetherRequest({
+    baseUrl: s.apiBaseUrl,
+    apiKey: apiKey.value,
+    method: 'POST',
+    path: '/webhooks',
+    body: { url: s.url, events: s.events, secret: signing.value },
+    deadlineMs: deps.deadlineMs,
+    clock: deps.clock,
+  });
+
+  if (res.status === 404 || res.status === 405) {
+    deps.log({
+      level: 'WARN',
+      message: 'Together has no webhooks endpoint',
+      status: res.status,
+      required: s.required,
+    });
+    if (s.required) {
+      throw new Error(
+        `Together answered HTTP ${res.status} to POST ${s.apiBaseUrl}/webhooks: its API has no webhooks endpoint for ` +
+          'this account, and registration is required (required: true), so the deploy stops here. ' +
+          'Turn on the poller (TogetherWebhooks poller props) to receive the same events by polling Together, ' +
+          'or set required: false to deploy with registration reported as "unsupported".',
+      );
+    }
+    return {
+      PhysicalResourceId: unsupportedId(s),
+      Data: { Status: 'unsupported', WebhookId: '', SecretVersionId: '' },
+    };
+  }
+  if (res.status < 200 || res.status >= 300) throw new Error(failureMessage('register the webhook', res, s));
+
+  const id = (res.json as { id?: unknown } | undefined)?.id;
+  if (typeof id !== 'string' || id === '') {
+    throw new Error(
+      `Together answered HTTP ${res.status} to the registration without a webhook id; nothing to track.`,
+    );
+  }
+  deps.log({ level: 'INFO', message: 'webhook registered', webhookId: id, attempts: res.attempts });
+  return {
+    PhysicalResourceId: id,
+    Data: { Status: 'registered', WebhookId: id, SecretVersionId: signing.versionId ?? '' },
+  };
+}
+
+async function unregister(
+  id: string | undefined,
+  s: RegistrationSettings,
+  deps: RegistrationDeps,
+): Promise<void> {
+  // Nothing was registered: Together had no endpoint, or the Create failed before it got an id.
+  if (!id || id.startsWith(UNSUPPORTED_PREFIX) || !/^[A-Za-z0-9_.:-]{1,200}$/.test(id)) {
+    deps.log({ level: 'INFO', message: 'nothing to delete', physicalResourceId: id });
+    return;
+  }
+  const apiKey = await deps.readSecret(
+    s.apiKeySecretArn,
+    s.apiKeyJsonField,
+    `the Together API key secret ${s.apiKeySecretName}`,
+  );
+  let res: ApiResponse;
+  try {
+    res = await togetherRequest({
+      baseUrl: s.apiBaseUrl,
+      apiKey: apiKey.value,
+      method: 'DELETE',
+      path: `/webhooks/${encodeURIComponent(id)}`,
+      deadlineMs: deps.deadlineMs,
+      clock: deps.clock,
+    });
+  } catch (err) {
+    if (err instanceof TogetherUnreachableError) {
+      throw new Error(`${err.message}; the webhook ${id} may still be registered.`, { cause: err });
+    }
+    throw err;
+  }
+  // Already gone (or never existed: a webhooks API that went away) is what Delete wants.
+  if (
+    res.status === 404 ||
+    res.status === 405 ||
+    res.status === 410 ||
+    (res.status >= 200 && res.status < 300)
+  ) {
+    deps.log({ level: 'INFO', message: 'webhook deleted', webhookId: id, status: res.status });
+    return;
+  }
+  throw new Error(failureMessage(`delete webhook ${id}`, res, s));
+}

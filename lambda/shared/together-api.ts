@@ -1,0 +1,153 @@
+/**
+ * A small client for Together's REST API: Bearer auth, JSON, Together's error shapes, and retries with
+ * exponential backoff and full jitter on 429 and 5xx, honouring `retry-after-ms` / `Retry-After`, never past a
+ * deadline. Shared by the registration handler and the poller.
+ */
+
+export const DEFAULT_API_BASE_URL = 'https://api.together.xyz/v1';
+
+export interface ApiClock {
+  /** Epoch ms now. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** In [0, 1): jitter. */
+  random(): number;
+}
+
+export const realClock: ApiClock = {
+  now: Date.now,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+export interface RequestOptions {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Path below the base URL, e.g. `/fine-tunes`. */
+  readonly path: string;
+  readonly body?: unknown;
+  /** Epoch ms by which the last attempt must have finished. */
+  readonly deadlineMs: number;
+  /** 1 = no retry (the poller stops early and resumes next tick). */
+  readonly maxAttempts?: number;
+  readonly clock?: ApiClock;
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  /** Parsed JSON, or undefined when the body is empty or not JSON. */
+  readonly json: unknown;
+  /** How many attempts it took. */
+  readonly attempts: number;
+}
+
+/** What Together said went wrong: `{"error": {"message", "type", "code"}}` or, from batches, `{"error": "..."}`. */
+export interface ApiErrorDetail {
+  readonly message: string;
+  readonly type?: string;
+  readonly code?: string;
+}
+
+/** A network failure or timeout: no HTTP answer at all. */
+export class TogetherUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TogetherUnreachableError';
+  }
+}
+
+export function errorDetail(json: unknown, status: number): ApiErrorDetail {
+  const error = (json as { error?: unknown } | undefined)?.error;
+  if (typeof error === 'string') return { message: error };
+  if (error && typeof error === 'object') {
+    const e = error as Record<string, unknown>;
+    return {
+      message: typeof e.message === 'string' ? e.message : `HTTP ${status}`,
+      type: typeof e.type === 'string' ? e.type : undefined,
+      code:
+        typeof e.code === 'string'
+          ? e.code
+          : e.code === undefined || e.code === null
+            ? undefined
+            : String(e.code),
+    };
+  }
+  return { message: `HTTP ${status}` };
+}
+
+export function isRetryable(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** The server's wait, in ms, if it named one: `retry-after-ms`, else `Retry-After` as seconds or an HTTP date. */
+export function retryAfterMs(headers: Headers, nowMs: number): number | undefined {
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.has('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
+  const after = headers.get('retry-after');
+  if (after === null || after.trim() === '') return undefined;
+  const seconds = Number(after);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(after);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+/** Exponential backoff with full jitter: uniform in [0, min(max, base * 2^attempt)). */
+export function backoffMs(attempt: number, random: number, baseMs = 500, maxMs = 20_000): number {
+  return Math.floor(random * Math.min(maxMs, baseMs * 2 ** attempt));
+}
+
+/**
+ * Sends one request, retrying 429, 5xx and network failures while the deadline allows. Returns the last answer
+ * (the caller decides what a status means); throws TogetherUnreachableError when no answer ever came.
+ */
+export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse> {
+  const clock = opts.clock ?? realClock;
+  const maxAttempts = opts.maxAttempts ?? 8;
+  const url = opts.baseUrl.replace(/\/+$/, '') + opts.path;
+  let lastError: unknown;
+  let response: ApiResponse | undefined;
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    const remaining = opts.deadlineMs - clock.now();
+    if (remaining <= 0) break;
+    try {
+      const res = await fetch(url, {
+        method: opts.method,
+        headers: {
+          authorization: `Bearer ${opts.apiKey}`,
+          accept: 'application/json',
+          ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(Math.min(remaining, 30_000)),
+      });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      response = { status: res.status, headers: res.headers, json, attempts: attempt + 1 };
+      if (!isRetryable(res.status)) return response;
+    } catch (err) {
+      lastError = err;
+    }
+    if (attempt + 1 >= maxAttempts) return response ?? unreachable(lastError, opts);
+    const wait =
+      (response && retryAfterMs(response.headers, clock.now())) ??
+      backoffMs(attempt, clock.random(), opts.baseDelayMs, opts.maxDelayMs);
+    // Not enough time left to wait and try again: answer with what we have.
+    if (clock.now() + wait >= opts.deadlineMs) return response ?? unreachable(lastError, opts);
+    await clock.sleep(wait);
+  }
+  return response ?? unreachable(lastError, opts);
+}
+
+function unreachable(err: unknown, opts: RequestOptions): never {
+  const why = err instanceof Error ? `${err.name}: ${err.message}` : 'no time left';
+  throw new TogetherUnreachableError(`${opts.method} ${opts.path} got no answer from Together (${why})`);
+}

@@ -1,0 +1,143 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/**
+ * Together's API, faked on 127.0.0.1 for tests: Bearer auth, Together's error shapes, the webhooks contract from
+ * the design (POST /v1/webhooks, DELETE /v1/webhooks/{id}), and scripted answers (429, 500, ...) that take
+ * precedence, in order, for a method and path. Every request is recorded.
+ */
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: unknown;
+}
+
+export interface ScriptedAnswer {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export interface Webhook {
+  readonly id: string;
+  readonly url: string;
+  readonly events: string[];
+  readonly secret: string;
+}
+
+/** A route beyond the built-in webhooks ones: return undefined to fall through to 404. */
+export type Route = (req: RecordedRequest, url: URL) => ScriptedAnswer | undefined;
+
+export const TOGETHER_ERROR = (message: string, type = 'invalid_request_error', code?: string) => ({
+  error: { message, type, code: code ?? null, param: null },
+});
+
+export class FakeTogether {
+  apiKey = 'tgp_test_key_0123456789abcdef';
+  webhooksSupported = true;
+  readonly requests: RecordedRequest[] = [];
+  readonly webhooks = new Map<string, Webhook>();
+  private readonly routes: Route[] = [];
+  private readonly scripts: Array<{ method: string; path: RegExp; answers: ScriptedAnswer[] }> = [];
+  private server?: Server;
+  private nextId = 1;
+  baseUrl = '';
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** The next requests matching `method` and `path` get these answers, one each, before normal handling resumes. */
+  script(method: string, path: RegExp, ...answers: ScriptedAnswer[]): void {
+    this.scripts.push({ method, path, answers: [...answers] });
+  }
+
+  addRoute(route: Route): void {
+    this.routes.push(route);
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.webhooks.clear();
+    this.scripts.length = 0;
+    this.webhooksSupported = true;
+    this.nextId = 1;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = raw;
+    }
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      headers: req.headers,
+      body,
+    };
+    this.requests.push(recorded);
+    const answer = this.answer(recorded, url);
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
+    res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+  }
+
+  private answer(req: RecordedRequest, url: URL): ScriptedAnswer {
+    const script = this.scripts.find(
+      (s) => s.method === req.method && s.path.test(req.path) && s.answers.length > 0,
+    );
+    if (script) return script.answers.shift()!;
+    if (req.headers.authorization !== `Bearer ${this.apiKey}`) {
+      return {
+        status: 401,
+        body: TOGETHER_ERROR('Invalid API key provided', 'invalid_request_error', 'invalid_api_key'),
+      };
+    }
+    const hook = /^\/v1\/webhooks(?:\/([^/]+))?$/.exec(req.path);
+    if (hook) return this.webhooksRoute(req, hook[1]);
+    for (const route of this.routes) {
+      const answer = route(req, url);
+      if (answer) return answer;
+    }
+    return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
+  }
+
+  private webhooksRoute(req: RecordedRequest, id: string | undefined): ScriptedAnswer {
+    if (!this.webhooksSupported) return { status: 404, body: TOGETHER_ERROR('Not found') };
+    if (req.method === 'POST' && id === undefined) {
+      const b = req.body as Partial<Webhook> | undefined;
+      if (
+        typeof b?.url !== 'string' ||
+        typeof b.secret !== 'string' ||
+        !Array.isArray(b.events) ||
+        b.events.some((e) => typeof e !== 'string')
+      ) {
+        return { status: 400, body: TOGETHER_ERROR('url, events and secret are required') };
+      }
+      const webhook: Webhook = { id: `wh_${this.nextId++}`, url: b.url, events: b.events, secret: b.secret };
+      this.webhooks.set(webhook.id, webhook);
+      const shown = { id: webhook.id, url: webhook.url, events: webhook.events };
+      return { status: 200, body: { ...shown, object: 'webhook', created_at: '2026-11-23T12:00:00Z' } };
+    }
+    if (req.method === 'DELETE' && id !== undefined) {
+      if (!this.webhooks.delete(id)) return { status: 404, body: TOGETHER_ERROR(`Webhook ${id} not found`) };
+      return { status: 200, body: { id, object: 'webhook', deleted: true } };
+    }
+    return { status: 405, body: TOGETHER_ERROR(`${req.method} not allowed`) };
+  }
+}
