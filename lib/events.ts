@@ -16,27 +16,46 @@ export const MAX_EVENT_TYPE_LENGTH = 128;
 
 type FieldKind = 'string' | 'number' | 'integer';
 
-interface FieldSpec {
+export interface FieldSpec {
   readonly kind: FieldKind;
   /** null is a legal value: the source may not know it (e.g. a poller that cannot read the loss). */
   readonly nullable?: boolean;
+  /** The field may be absent (only some sources send it). */
+  readonly optional?: boolean;
   readonly description: string;
   /** A realistic value: sample events, docs and the local demo are built from it. */
-  readonly example: string | number;
+  readonly example: string | number | null;
 }
 
-interface EventSpec {
+export interface EventSpec {
   readonly description: string;
-  /** Whether the construct routes it to the alert topic by default, and the text a human reads there. */
-  readonly alert?: { readonly advice: string };
+  /**
+   * The construct sends it to the alert topic as readable text with this advice; with `when`, only events whose
+   * `data` fields hold one of the listed values.
+   */
+  readonly alert?: { readonly advice: string; readonly when?: Readonly<Record<string, readonly string[]>> };
+  /**
+   * The data fields that name the outcome. The dedupe claim is `<type>:<values>`, so the webhook and the poller
+   * agree on one key for one job outcome, whatever delivery id each carries.
+   */
+  readonly outcomeKey: readonly string[];
+  /** Only the poller produces it; Together is not asked to send it. */
+  readonly pollerOnly?: boolean;
   readonly fields: Readonly<Record<string, FieldSpec>>;
 }
+
+const FINE_TUNE_ID: FieldSpec = {
+  kind: 'string',
+  example: 'ft-8a7b6c5d',
+  description: 'The fine-tune job id (ft-...).',
+};
 
 export const EVENT_CATALOGUE = {
   'fine_tune.completed': {
     description: 'A fine-tuning job finished and its model is ready.',
+    outcomeKey: ['fine_tune_id'],
     fields: {
-      fine_tune_id: { kind: 'string', example: 'ft-8a7b6c5d', description: 'The fine-tune job id (ft-...).' },
+      fine_tune_id: FINE_TUNE_ID,
       model_name: {
         kind: 'string',
         example: 'acme/Meta-Llama-3.1-8B-Instruct-ft',
@@ -53,8 +72,9 @@ export const EVENT_CATALOGUE = {
   'fine_tune.failed': {
     description: 'A fine-tuning job stopped with an error.',
     alert: { advice: 'Check the error message and the training data, then resubmit the job.' },
+    outcomeKey: ['fine_tune_id'],
     fields: {
-      fine_tune_id: { kind: 'string', example: 'ft-8a7b6c5d', description: 'The fine-tune job id (ft-...).' },
+      fine_tune_id: FINE_TUNE_ID,
       error_message: {
         kind: 'string',
         example: 'Training data contains invalid JSONL on line 12',
@@ -70,8 +90,9 @@ export const EVENT_CATALOGUE = {
   },
   'fine_tune.checkpoint': {
     description: 'A fine-tuning job saved a checkpoint.',
+    outcomeKey: ['fine_tune_id', 'step'],
     fields: {
-      fine_tune_id: { kind: 'string', example: 'ft-8a7b6c5d', description: 'The fine-tune job id (ft-...).' },
+      fine_tune_id: FINE_TUNE_ID,
       step: { kind: 'integer', example: 40, description: 'Training step of the checkpoint.' },
       loss: {
         kind: 'number',
@@ -81,9 +102,33 @@ export const EVENT_CATALOGUE = {
       },
     },
   },
+  'fine_tune.cancelled': {
+    description: 'A fine-tuning job was cancelled.',
+    outcomeKey: ['fine_tune_id'],
+    fields: { fine_tune_id: FINE_TUNE_ID },
+  },
+  'fine_tune.stalled': {
+    description: 'A fine-tuning job has shown no progress for hours.',
+    alert: {
+      advice:
+        'Check the training data format: validate the JSONL before submitting. Cancel and resubmit if it stays stuck.',
+    },
+    outcomeKey: ['fine_tune_id', 'since'],
+    pollerOnly: true,
+    fields: {
+      fine_tune_id: FINE_TUNE_ID,
+      status: { kind: 'string', example: 'running', description: 'The job status that has not changed.' },
+      since: {
+        kind: 'string',
+        example: '2026-11-23T06:00:00.000Z',
+        description: 'Time of the last change seen.',
+      },
+    },
+  },
   'model.deprecated': {
     description: 'A model you use is deprecated and will be removed.',
     alert: { advice: 'Move your traffic to the replacement model before the sunset date.' },
+    outcomeKey: ['model_id'],
     fields: {
       model_id: {
         kind: 'string',
@@ -106,6 +151,11 @@ export const EVENT_CATALOGUE = {
   },
   'batch.done': {
     description: 'A batch job reached a terminal state.',
+    alert: {
+      advice: 'The batch expired before it finished: split it into smaller batches and submit them again.',
+      when: { status: ['EXPIRED'] },
+    },
+    outcomeKey: ['batch_id'],
     fields: {
       batch_id: { kind: 'string', example: 'batch-1f2e3d4c', description: 'The batch job id.' },
       output_url: {
@@ -119,6 +169,26 @@ export const EVENT_CATALOGUE = {
         nullable: true,
         example: 182345,
         description: 'Tokens processed, null if unknown.',
+      },
+      status: {
+        kind: 'string',
+        optional: true,
+        example: 'COMPLETED',
+        description: 'COMPLETED, FAILED, EXPIRED or CANCELLED.',
+      },
+      output_file_id: {
+        kind: 'string',
+        nullable: true,
+        optional: true,
+        example: 'file-9a8b7c',
+        description: 'The output file.',
+      },
+      error_file_id: {
+        kind: 'string',
+        nullable: true,
+        optional: true,
+        example: null,
+        description: 'The error file, if any.',
       },
     },
   },
@@ -137,10 +207,16 @@ type FieldValue<F> = F extends { kind: infer K extends FieldKind; nullable: true
   : F extends { kind: infer K extends FieldKind }
     ? KindType<K>
     : never;
+type Fields<T extends TogetherEventType> = EventCatalogue[T]['fields'];
+type OptionalNames<T extends TogetherEventType> = {
+  [F in keyof Fields<T>]: Fields<T>[F] extends { optional: true } ? F : never;
+}[keyof Fields<T>];
 
 /** The `data` payload of one event type. Senders may add fields; these are the ones the catalogue promises. */
 export type TogetherEventData<T extends TogetherEventType> = {
-  readonly [F in keyof EventCatalogue[T]['fields']]: FieldValue<EventCatalogue[T]['fields'][F]>;
+  readonly [F in Exclude<keyof Fields<T>, OptionalNames<T>>]: FieldValue<Fields<T>[F]>;
+} & {
+  readonly [F in OptionalNames<T>]?: FieldValue<Fields<T>[F]>;
 } & Readonly<Record<string, unknown>>;
 
 /** The envelope Together signs and the verifier publishes as the EventBridge `detail`. */
@@ -169,6 +245,11 @@ export interface TogetherEventBridgeEvent<T extends TogetherEventType = Together
   readonly detail: Extract<TogetherEvent, { type: T }>;
 }
 
+/** The catalogue entry of `type`, as the general shape (no literal types to narrow through). */
+export function eventSpec(type: TogetherEventType): EventSpec {
+  return EVENT_CATALOGUE[type];
+}
+
 export function isCatalogueType(type: string): type is TogetherEventType {
   return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, type);
 }
@@ -193,7 +274,7 @@ function hasControlChars(value: string): boolean {
 }
 
 function fieldProblem(name: string, spec: FieldSpec, value: unknown): string | undefined {
-  if (value === undefined) return `data.${name} is missing`;
+  if (value === undefined) return spec.optional ? undefined : `data.${name} is missing`;
   if (value === null) return spec.nullable ? undefined : `data.${name} is null`;
   const ok =
     spec.kind === 'string'
@@ -233,7 +314,7 @@ export function validateEnvelope(value: unknown): EnvelopeValidation {
 
   const envelope = value as unknown as TogetherEnvelope;
   if (!isCatalogueType(type)) return { ok: true, envelope, known: false, problems: [] };
-  const fields: Readonly<Record<string, FieldSpec>> = EVENT_CATALOGUE[type].fields;
+  const fields = eventSpec(type).fields;
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(fields)) {
     const problem = fieldProblem(name, spec, data[name]);
@@ -242,12 +323,45 @@ export function validateEnvelope(value: unknown): EnvelopeValidation {
   return { ok: true, envelope, known: true, problems };
 }
 
+/**
+ * The dedupe key of an event: `<type>:<outcome fields>` for a catalogue type whose outcome fields are all present
+ * (so a webhook and a poll of the same outcome claim the same key), else the envelope id.
+ */
+export function outcomeKey(envelope: TogetherEnvelope): string {
+  if (!isCatalogueType(envelope.type)) return envelope.id;
+  const parts: string[] = [];
+  for (const name of eventSpec(envelope.type).outcomeKey) {
+    const value = envelope.data[name];
+    if (typeof value !== 'string' && typeof value !== 'number') return envelope.id;
+    if (value === '') return envelope.id;
+    parts.push(String(value));
+  }
+  const key = `${envelope.type}:${parts.join(':')}`;
+  // Keep keys small whatever the ids look like; the type stays readable.
+  return key.length <= MAX_OUTCOME_KEY_LENGTH ? key : `${envelope.type}:#${fnv1a(parts.join('\u0000'))}`;
+}
+
+const MAX_OUTCOME_KEY_LENGTH = 512;
+
+/** 64-bit FNV-1a as hex: a stable short name for an over-long key (no crypto import in this module). */
+function fnv1a(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
+}
+
+/** Catalogue types Together itself may send (the poller-only ones excluded). */
+export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter((type) => !eventSpec(type).pollerOnly);
+
 /** A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests). */
 export function sampleEvent<T extends TogetherEventType>(
   type: T,
   id = `sample-${type}`,
 ): Extract<TogetherEvent, { type: T }> {
-  const fields: Readonly<Record<string, FieldSpec>> = EVENT_CATALOGUE[type].fields;
+  const fields = eventSpec(type).fields;
   const data = Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, spec.example]));
   return { id, type, created_at: '2026-11-23T12:00:00Z', data } as unknown as Extract<
     TogetherEvent,

@@ -12,7 +12,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { handlerAsset } from './assets';
-import { EVENT_TYPES, isCatalogueType, TogetherEventType } from './events';
+import { EVENT_TYPES, isCatalogueType, TogetherEventType, WEBHOOK_EVENT_TYPES } from './events';
 
 /** Together's public API base URL. */
 export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
@@ -28,7 +28,7 @@ export interface RegistrationOptions {
   readonly apiKeyJsonField?: string;
   /**
    * The event types to subscribe to.
-   * @default - every type in the catalogue
+   * @default - every catalogue type Together sends (not the poller's own `fine_tune.stalled`)
    */
   readonly events?: TogetherEventType[];
   /**
@@ -84,7 +84,7 @@ export class TogetherWebhookRegistration extends Construct {
 
   constructor(scope: Construct, id: string, props: TogetherWebhookRegistrationProps) {
     super(scope, id);
-    const events = props.events ?? EVENT_TYPES;
+    const events = props.events ?? WEBHOOK_EVENT_TYPES;
     validateRegistration(props, events);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 

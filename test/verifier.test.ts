@@ -38,10 +38,12 @@ describe('a good delivery', () => {
     expect(bus.entries()).toEqual([
       { EventBusName: BUS, Source: 'together.ai', DetailType: 'fine_tune.completed', Detail: body },
     ]);
-    const item = await dynamo.client.send(
-      new GetItemCommand({ TableName: table, Key: { id: { S: 'evt-ok' } } }),
-    );
+    // Claimed under the outcome's key, so a poll of the same outcome is a duplicate too.
+    const key = { id: { S: 'fine_tune.completed:ft-123' } };
+    const item = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: key }));
     expect(item.Item?.status.S).toBe('COMPLETED');
+    expect(item.Item?.delivery_id.S).toBe('evt-ok');
+    expect(h.logs[0]).toMatchObject({ id: 'evt-ok', key: 'fine_tune.completed:ft-123' });
   });
 
   test('a redelivery answers 200 duplicate and is not published again', async () => {
@@ -70,6 +72,15 @@ describe('a good delivery', () => {
     const body = envelope('evt-rest');
     const res = await send({ headers: { 'X-Together-Signature': togetherSignature(body) }, body });
     expect(res.statusCode).toBe(200);
+  });
+
+  test('two deliveries of one outcome under different ids publish once', async () => {
+    await send(signedRequest(envelope('evt_first')));
+    const second = await send(signedRequest(envelope('evt_second')));
+    expect(json(second)).toEqual({ received: true, id: 'evt_second', duplicate: true });
+    expect(bus.entries()).toHaveLength(1);
+    expect(h.logs[1]).toMatchObject({ outcome: 'duplicate' });
+    expect(h.logs[1].PayloadMismatch).toBeUndefined();
   });
 
   test('detail-type is whatever the signed body says, including types not in the catalogue', async () => {
@@ -331,7 +342,11 @@ describe('failures where the sender should retry: 5xx, and the retry delivers ex
 
   test('the same id signed with a different body is a duplicate, flagged as a payload mismatch', async () => {
     await send(signedRequest(envelope('m-1')));
-    const other = await send(signedRequest(envelope('m-1', 'batch.done', { batch_id: 'b' })));
+    const other = await send(
+      signedRequest(
+        envelope('m-1', 'fine_tune.completed', { fine_tune_id: 'ft-123', model_name: 'other', eval_loss: 1 }),
+      ),
+    );
     expect(json(other)).toMatchObject({ duplicate: true });
     expect(h.logs[1]).toMatchObject({ outcome: 'duplicate', PayloadMismatch: 1, payloadMismatch: true });
     expect(bus.entries()).toHaveLength(1);

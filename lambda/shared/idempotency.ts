@@ -15,7 +15,8 @@ import {
  *   status              INPROGRESS | COMPLETED
  *   expiration          epoch seconds; the table's TTL attribute (retention window of the dedupe)
  *   in_progress_expiry  epoch ms after which an INPROGRESS claim is abandoned and may be taken over
- *   payload_hash        sha256 of what was delivered, to spot one id reused for another payload
+ *   delivery_id         the sender's id for this delivery (the envelope id)
+ *   payload_hash        sha256 of what was delivered, to spot one delivery id reused for another payload
  *   claim_token         who holds the claim, so a late owner never releases or completes someone else's claim
  */
 
@@ -23,7 +24,10 @@ export const STATUS_IN_PROGRESS = 'INPROGRESS';
 export const STATUS_COMPLETED = 'COMPLETED';
 
 export interface ClaimRequest {
+  /** The dedupe key: one per outcome. */
   readonly id: string;
+  /** The sender's id for this delivery; the same outcome may arrive under several (webhook and poller). */
+  readonly deliveryId: string;
   readonly payloadHash: string;
   readonly token: string;
   readonly nowMs: number;
@@ -37,6 +41,7 @@ export interface ExistingRecord {
   readonly status: string;
   readonly inProgressExpiryMs?: number;
   readonly expirationSeconds?: number;
+  readonly deliveryId?: string;
   readonly payloadHash?: string;
 }
 
@@ -66,6 +71,7 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
             status: { S: STATUS_IN_PROGRESS },
             expiration: { N: String(Math.floor(req.nowMs / 1000) + req.retentionSeconds) },
             in_progress_expiry: { N: String(req.nowMs + req.inProgressMs) },
+            delivery_id: { S: req.deliveryId },
             payload_hash: { S: req.payloadHash },
             claim_token: { S: req.token },
           },
@@ -96,6 +102,7 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
         status: item.status?.S ?? 'UNKNOWN',
         inProgressExpiryMs: item.in_progress_expiry?.N ? Number(item.in_progress_expiry.N) : undefined,
         expirationSeconds: item.expiration?.N ? Number(item.expiration.N) : undefined,
+        deliveryId: item.delivery_id?.S,
         payloadHash: item.payload_hash?.S,
       },
     };
@@ -169,7 +176,11 @@ export async function deliverOnce(
 
   if (!claim.claimed) {
     const existing = claim.existing;
-    const payloadMismatch = existing?.payloadHash !== undefined && existing.payloadHash !== req.payloadHash;
+    // One delivery id with two bodies is suspicious; one outcome under two delivery ids is the other path's copy.
+    const payloadMismatch =
+      existing?.deliveryId === req.deliveryId &&
+      existing.payloadHash !== undefined &&
+      existing.payloadHash !== req.payloadHash;
     if (existing?.status === STATUS_COMPLETED) return { outcome: 'duplicate', payloadMismatch };
     const waitMs = (existing?.inProgressExpiryMs ?? req.nowMs) - req.nowMs;
     return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EVENT_SOURCE, TogetherEnvelope, validateEnvelope } from '../../lib/events';
+import { EVENT_SOURCE, outcomeKey, TogetherEnvelope, validateEnvelope } from '../../lib/events';
 import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { MAX_ENTRY_BYTES } from '../shared/publisher';
@@ -219,8 +219,10 @@ async function handle(
   if (!verified.ok) return refuse(verified);
 
   const { envelope, detail } = verified;
+  const key = outcomeKey(envelope);
   line.id = envelope.id;
   line.type = envelope.type;
+  line.key = key;
   if (!verified.known) counters.UnknownType = 1;
   if (verified.problems.length > 0) {
     counters.IncompleteData = 1;
@@ -230,7 +232,8 @@ async function handle(
   const result = await deliverOnce(
     deps.store,
     {
-      id: envelope.id,
+      id: key,
+      deliveryId: envelope.id,
       payloadHash: createHash('sha256').update(decoded.body).digest('hex'),
       token: deps.newToken(),
       nowMs,
