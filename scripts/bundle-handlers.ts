@@ -8,7 +8,7 @@ import { buildSync } from 'esbuild';
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-export const HANDLERS = ['verifier', 'registration'] as const;
+export const HANDLERS = ['verifier', 'registration', 'poller'] as const;
 const root = join(__dirname, '..');
 
 function build(entry: string, outfile: string): { file: string; bytes: number } {

@@ -34,9 +34,21 @@ export const TOGETHER_ERROR = (message: string, type = 'invalid_request_error', 
   error: { message, type, code: code ?? null, param: null },
 });
 
+/** Jobs as Together reports them; the fixtures in together-fixtures.ts build them to the spec's schemas. */
+export interface FakeJobs {
+  fineTunes: Array<Record<string, unknown>>;
+  events: Map<string, Array<Record<string, unknown>>>;
+  metrics: Map<string, Array<Record<string, number>>>;
+  batches: Array<Record<string, unknown>>;
+  models: Array<Record<string, unknown>>;
+}
+
 export class FakeTogether {
   apiKey = 'tgp_test_key_0123456789abcdef';
   webhooksSupported = true;
+  readonly jobs: FakeJobs = { fineTunes: [], events: new Map(), metrics: new Map(), batches: [], models: [] };
+  /** Every answer given, for checking against the OpenAPI spec. */
+  readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
   readonly requests: RecordedRequest[] = [];
   readonly webhooks = new Map<string, Webhook>();
   private readonly routes: Route[] = [];
@@ -68,6 +80,12 @@ export class FakeTogether {
 
   reset(): void {
     this.requests.length = 0;
+    this.answers.length = 0;
+    this.jobs.fineTunes = [];
+    this.jobs.events.clear();
+    this.jobs.metrics.clear();
+    this.jobs.batches = [];
+    this.jobs.models = [];
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
@@ -93,6 +111,12 @@ export class FakeTogether {
     };
     this.requests.push(recorded);
     const answer = this.answer(recorded, url);
+    this.answers.push({
+      method: recorded.method,
+      path: recorded.path,
+      status: answer.status,
+      body: answer.body,
+    });
     res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
     res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
   }
@@ -110,11 +134,30 @@ export class FakeTogether {
     }
     const hook = /^\/v1\/webhooks(?:\/([^/]+))?$/.exec(req.path);
     if (hook) return this.webhooksRoute(req, hook[1]);
+    const jobs = req.method === 'GET' ? this.jobsRoute(req.path) : undefined;
+    if (jobs) return jobs;
     for (const route of this.routes) {
       const answer = route(req, url);
       if (answer) return answer;
     }
     return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
+  }
+
+  private jobsRoute(path: string): ScriptedAnswer | undefined {
+    if (path === '/v1/fine-tunes') return { status: 200, body: { data: this.jobs.fineTunes } };
+    const ft = /^\/v1\/fine-tunes\/([^/]+)\/(events|metrics)$/.exec(path);
+    if (ft) {
+      const id = decodeURIComponent(ft[1]);
+      if (!this.jobs.fineTunes.some((j) => j.id === id)) {
+        return { status: 404, body: TOGETHER_ERROR(`Fine-tune job ${id} not found`) };
+      }
+      return ft[2] === 'events'
+        ? { status: 200, body: { data: this.jobs.events.get(id) ?? [] } }
+        : { status: 200, body: { metrics: this.jobs.metrics.get(id) ?? [] } };
+    }
+    if (path === '/v1/batches') return { status: 200, body: this.jobs.batches };
+    if (path === '/v1/models') return { status: 200, body: this.jobs.models };
+    return undefined;
   }
 
   private webhooksRoute(req: RecordedRequest, id: string | undefined): ScriptedAnswer {

@@ -1,0 +1,71 @@
+import { DEFAULT_API_BASE_URL } from '../shared/together-api';
+
+/** Everything the poller reads from its environment, validated. */
+export interface PollerEnv {
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly apiKeySecretArn: string;
+  readonly apiKeySecretName: string;
+  readonly apiKeyJsonField?: string;
+  readonly apiBaseUrl: string;
+  readonly alertTopicArn?: string;
+  readonly watchModels: string[];
+  readonly modelInfo: Record<string, { replacementModel?: string; sunsetDate?: string }>;
+  readonly stallAfterMs: number;
+  readonly initialLookbackMs: number;
+  readonly retentionSeconds: number;
+  readonly metricsNamespace: string;
+  readonly metricsService: string;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+function minutes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback * 60_000;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a number of minutes, got "${raw}"`);
+  return value * 60_000;
+}
+
+function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T, check: (v: unknown) => boolean): T {
+  const raw = env[name];
+  if (!raw) return fallback;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error(`${name} must be JSON, got "${raw.slice(0, 100)}"`);
+  }
+  if (!check(value)) throw new Error(`${name} has the wrong shape, got ${raw.slice(0, 100)}`);
+  return value as T;
+}
+
+export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    apiKeySecretArn: required(env, 'API_KEY_SECRET_ARN'),
+    apiKeySecretName: env.API_KEY_SECRET_NAME || required(env, 'API_KEY_SECRET_ARN'),
+    apiKeyJsonField: env.API_KEY_JSON_FIELD || undefined,
+    apiBaseUrl: env.API_BASE_URL || DEFAULT_API_BASE_URL,
+    alertTopicArn: env.ALERT_TOPIC_ARN || undefined,
+    watchModels: json(
+      env,
+      'WATCH_MODELS',
+      [] as string[],
+      (v) => Array.isArray(v) && v.every((m) => typeof m === 'string'),
+    ),
+    modelInfo: json(env, 'MODEL_INFO', {}, (v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+    stallAfterMs: minutes(env, 'STALL_AFTER_MINUTES', 360),
+    initialLookbackMs: minutes(env, 'INITIAL_LOOKBACK_MINUTES', 60),
+    retentionSeconds: Math.round(Number(env.RETENTION_DAYS || 7) * 86400),
+    metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',
+    metricsService: env.METRICS_SERVICE || env.AWS_LAMBDA_FUNCTION_NAME || 'together-poller',
+  };
+}

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoIdempotencyStore } from '../shared/idempotency';
+import { errorName, stdoutLogger } from '../shared/log';
+import { putEvent } from '../shared/publisher';
+import { readSecret } from '../shared/secret-value';
+import { realClock } from '../shared/together-api';
+import { readPollerEnv } from './config';
+import { poll, PollerDeps, PollSummary } from './core';
+import { DynamoPollerStateStore } from './state';
+
+// Module scope: reused by every invocation of a warm container.
+const dynamo = new DynamoDBClient({});
+const eventBridge = new EventBridgeClient({});
+const secretsManager = new SecretsManagerClient({});
+const sns = new SNSClient({});
+/** Time kept back to save state and release the lease. */
+const SAVE_MARGIN_MS = 10_000;
+
+let deps: PollerDeps | undefined;
+
+function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
+  const config = readPollerEnv(env);
+  return {
+    config: {
+      apiBaseUrl: config.apiBaseUrl,
+      apiKeySecretName: config.apiKeySecretName,
+      watchModels: config.watchModels,
+      modelInfo: config.modelInfo,
+      stallAfterMs: config.stallAfterMs,
+      initialLookbackMs: config.initialLookbackMs,
+      retentionSeconds: config.retentionSeconds,
+      metrics: { namespace: config.metricsNamespace, service: config.metricsService },
+    },
+    store: new DynamoIdempotencyStore(dynamo, config.tableName),
+    state: new DynamoPollerStateStore(dynamo, config.tableName),
+    publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
+    // Read each poll, so a rotated key is used at once.
+    getApiKey: async () =>
+      (
+        await readSecret(secretsManager, config.apiKeySecretArn, config.apiKeyJsonField, {
+          label: `the Together API key secret ${config.apiKeySecretName}`,
+        })
+      ).value,
+    notify: async (subject, message) => {
+      if (!config.alertTopicArn) return;
+      await sns.send(
+        new PublishCommand({ TopicArn: config.alertTopicArn, Subject: subject, Message: message }),
+      );
+    },
+    clock: realClock,
+    log: stdoutLogger,
+    newToken: randomUUID,
+  };
+}
+
+export async function handler(
+  _event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<PollSummary> {
+  try {
+    deps ??= makeDeps(process.env);
+  } catch (err) {
+    stdoutLogger({ level: 'ERROR', message: 'poller misconfigured', error: errorName(err) });
+    throw err;
+  }
+  const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
+  return poll(deps, Date.now() + Math.max(1_000, remaining - SAVE_MARGIN_MS));
+}

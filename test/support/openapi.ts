@@ -1,0 +1,60 @@
+import Ajv, { ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+/** Together's own published API description (shared/together/openapi.yaml): the fake answers and our requests are checked against it. */
+const doc = parse(
+  readFileSync(join(__dirname, '..', '..', '..', 'shared', 'together', 'openapi.yaml'), 'utf8'),
+) as {
+  paths: Record<
+    string,
+    Record<string, { responses?: Record<string, { content?: Record<string, unknown> }> }>
+  >;
+};
+
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addFormat('float64', true);
+ajv.addSchema(doc, 'openapi');
+
+const templates = Object.keys(doc.paths).map((template) => ({
+  template,
+  regex: new RegExp('^' + template.replace(/\{[^}]+\}/g, '[^/]+') + '$'),
+}));
+
+/** The spec's path template for a concrete path below /v1, e.g. `/fine-tunes/ft-1/events` -> `/fine-tunes/{id}/events`. */
+export function describedPath(method: string, path: string): string | undefined {
+  const below = path.replace(/^\/v1/, '');
+  const exact = templates.find((t) => t.template === below);
+  const match =
+    exact ?? templates.find((t) => t.regex.test(below) && doc.paths[t.template][method.toLowerCase()]);
+  return match && doc.paths[match.template][method.toLowerCase()] ? match.template : undefined;
+}
+
+const validators = new Map<string, ValidateFunction>();
+
+/** Checks a JSON answer against the spec's schema for that operation and status; returns the errors, if any. */
+export function responseErrors(
+  method: string,
+  path: string,
+  status: number,
+  body: unknown,
+): string[] | undefined {
+  const template = describedPath(method, path);
+  if (!template) return [`${method} ${path} is not described by the spec`];
+  const op = method.toLowerCase();
+  const key = `${op} ${template} ${status}`;
+  let validate = validators.get(key);
+  if (!validate) {
+    const response = doc.paths[template][op].responses?.[String(status)];
+    if (!response?.content?.['application/json']) return [`${key}: the spec describes no JSON answer`];
+    const pointer = template.replace(/~/g, '~0').replace(/\//g, '~1');
+    validate = ajv.compile({
+      $ref: `openapi#/paths/${pointer}/${op}/responses/${status}/content/application~1json/schema`,
+    });
+    validators.set(key, validate);
+  }
+  return validate(body) ? undefined : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}

@@ -1,0 +1,71 @@
+/** Jobs, events, batches and models shaped as Together's OpenAPI spec says (checked in test/together-fake.test.ts). */
+
+export const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+export const iso = (ms: number) => new Date(ms).toISOString();
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+
+export function fineTune(id: string, status: string, updatedAt: number, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    status,
+    created_at: iso(T0 - 2 * HOUR),
+    updated_at: iso(updatedAt),
+    model: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference',
+    model_output_name: `acme/Meta-Llama-3.1-8B-Instruct-${id}`,
+    training_file: 'file-0123456789',
+    n_epochs: 3,
+    n_checkpoints: 3,
+    events: [],
+    ...extra,
+  };
+}
+
+export function fineTuneEvent(
+  type: string,
+  at: number,
+  opts: { step?: number; message?: string; level?: 'info' | 'warning' | 'error' } = {},
+) {
+  return {
+    object: 'fine-tune-event',
+    created_at: iso(at),
+    level: opts.level ?? 'info',
+    message: opts.message ?? type.replace(/_/g, ' '),
+    type,
+    param_count: 8_000_000_000,
+    token_count: 1_200_000,
+    total_steps: 120,
+    wandb_url: '',
+    step: opts.step ?? 0,
+    checkpoint_path: opts.step ? `s3://together/checkpoints/${opts.step}` : '',
+    model_path: '',
+    training_offset: 0,
+    hash: '',
+  };
+}
+
+export function batch(
+  id: string,
+  status: string,
+  opts: { completedAt?: number; output?: string; error?: string } = {},
+) {
+  return {
+    id,
+    user_id: 'user_789xyz012',
+    input_file_id: 'file-input123abc456def',
+    file_size_bytes: 1048576,
+    status,
+    job_deadline: iso(T0 + 24 * HOUR),
+    created_at: iso(T0 - HOUR),
+    endpoint: '/v1/chat/completions',
+    progress: status === 'IN_PROGRESS' ? 40 : 100,
+    model_id: 'Qwen/Qwen3.5-9B',
+    ...(opts.output ? { output_file_id: opts.output } : {}),
+    ...(opts.error ? { error: opts.error, error_file_id: 'file-errors456' } : {}),
+    ...(opts.completedAt !== undefined ? { completed_at: iso(opts.completedAt) } : {}),
+  };
+}
+
+export function model(id: string) {
+  return { id, object: 'model', created: 1692896905, type: 'chat', display_name: id.split('/').pop() };
+}
