@@ -6,4 +6,8 @@ const app = new App();
 new ExampleStack(app, 'TogetherWebhooksExample', {
   alertEmail: app.node.tryGetContext('alertEmail'),
   apiKeySecretName: app.node.tryGetContext('apiKeySecretName') ?? 'together/api-key',
+  watchModels: app.node.tryGetContext('watchModels')?.split(',') ?? [
+    'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+    'Qwen/Qwen3.5-9B',
+  ],
 });

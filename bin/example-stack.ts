@@ -23,6 +23,8 @@ export interface ExampleStackProps extends StackProps {
   readonly alertEmail?: string;
   /** Name of the Secrets Manager secret holding the Together API key. */
   readonly apiKeySecretName: string;
+  /** Models whose removal from Together's list is published as model.deprecated. */
+  readonly watchModels: string[];
 }
 
 /** The README's example: every event type handled by a small Lambda, alerts by email, the URL as an output. */
@@ -75,8 +77,13 @@ export class ExampleStack extends Stack {
         'model.deprecated': [new targets.LambdaFunction(fn('ModelDeprecated'))],
         'batch.done': [new targets.LambdaFunction(batchDone)],
       },
-      // Together's API has no webhooks endpoint today: the deploy then reports "unsupported" (see README).
+      // Together's API has no webhooks endpoint today: the deploy then reports "unsupported" (see README)
+      // and the poller delivers the same events; with both on, each outcome still arrives once.
       registration: { apiKey },
+      poller: {
+        apiKey,
+        watchModels: props.watchModels,
+      },
     });
     if (props.alertEmail) {
       this.hooks.alertTopic?.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));

@@ -12,7 +12,8 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { handlerAsset } from './assets';
-import { EVENT_TYPES, isCatalogueType, TogetherEventType, WEBHOOK_EVENT_TYPES } from './events';
+import { TogetherEventType, WEBHOOK_EVENT_TYPES } from './events';
+import { checkEventType, checkHttpsUrl } from './validation';
 
 /** Together's public API base URL. */
 export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
@@ -140,17 +141,8 @@ export class TogetherWebhookRegistration extends Construct {
 
 function validateRegistration(props: TogetherWebhookRegistrationProps, events: readonly string[]): void {
   if (events.length === 0) throw new Error('TogetherWebhookRegistration: events must not be empty, got []');
-  for (const type of events) {
-    if (!isCatalogueType(type)) {
-      throw new Error(
-        `TogetherWebhookRegistration: unknown event type "${type}" in events; known types: ${EVENT_TYPES.join(', ')}`,
-      );
-    }
-  }
-  const base = props.apiBaseUrl;
-  if (base !== undefined && !Token.isUnresolved(base) && !/^https:\/\/[^\s/]+/.test(base)) {
-    throw new Error(`TogetherWebhookRegistration: apiBaseUrl must be an https URL, got "${base}"`);
-  }
+  for (const type of events) checkEventType('TogetherWebhookRegistration', 'events', type);
+  checkHttpsUrl('TogetherWebhookRegistration', 'apiBaseUrl', props.apiBaseUrl);
   if (
     props.secretVersion !== undefined &&
     !Token.isUnresolved(props.secretVersion) &&

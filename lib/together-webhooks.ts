@@ -16,20 +16,14 @@ import {
   aws_sqs as sqs,
   Duration,
   RemovalPolicy,
-  Token,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { handlerAsset } from './assets';
-import {
-  EVENT_CATALOGUE,
-  EVENT_SOURCE,
-  EVENT_TYPES,
-  eventSpec,
-  isCatalogueType,
-  TogetherEventType,
-} from './events';
+import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, eventSpec, TogetherEventType } from './events';
+import { PollerOptions, TogetherJobPoller } from './poller';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
 import { SignatureScheme } from './signature-scheme';
+import { checkEventType, checkNumber } from './validation';
 
 /** The path Together posts to. */
 export const WEBHOOK_PATH = '/webhooks/together';
@@ -158,6 +152,13 @@ export interface TogetherWebhooksProps {
   readonly registration?: RegistrationOptions;
 
   /**
+   * Poll Together's jobs API on a schedule and publish the same events: the way to receive them while Together
+   * has no webhooks. Safe together with the webhook: both claim one key per outcome.
+   * @default - no poller
+   */
+  readonly poller?: PollerOptions;
+
+  /**
    * The verifier's timeout (API Gateway waits at most 30 s).
    * @default Duration.seconds(10)
    */
@@ -198,6 +199,8 @@ export class TogetherWebhooks extends Construct {
   public readonly alarms: cloudwatch.Alarm[] = [];
   /** The registration with Together, when `registration` is set. */
   public readonly registration?: TogetherWebhookRegistration;
+  /** The job poller, when `poller` is set. */
+  public readonly poller?: TogetherJobPoller;
 
   private readonly rules = new Map<string, events.Rule>();
   private readonly retryAttempts: number;
@@ -311,6 +314,19 @@ export class TogetherWebhooks extends Construct {
       this.onEvent(type as TogetherEventType, ...list);
     }
 
+    if (props.poller) {
+      this.poller = new TogetherJobPoller(this, 'Poller', {
+        ...props.poller,
+        table: this.table,
+        eventBus: this.eventBus,
+        alertTopic: this.alertTopic,
+        dedupeRetention: props.dedupeRetention,
+        logRetention: retention,
+        metricsNamespace: METRICS_NAMESPACE,
+      });
+      if (this.alertTopic) this.createPollerAlarms(this.alertTopic, this.poller);
+    }
+
     if (props.registration) {
       this.registration = new TogetherWebhookRegistration(this, 'Registration', {
         ...props.registration,
@@ -372,7 +388,7 @@ export class TogetherWebhooks extends Construct {
   }
 
   private ruleFor(eventType: string): events.Rule {
-    assertEventType(eventType, 'onEvent');
+    checkEventType('TogetherWebhooks', 'onEvent', eventType);
     let rule = this.rules.get(eventType);
     if (!rule) {
       rule = new events.Rule(this, `Route${pascal(eventType)}`, {
@@ -445,20 +461,45 @@ export class TogetherWebhooks extends Construct {
     }
   }
 
+  private alarm(
+    topic: sns.ITopic,
+    id: string,
+    metric: cloudwatch.IMetric,
+    threshold: number,
+    description: string,
+  ): void {
+    const created = new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    created.addAlarmAction(new cwActions.SnsAction(topic));
+    this.alarms.push(created);
+  }
+
+  private createPollerAlarms(topic: sns.ITopic, poller: TogetherJobPoller): void {
+    this.alarm(
+      topic,
+      'PollerErrorsAlarm',
+      poller.function.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }),
+      1,
+      'The Together job poller crashed: check its logs. Outcomes are picked up by the next poll that works.',
+    );
+    this.alarm(
+      topic,
+      'PollerStoppingAlarm',
+      poller.metricPollErrors(),
+      5,
+      'Five or more Together polls stopped on an error in 15 minutes: Together down, a refused key, or our bus or table failing.',
+    );
+  }
+
   private createAlarms(topic: sns.ITopic, rejectedThreshold: number): void {
-    const action = new cwActions.SnsAction(topic);
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
-      const created = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(action);
-      this.alarms.push(created);
-    };
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) =>
+      this.alarm(topic, id, metric, threshold, description);
     const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
     alarm(
       'VerifierErrorsAlarm',
@@ -534,31 +575,10 @@ function pascal(type: string): string {
     .join('');
 }
 
-function assertEventType(type: string, where: string): void {
-  if (!isCatalogueType(type)) {
-    throw new Error(
-      `TogetherWebhooks: unknown event type "${type}" in ${where}; known types: ${EVENT_TYPES.join(', ')}`,
-    );
-  }
-}
-
-function checkNumber(
-  name: string,
-  value: number | undefined,
-  min: number,
-  max: number,
-  integer = false,
-): void {
-  if (value === undefined || Token.isUnresolved(value)) return;
-  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new Error(
-      `TogetherWebhooks: ${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${value}`,
-    );
-  }
-}
+const W = 'TogetherWebhooks';
 
 function validateProps(props: TogetherWebhooksProps): void {
-  for (const type of Object.keys(props.handlers ?? {})) assertEventType(type, 'handlers');
+  for (const type of Object.keys(props.handlers ?? {})) checkEventType('TogetherWebhooks', 'handlers', type);
   for (const [type, list] of Object.entries(props.handlers ?? {})) {
     if (!Array.isArray(list)) {
       throw new Error(
@@ -566,17 +586,24 @@ function validateProps(props: TogetherWebhooksProps): void {
       );
     }
   }
-  checkNumber('throttlingRateLimit', props.throttlingRateLimit, 1, 10_000);
-  checkNumber('throttlingBurstLimit', props.throttlingBurstLimit, 0, 5_000, true);
-  checkNumber('memorySize', props.memorySize, 128, 10_240, true);
-  checkNumber('reservedConcurrency', props.reservedConcurrency, 1, 10_000, true);
-  checkNumber('targetRetryAttempts', props.targetRetryAttempts, 0, 185, true);
-  checkNumber('rejectedSignatureAlarmThreshold', props.rejectedSignatureAlarmThreshold, 1, 1_000_000, true);
+  checkNumber(W, 'throttlingRateLimit', props.throttlingRateLimit, 1, 10_000);
+  checkNumber(W, 'throttlingBurstLimit', props.throttlingBurstLimit, 0, 5_000, true);
+  checkNumber(W, 'memorySize', props.memorySize, 128, 10_240, true);
+  checkNumber(W, 'reservedConcurrency', props.reservedConcurrency, 1, 10_000, true);
+  checkNumber(W, 'targetRetryAttempts', props.targetRetryAttempts, 0, 185, true);
+  checkNumber(
+    W,
+    'rejectedSignatureAlarmThreshold',
+    props.rejectedSignatureAlarmThreshold,
+    1,
+    1_000_000,
+    true,
+  );
   if (props.timeout && !props.timeout.isUnresolved()) {
-    checkNumber('timeout (seconds)', props.timeout.toSeconds(), 1, 29);
+    checkNumber(W, 'timeout (seconds)', props.timeout.toSeconds(), 1, 29);
   }
   if (props.dedupeRetention && !props.dedupeRetention.isUnresolved()) {
-    checkNumber('dedupeRetention (days)', props.dedupeRetention.toDays({ integral: false }), 1 / 24, 365);
+    checkNumber(W, 'dedupeRetention (days)', props.dedupeRetention.toDays({ integral: false }), 1 / 24, 365);
   }
   if (props.domainName !== undefined && !props.certificate) {
     throw new Error(`TogetherWebhooks: domainName "${props.domainName}" needs a certificate`);

@@ -15,6 +15,7 @@ function exampleApp(): { app: App; stack: ExampleStack } {
     env: { account: '111111111111', region: 'us-east-1' },
     apiKeySecretName: 'together/api-key',
     alertEmail: 'ml-oncall@example.com',
+    watchModels: ['meta-llama/Llama-3.3-70B-Instruct-Turbo'],
   });
   return { app, stack };
 }
@@ -141,4 +142,15 @@ test("README's construct example synthesizes as written", () => {
     .filter((r) => r.Type === 'AWS::Events::Rule')
     .map((r) => r.Properties.EventPattern?.['detail-type']?.[0]);
   expect(rules).toEqual(expect.arrayContaining(['fine_tune.completed', 'batch.done']));
+});
+
+test('the example turns on registration and the poller with a watched model list', () => {
+  template.resourceCountIs('Custom::TogetherWebhook', 1);
+  template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+  template.hasResourceProperties('AWS::Lambda::Function', {
+    Environment: {
+      Variables: Match.objectLike({ WATCH_MODELS: '["meta-llama/Llama-3.3-70B-Instruct-Turbo"]' }),
+    },
+  });
+  template.hasOutput('RegistrationStatus', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'Status'] } });
 });

@@ -1,0 +1,212 @@
+import {
+  aws_cloudwatch as cloudwatch,
+  aws_dynamodb as dynamodb,
+  aws_events as events,
+  aws_events_targets as targets,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_secretsmanager as secretsmanager,
+  aws_sns as sns,
+  Duration,
+  RemovalPolicy,
+  Token,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { handlerAsset } from './assets';
+import { checkHttpsUrl } from './validation';
+
+/** What the poller says about a watched model once Together stops listing it. */
+export interface ModelDeprecationInfo {
+  /**
+   * The model to move to.
+   * @default - null in the event
+   */
+  readonly replacementModel?: string;
+  /**
+   * ISO date after which the model stops serving.
+   * @default - null in the event
+   */
+  readonly sunsetDate?: string;
+}
+
+/** How `TogetherWebhooks` polls Together's jobs API. */
+export interface PollerOptions {
+  /** The Together API key, read at run time (each poll, so a rotation takes effect at once). */
+  readonly apiKey: secretsmanager.ISecret;
+  /**
+   * Field of a JSON SecretString that holds the API key.
+   * @default - the whole SecretString is the key
+   */
+  readonly apiKeyJsonField?: string;
+  /**
+   * How often to poll.
+   * @default Duration.minutes(1)
+   */
+  readonly interval?: Duration;
+  /**
+   * Models whose disappearance from `GET /models` is published as `model.deprecated`.
+   * @default - no models watched
+   */
+  readonly watchModels?: string[];
+  /**
+   * Replacement and sunset date to put in `model.deprecated`, by watched model id.
+   * @default - both null
+   */
+  readonly modelDeprecations?: { readonly [modelId: string]: ModelDeprecationInfo };
+  /**
+   * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
+   * @default Duration.hours(6)
+   */
+  readonly stallAfter?: Duration;
+  /**
+   * On the first poll after deploy, outcomes this recent are still published (older history is not).
+   * @default Duration.hours(1)
+   */
+  readonly initialLookback?: Duration;
+  /**
+   * Together's API base URL.
+   * @default 'https://api.together.xyz/v1'
+   */
+  readonly apiBaseUrl?: string;
+}
+
+export interface TogetherJobPollerProps extends PollerOptions {
+  /** The dedupe table, shared with the verifier: one claim per outcome, whichever path sees it first. */
+  readonly table: dynamodb.ITable;
+  readonly eventBus: events.IEventBus;
+  /**
+   * Where a refused API key is reported (once per incident).
+   * @default - not reported beyond the logs and the PollErrors metric
+   */
+  readonly alertTopic?: sns.ITopic;
+  /**
+   * How long a delivered outcome is remembered.
+   * @default Duration.days(7)
+   */
+  readonly dedupeRetention?: Duration;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Namespace of the EMF metrics. */
+  readonly metricsNamespace: string;
+}
+
+/**
+ * Polls Together's fine-tunes, batches and models on a schedule and publishes the same catalogue events the
+ * webhook does, exactly once (concurrency 1, a lease, and the verifier's claims).
+ */
+export class TogetherJobPoller extends Construct {
+  public readonly function: lambda.Function;
+  public readonly schedule: events.Rule;
+  private readonly metricsNamespace: string;
+
+  constructor(scope: Construct, id: string, props: TogetherJobPollerProps) {
+    super(scope, id);
+    validatePoller(props);
+    this.metricsNamespace = props.metricsNamespace;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const modelInfo = Object.fromEntries(
+      Object.entries(props.modelDeprecations ?? {}).map(([m, info]) => [
+        m,
+        { replacementModel: info.replacementModel, sunsetDate: info.sunsetDate },
+      ]),
+    );
+
+    this.function = new lambda.Function(this, 'Function', {
+      description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(handlerAsset('poller')),
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+      // Polls never overlap; the lease in the table covers the rest.
+      reservedConcurrentExecutions: 1,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup: new logs.LogGroup(this, 'Logs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: props.eventBus.eventBusName,
+        API_KEY_SECRET_ARN: props.apiKey.secretArn,
+        API_KEY_SECRET_NAME: props.apiKey.secretName,
+        ...(props.apiKeyJsonField ? { API_KEY_JSON_FIELD: props.apiKeyJsonField } : {}),
+        API_BASE_URL: props.apiBaseUrl ?? 'https://api.together.xyz/v1',
+        ...(props.alertTopic ? { ALERT_TOPIC_ARN: props.alertTopic.topicArn } : {}),
+        WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
+        MODEL_INFO: JSON.stringify(modelInfo),
+        STALL_AFTER_MINUTES: String((props.stallAfter ?? Duration.hours(6)).toMinutes()),
+        INITIAL_LOOKBACK_MINUTES: String((props.initialLookback ?? Duration.hours(1)).toMinutes()),
+        RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
+        METRICS_NAMESPACE: props.metricsNamespace,
+      },
+    });
+    // A tick that cannot start at once is dropped: the next one polls everything anyway.
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+
+    props.apiKey.grantRead(this.function);
+    props.table.grant(
+      this.function,
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    props.table.encryptionKey?.grantEncryptDecrypt(this.function);
+    props.eventBus.grantPutEventsTo(this.function);
+    if (props.alertTopic) {
+      // Exactly what SNS needs to publish to an encrypted topic (grantPublish would add kms:GenerateDataKey*).
+      this.function.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.alertTopic.topicArn] }),
+      );
+      props.alertTopic.masterKey?.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
+
+    this.schedule = new events.Rule(this, 'Schedule', {
+      description: 'Polls Together AI jobs',
+      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+  }
+
+  /** Polls that stopped on an error (Together down, a refused key, the bus or table failing). */
+  public metricPollErrors(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: 'PollErrors',
+      dimensionsMap: { Service: this.function.functionName },
+      statistic: 'Sum',
+      period: Duration.minutes(15),
+      ...options,
+    });
+  }
+}
+
+function validatePoller(props: TogetherJobPollerProps): void {
+  const interval = props.interval;
+  if (interval && !interval.isUnresolved()) {
+    const minutes = interval.toSeconds() / 60;
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      throw new Error(
+        `TogetherJobPoller: interval must be whole minutes from 1 to 1440, got ${interval.toHumanString()}`,
+      );
+    }
+  }
+  const stall = props.stallAfter;
+  if (stall && !stall.isUnresolved() && stall.toMinutes({ integral: false }) < 10) {
+    throw new Error(
+      `TogetherJobPoller: stallAfter must be at least 10 minutes, got ${stall.toHumanString()}`,
+    );
+  }
+  const watched = props.watchModels ?? [];
+  for (const model of watched) {
+    if (!Token.isUnresolved(model) && (typeof model !== 'string' || model.trim() === '')) {
+      throw new Error(`TogetherJobPoller: watchModels must hold model ids, got ${JSON.stringify(model)}`);
+    }
+  }
+  for (const model of Object.keys(props.modelDeprecations ?? {})) {
+    if (!watched.includes(model)) {
+      throw new Error(`TogetherJobPoller: modelDeprecations names "${model}", which is not in watchModels`);
+    }
+  }
+  checkHttpsUrl('TogetherJobPoller', 'apiBaseUrl', props.apiBaseUrl);
+}

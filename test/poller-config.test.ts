@@ -1,0 +1,29 @@
+import { readPollerEnv } from '../lambda/poller/config';
+
+const base = {
+  TABLE_NAME: 'dedupe',
+  EVENT_BUS_NAME: 'bus',
+  API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf',
+};
+
+test('defaults: Together public API, 6 h stall, 1 h lookback, 7 days retention', () => {
+  expect(readPollerEnv(base)).toMatchObject({
+    apiBaseUrl: 'https://api.together.xyz/v1',
+    stallAfterMs: 6 * 3600_000,
+    initialLookbackMs: 3600_000,
+    retentionSeconds: 7 * 86400,
+    watchModels: [],
+    modelInfo: {},
+    apiKeySecretName: base.API_KEY_SECRET_ARN,
+  });
+});
+
+test.each([
+  [{ TABLE_NAME: '' }, /TABLE_NAME is required/],
+  [{ WATCH_MODELS: 'a,b' }, /WATCH_MODELS must be JSON, got "a,b"/],
+  [{ WATCH_MODELS: '[1]' }, /WATCH_MODELS has the wrong shape/],
+  [{ MODEL_INFO: '[]' }, /MODEL_INFO has the wrong shape/],
+  [{ STALL_AFTER_MINUTES: 'soon' }, /STALL_AFTER_MINUTES must be a number of minutes, got "soon"/],
+])('%j is refused with what was wrong', (override, message) => {
+  expect(() => readPollerEnv({ ...base, ...override })).toThrow(message);
+});

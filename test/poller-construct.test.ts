@@ -1,0 +1,145 @@
+import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { PollerOptions, TogetherWebhooks, TogetherWebhooksProps } from '../lib';
+
+const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
+
+function synth(poller: Partial<PollerOptions> = {}, props: Partial<TogetherWebhooksProps> = {}) {
+  const app = new App({ builtinCloudFormationValidation: false });
+  const stack = new Stack(app, 'Poll', { env: { account: '111111111111', region: 'us-east-1' } });
+  const apiKey = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', API_KEY_ARN);
+  const hooks = new TogetherWebhooks(stack, 'Hooks', { poller: { apiKey, ...poller }, ...props });
+  return { stack, hooks, t: Template.fromStack(stack) };
+}
+
+function pollerStatements(t: Template) {
+  const [, fn] = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
+    id.startsWith('HooksPollerFunction'),
+  )!;
+  const role = fn.Properties.Role['Fn::GetAtt'][0];
+  return Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement) as Array<{
+    Action: string | string[];
+    Resource: unknown;
+  }>;
+}
+
+test('a schedule every minute invokes the poller, which never runs twice at once', () => {
+  const { t } = synth();
+  t.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: 'rate(1 minute)',
+    Targets: [
+      Match.objectLike({
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('HooksPollerFunction'), 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+      }),
+    ],
+  });
+  t.hasResourceProperties('AWS::Lambda::Function', {
+    Description: Match.stringLikeRegexp('Polls Together AI jobs'),
+    ReservedConcurrentExecutions: 1,
+    Timeout: 60,
+    Runtime: 'nodejs24.x',
+    Architectures: ['arm64'],
+  });
+  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+    MaximumRetryAttempts: 0,
+    MaximumEventAgeInSeconds: 60,
+  });
+});
+
+test("the poller shares the verifier's table and bus, and gets its settings as plain values", () => {
+  const { t } = synth({
+    watchModels: ['meta-llama/Llama-3.3-70B-Instruct-Turbo'],
+    modelDeprecations: { 'meta-llama/Llama-3.3-70B-Instruct-Turbo': { sunsetDate: '2027-03-01' } },
+    stallAfter: Duration.hours(2),
+    interval: Duration.minutes(5),
+  });
+  t.hasResourceProperties('AWS::Lambda::Function', {
+    Description: Match.stringLikeRegexp('Polls Together AI jobs'),
+    Environment: {
+      Variables: {
+        TABLE_NAME: { Ref: Match.stringLikeRegexp('HooksDedupeTable') },
+        EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('HooksBus') },
+        API_KEY_SECRET_ARN: API_KEY_ARN,
+        API_KEY_SECRET_NAME: 'together/api-key',
+        API_BASE_URL: 'https://api.together.xyz/v1',
+        ALERT_TOPIC_ARN: { Ref: Match.stringLikeRegexp('HooksAlertTopic') },
+        WATCH_MODELS: '["meta-llama/Llama-3.3-70B-Instruct-Turbo"]',
+        MODEL_INFO: '{"meta-llama/Llama-3.3-70B-Instruct-Turbo":{"sunsetDate":"2027-03-01"}}',
+        STALL_AFTER_MINUTES: '120',
+        INITIAL_LOOKBACK_MINUTES: '60',
+        RETENTION_DAYS: '7',
+        METRICS_NAMESPACE: 'TogetherWebhooks',
+      },
+    },
+  });
+  t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+});
+
+test("least privilege: its key, its table, its bus, its alert topic and that topic's key, nothing else", () => {
+  const { t } = synth();
+  const statements = pollerStatements(t);
+  const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
+  expect(actions).toEqual(
+    [
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'sns:Publish',
+    ].sort(),
+  );
+  for (const s of statements) expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"/);
+  const on = (prefix: string) =>
+    statements
+      .filter((s) => JSON.stringify(s.Action).includes(prefix))
+      .map((s) => JSON.stringify(s.Resource));
+  expect(on('secretsmanager:')).toEqual([JSON.stringify(API_KEY_ARN)]);
+  expect(on('sns:')).toEqual([expect.stringContaining('HooksAlertTopic')]);
+  expect(on('kms:')).toEqual([expect.stringContaining('HooksAlertKey')]);
+});
+
+test('without alerts the poller neither knows nor may publish to a topic', () => {
+  const { t } = synth({}, { alerts: false });
+  const statements = pollerStatements(t);
+  expect(JSON.stringify(statements)).not.toMatch(/sns:|kms:/);
+  t.hasResourceProperties('AWS::Lambda::Function', {
+    Description: Match.stringLikeRegexp('Polls Together AI jobs'),
+    Environment: { Variables: Match.not(Match.objectLike({ ALERT_TOPIC_ARN: Match.anyValue() })) },
+  });
+});
+
+test('poller alarms: crashes, and polls that keep stopping on errors', () => {
+  const { t } = synth();
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'Errors',
+    Namespace: 'AWS/Lambda',
+    Period: 900,
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'PollErrors',
+    Namespace: 'TogetherWebhooks',
+    Threshold: 5,
+    Dimensions: [{ Name: 'Service', Value: { Ref: Match.stringLikeRegexp('HooksPollerFunction') } }],
+  });
+});
+
+test.each<[Partial<PollerOptions>, RegExp]>([
+  [{ interval: Duration.seconds(30) }, /interval must be whole minutes from 1 to 1440, got 30 seconds/],
+  [{ stallAfter: Duration.minutes(5) }, /stallAfter must be at least 10 minutes, got 5 minutes/],
+  [{ watchModels: [''] }, /watchModels must hold model ids, got ""/],
+  [
+    { watchModels: ['a'], modelDeprecations: { b: {} } },
+    /modelDeprecations names "b", which is not in watchModels/,
+  ],
+  [{ apiBaseUrl: 'ftp://together' }, /apiBaseUrl must be an https URL, got "ftp:\/\/together"/],
+])('invalid poller options are refused: %j', (options, message) => {
+  expect(() => synth(options)).toThrow(message);
+});
