@@ -14,6 +14,7 @@ import {
 } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { EVENT_TYPES, SignatureScheme, TogetherWebhooks, TogetherWebhooksProps } from '../lib';
+import { actionsOf, functionStatements, resourcesFor } from './support/iam';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 
@@ -36,18 +37,7 @@ function handlerFn(stack: Stack, id: string): lambda.Function {
   });
 }
 
-/** The verifier's IAM policy statements. */
-function verifierStatements(
-  t: Template,
-): Array<{ Action: string | string[]; Resource: unknown; Effect: string }> {
-  const policies = t.findResources('AWS::IAM::Policy');
-  const fnRole = Object.values(t.findResources('AWS::Lambda::Function')).find((f) =>
-    JSON.stringify(f).includes('"SIGNATURE_SCHEME"'),
-  )!.Properties.Role['Fn::GetAtt'][0];
-  return Object.values(policies)
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === fnRole))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
+const verifierStatements = (t: Template) => functionStatements(t, 'HooksVerifier');
 
 describe('defaults', () => {
   const t = template();
@@ -225,8 +215,7 @@ describe('least privilege', () => {
   test('the verifier may read its secret, write its table, put on its bus, and nothing else', () => {
     const t = template();
     const statements = verifierStatements(t);
-    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
-    expect(actions).toEqual(
+    expect(actionsOf(statements)).toEqual(
       [
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
@@ -241,13 +230,9 @@ describe('least privilege', () => {
       expect(s.Resource).not.toBe('*');
       expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"/);
     }
-    const byService = (prefix: string) =>
-      statements
-        .filter((s) => JSON.stringify(s.Action).includes(prefix))
-        .map((s) => JSON.stringify(s.Resource));
-    expect(byService('dynamodb:')).toEqual([expect.stringContaining('DedupeTable')]);
-    expect(byService('events:')).toEqual([expect.stringContaining('Bus')]);
-    expect(byService('secretsmanager:')).toEqual([expect.stringContaining('SigningSecret')]);
+    expect(resourcesFor(statements, 'dynamodb:')).toEqual([expect.stringContaining('DedupeTable')]);
+    expect(resourcesFor(statements, 'events:')).toEqual([expect.stringContaining('Bus')]);
+    expect(resourcesFor(statements, 'secretsmanager:')).toEqual([expect.stringContaining('SigningSecret')]);
   });
 
   test('with a customer-managed table key, the verifier gets that key and only that key', () => {

@@ -1,6 +1,7 @@
 import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { PollerOptions, TogetherWebhooks, TogetherWebhooksProps } from '../lib';
+import { actionsOf, functionStatements, resourcesFor } from './support/iam';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 
@@ -12,18 +13,7 @@ function synth(poller: Partial<PollerOptions> = {}, props: Partial<TogetherWebho
   return { stack, hooks, t: Template.fromStack(stack) };
 }
 
-function pollerStatements(t: Template) {
-  const [, fn] = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
-    id.startsWith('HooksPollerFunction'),
-  )!;
-  const role = fn.Properties.Role['Fn::GetAtt'][0];
-  return Object.values(t.findResources('AWS::IAM::Policy'))
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement) as Array<{
-    Action: string | string[];
-    Resource: unknown;
-  }>;
-}
+const pollerStatements = (t: Template) => functionStatements(t, 'HooksPollerFunction');
 
 test('a schedule every minute invokes the poller, which never runs twice at once', () => {
   const { t } = synth();
@@ -81,8 +71,7 @@ test("the poller shares the verifier's table and bus, and gets its settings as p
 test("least privilege: its key, its table, its bus, its alert topic and that topic's key, nothing else", () => {
   const { t } = synth();
   const statements = pollerStatements(t);
-  const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
-  expect(actions).toEqual(
+  expect(actionsOf(statements)).toEqual(
     [
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
@@ -97,13 +86,9 @@ test("least privilege: its key, its table, its bus, its alert topic and that top
     ].sort(),
   );
   for (const s of statements) expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"/);
-  const on = (prefix: string) =>
-    statements
-      .filter((s) => JSON.stringify(s.Action).includes(prefix))
-      .map((s) => JSON.stringify(s.Resource));
-  expect(on('secretsmanager:')).toEqual([JSON.stringify(API_KEY_ARN)]);
-  expect(on('sns:')).toEqual([expect.stringContaining('HooksAlertTopic')]);
-  expect(on('kms:')).toEqual([expect.stringContaining('HooksAlertKey')]);
+  expect(resourcesFor(statements, 'secretsmanager:')).toEqual([JSON.stringify(API_KEY_ARN)]);
+  expect(resourcesFor(statements, 'sns:')).toEqual([expect.stringContaining('HooksAlertTopic')]);
+  expect(resourcesFor(statements, 'kms:')).toEqual([expect.stringContaining('HooksAlertKey')]);
 });
 
 test('without alerts the poller neither knows nor may publish to a topic', () => {

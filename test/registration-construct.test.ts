@@ -1,6 +1,7 @@
 import { App, aws_secretsmanager as secretsmanager, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RegistrationOptions, TogetherWebhooks, WEBHOOK_EVENT_TYPES } from '../lib';
+import { functionStatements } from './support/iam';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 
@@ -47,12 +48,7 @@ test('Custom::TogetherWebhook carries only ARNs and plain settings, with a short
 
 test('the handler may read the API key and the signing secret, and nothing else', () => {
   const { t } = synth();
-  const handlerRole = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
-    id.startsWith('HooksRegistrationHandler'),
-  )![1].Properties.Role['Fn::GetAtt'][0];
-  const statements = Object.values(t.findResources('AWS::IAM::Policy'))
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === handlerRole))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+  const statements = functionStatements(t, 'HooksRegistrationHandler');
   expect(statements).toEqual([
     {
       Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],

@@ -1,4 +1,5 @@
 import { DEFAULT_API_BASE_URL } from '../shared/together-api';
+import { requiredEnv } from '../shared/env';
 
 /** Everything the poller reads from its environment, validated. */
 export interface PollerEnv {
@@ -16,12 +17,6 @@ export interface PollerEnv {
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
   readonly metricsService: string;
-}
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`environment variable ${name} is required`);
-  return value;
 }
 
 function minutes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -48,10 +43,10 @@ function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T, check: (v: u
 
 export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    eventBusName: required(env, 'EVENT_BUS_NAME'),
-    apiKeySecretArn: required(env, 'API_KEY_SECRET_ARN'),
-    apiKeySecretName: env.API_KEY_SECRET_NAME || required(env, 'API_KEY_SECRET_ARN'),
+    tableName: requiredEnv(env, 'TABLE_NAME'),
+    eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
+    apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
+    apiKeySecretName: env.API_KEY_SECRET_NAME || requiredEnv(env, 'API_KEY_SECRET_ARN'),
     apiKeyJsonField: env.API_KEY_JSON_FIELD || undefined,
     apiBaseUrl: env.API_BASE_URL || DEFAULT_API_BASE_URL,
     alertTopicArn: env.ALERT_TOPIC_ARN || undefined,

@@ -1,4 +1,5 @@
 import { SchemeName, SCHEMES } from './signature';
+import { requiredEnv } from '../shared/env';
 
 /** Everything the verifier reads from its environment, validated. */
 export interface VerifierEnv {
@@ -17,12 +18,6 @@ export const DEFAULT_SECRET_CACHE_TTL_SECONDS = 300;
 export const DEFAULT_RETENTION_DAYS = 7;
 export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`environment variable ${name} is required`);
-  return value;
-}
-
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -38,13 +33,13 @@ export function readEnv(env: NodeJS.ProcessEnv): VerifierEnv {
     throw new Error(`SIGNATURE_SCHEME must be one of ${SCHEMES.join(', ')}, got "${env.SIGNATURE_SCHEME}"`);
   }
   return {
-    secretArn: required(env, 'SECRET_ARN'),
+    secretArn: requiredEnv(env, 'SECRET_ARN'),
     secretJsonField: env.SECRET_JSON_FIELD || undefined,
     scheme,
     secretCacheTtlMs:
       positiveNumber(env, 'SECRET_CACHE_TTL_SECONDS', DEFAULT_SECRET_CACHE_TTL_SECONDS) * 1000,
-    tableName: required(env, 'TABLE_NAME'),
-    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    tableName: requiredEnv(env, 'TABLE_NAME'),
+    eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
     retentionSeconds: Math.round(positiveNumber(env, 'RETENTION_DAYS', DEFAULT_RETENTION_DAYS) * 86400),
     metricsNamespace: env.METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
     metricsService: env.METRICS_SERVICE || env.AWS_LAMBDA_FUNCTION_NAME || 'together-webhooks',
