@@ -18,6 +18,8 @@ export interface ScriptedAnswer {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
+  /** A non-JSON body (file content), sent as text/plain. */
+  readonly text?: string;
 }
 
 export interface Webhook {
@@ -41,12 +43,21 @@ export interface FakeJobs {
   metrics: Map<string, Array<Record<string, number>>>;
   batches: Array<Record<string, unknown>>;
   models: Array<Record<string, unknown>>;
+  /** File contents by file id (GET /files/{id}/content). */
+  files: Map<string, string>;
 }
 
 export class FakeTogether {
   apiKey = 'tgp_test_key_0123456789abcdef';
   webhooksSupported = true;
-  readonly jobs: FakeJobs = { fineTunes: [], events: new Map(), metrics: new Map(), batches: [], models: [] };
+  readonly jobs: FakeJobs = {
+    fineTunes: [],
+    events: new Map(),
+    metrics: new Map(),
+    batches: [],
+    models: [],
+    files: new Map(),
+  };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
   readonly requests: RecordedRequest[] = [];
@@ -86,6 +97,7 @@ export class FakeTogether {
     this.jobs.metrics.clear();
     this.jobs.batches = [];
     this.jobs.models = [];
+    this.jobs.files.clear();
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
@@ -117,6 +129,11 @@ export class FakeTogether {
       status: answer.status,
       body: answer.body,
     });
+    if (answer.text !== undefined) {
+      res.writeHead(answer.status, { 'content-type': 'text/plain', ...(answer.headers ?? {}) });
+      res.end(answer.text);
+      return;
+    }
     res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
     res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
   }
@@ -156,6 +173,13 @@ export class FakeTogether {
         : { status: 200, body: { metrics: this.jobs.metrics.get(id) ?? [] } };
     }
     if (path === '/v1/batches') return { status: 200, body: this.jobs.batches };
+    const file = /^\/v1\/files\/([^/]+)\/content$/.exec(path);
+    if (file) {
+      const content = this.jobs.files.get(decodeURIComponent(file[1]));
+      return content === undefined
+        ? { status: 404, body: TOGETHER_ERROR(`File ${file[1]} not found`) }
+        : { status: 200, text: content };
+    }
     if (path === '/v1/models') return { status: 200, body: this.jobs.models };
     return undefined;
   }
