@@ -140,35 +140,61 @@ function respond(statusCode: number, body: Record<string, unknown>, headers: Rec
   };
 }
 
+/** What one request did: its log line and counters, written once when it is answered. */
+class RequestRecord {
+  readonly counters: Record<string, number> = { Received: 1 };
+  readonly line: LogLine = { level: 'INFO', message: 'webhook' };
+  readonly startMs: number;
+
+  constructor(private readonly deps: VerifierDeps) {
+    this.startMs = deps.clock();
+  }
+
+  finish(outcome: string, response: WebhookResponse): WebhookResponse {
+    const line = this.line;
+    line.outcome = outcome;
+    line.status = response.statusCode;
+    line.latencyMs = this.deps.clock() - this.startMs;
+    if (response.statusCode >= 500) line.level = 'ERROR';
+    else if (response.statusCode >= 400) line.level = 'WARN';
+    try {
+      this.deps.log(withMetrics(line, this.deps.config.metrics, this.counters, this.startMs));
+    } catch {
+      // A logging failure must not turn a delivered event into an error the sender retries.
+    }
+    return response;
+  }
+
+  refuse(rejection: Rejection): WebhookResponse {
+    this.counters[rejection.status === 401 ? 'Rejected' : 'Invalid'] = 1;
+    this.line.reason = rejection.reason;
+    const outcome =
+      rejection.status === 401 ? 'bad_signature' : rejection.status === 413 ? 'too_large' : 'invalid';
+    return this.finish(outcome, respond(rejection.status, { error: rejection.reason }));
+  }
+
+  /** Our dependency failed: 5xx so the sender retries (500 when an operator must fix the secret first). */
+  unavailable(outcome: string, err: unknown, message: string): WebhookResponse {
+    this.counters.Failed = 1;
+    this.line.error = errorName(err);
+    const status = err instanceof SecretFormatError ? 500 : 503;
+    return this.finish(outcome, respond(status, { error: message }));
+  }
+}
+
 /** The whole request: never throws, and answers 5xx only where the sender's retry is the right answer. */
 export async function handleWebhook(
   req: WebhookRequest,
   deps: VerifierDeps,
   remainingTimeMs: number,
 ): Promise<WebhookResponse> {
-  const startMs = deps.clock();
-  const counters: Record<string, number> = { Received: 1 };
-  const line: LogLine = { level: 'INFO', message: 'webhook' };
-  const finish = (outcome: string, response: WebhookResponse): WebhookResponse => {
-    line.outcome = outcome;
-    line.status = response.statusCode;
-    line.latencyMs = deps.clock() - startMs;
-    if (response.statusCode >= 500) line.level = 'ERROR';
-    else if (response.statusCode >= 400) line.level = 'WARN';
-    try {
-      deps.log(withMetrics(line, deps.config.metrics, counters, startMs));
-    } catch {
-      // A logging failure must not turn a delivered event into an error the sender retries.
-    }
-    return response;
-  };
-
+  const record = new RequestRecord(deps);
   try {
-    return await handle(req, deps, remainingTimeMs, startMs, counters, line, finish);
+    return await handle(req, deps, remainingTimeMs, record);
   } catch (err) {
-    counters.Failed = 1;
-    line.error = errorName(err);
-    return finish('internal_error', respond(500, { error: 'internal error; retry later' }));
+    record.counters.Failed = 1;
+    record.line.error = errorName(err);
+    return record.finish('internal_error', respond(500, { error: 'internal error; retry later' }));
   }
 }
 
@@ -176,34 +202,19 @@ async function handle(
   req: WebhookRequest,
   deps: VerifierDeps,
   remainingTimeMs: number,
-  nowMs: number,
-  counters: Record<string, number>,
-  line: LogLine,
-  finish: (outcome: string, response: WebhookResponse) => WebhookResponse,
+  record: RequestRecord,
 ): Promise<WebhookResponse> {
+  const { counters, line } = record;
+  const nowMs = record.startMs;
   const { scheme, retentionSeconds } = deps.config;
-  const refuse = (rejection: Rejection): WebhookResponse => {
-    counters[rejection.status === 401 ? 'Rejected' : 'Invalid'] = 1;
-    line.reason = rejection.reason;
-    const outcome =
-      rejection.status === 401 ? 'bad_signature' : rejection.status === 413 ? 'too_large' : 'invalid';
-    return finish(outcome, respond(rejection.status, { error: rejection.reason }));
-  };
-  const unavailable = (outcome: string, err: unknown, message: string): WebhookResponse => {
-    counters.Failed = 1;
-    line.error = errorName(err);
-    const status = err instanceof SecretFormatError ? 500 : 503;
-    return finish(outcome, respond(status, { error: message }));
-  };
-
   const decoded = decodeRequest(req);
-  if (!decoded.ok) return refuse(decoded);
+  if (!decoded.ok) return record.refuse(decoded);
 
   let loaded: LoadedKeys;
   try {
     loaded = await deps.secrets.get(nowMs);
   } catch (err) {
-    return unavailable('secret_error', err, 'signing secret unavailable; retry later');
+    return record.unavailable('secret_error', err, 'signing secret unavailable; retry later');
   }
   let verified = verifyAndParse(decoded, scheme, loaded.keys, nowMs);
   if (!verified.ok && verified.reason === SIGNATURE_MISMATCH) {
@@ -212,11 +223,11 @@ async function handle(
     try {
       fresh = await deps.secrets.refresh(nowMs);
     } catch (err) {
-      return unavailable('secret_error', err, 'signing secret unavailable; retry later');
+      return record.unavailable('secret_error', err, 'signing secret unavailable; retry later');
     }
     if (fresh) verified = verifyAndParse(decoded, scheme, fresh.keys, nowMs);
   }
-  if (!verified.ok) return refuse(verified);
+  if (!verified.ok) return record.refuse(verified);
 
   const { envelope, detail } = verified;
   const key = outcomeKey(envelope);
@@ -247,17 +258,17 @@ async function handle(
     case 'published':
       counters.Published = 1;
       if (result.completeError) line.completeError = errorName(result.completeError);
-      return finish('published', respond(200, { received: true, id: envelope.id }));
+      return record.finish('published', respond(200, { received: true, id: envelope.id }));
     case 'duplicate':
       counters.Duplicate = 1;
       if (result.payloadMismatch) counters.PayloadMismatch = 1;
       line.payloadMismatch = result.payloadMismatch || undefined;
-      return finish('duplicate', respond(200, { received: true, id: envelope.id, duplicate: true }));
+      return record.finish('duplicate', respond(200, { received: true, id: envelope.id, duplicate: true }));
     case 'in_flight':
       counters.InFlight = 1;
       if (result.payloadMismatch) counters.PayloadMismatch = 1;
       line.payloadMismatch = result.payloadMismatch || undefined;
-      return finish(
+      return record.finish(
         'in_flight',
         respond(
           409,
@@ -266,9 +277,13 @@ async function handle(
         ),
       );
     case 'store_error':
-      return unavailable('store_error', result.error, 'event store unavailable; retry later');
+      return record.unavailable('store_error', result.error, 'event store unavailable; retry later');
     case 'publish_error':
       if (result.releaseError) line.releaseError = errorName(result.releaseError);
-      return unavailable('publish_error', result.error, 'event bus did not accept the event; retry later');
+      return record.unavailable(
+        'publish_error',
+        result.error,
+        'event bus did not accept the event; retry later',
+      );
   }
 }
