@@ -1,3 +1,13 @@
+import {
+  aws_dynamodb as dynamodb,
+  aws_events as events,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  Duration,
+  RemovalPolicy,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,4 +25,44 @@ export function handlerAsset(name: string): string {
     );
   }
   return found;
+}
+
+export interface BundledFunctionProps {
+  /** The handler's name under `assets/`. */
+  readonly handler: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly reservedConcurrentExecutions?: number;
+  readonly environment?: Record<string, string>;
+  readonly logRetention: logs.RetentionDays;
+  /** Construct id of its log group, beside the function (ids are public API: kept as first released). */
+  readonly logGroupId: string;
+}
+
+/** One of the library's pre-bundled handlers: latest Node.js runtime, arm64, JSON logs with retention. */
+export function bundledFunction(scope: Construct, id: string, props: BundledFunctionProps): lambda.Function {
+  return new lambda.Function(scope, id, {
+    description: props.description,
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    handler: 'index.handler',
+    code: lambda.Code.fromAsset(handlerAsset(props.handler)),
+    timeout: props.timeout,
+    memorySize: props.memorySize,
+    reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    logGroup: new logs.LogGroup(scope, props.logGroupId, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    }),
+    environment: props.environment,
+  });
+}
+
+/** What the claim -> publish -> complete path calls: four item operations on the table, PutEvents on the bus. */
+export function grantClaimPath(grantee: iam.IGrantable, table: dynamodb.ITable, bus: events.IEventBus): void {
+  table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+  table.encryptionKey?.grantEncryptDecrypt(grantee);
+  bus.grantPutEventsTo(grantee);
 }

@@ -9,11 +9,10 @@ import {
   aws_secretsmanager as secretsmanager,
   aws_sns as sns,
   Duration,
-  RemovalPolicy,
   Token,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { handlerAsset } from './assets';
+import { bundledFunction, grantClaimPath } from './assets';
 import { checkHttpsUrl } from './validation';
 
 /** What the poller says about a watched model once Together stops listing it. */
@@ -112,18 +111,15 @@ export class TogetherJobPoller extends Construct {
       ]),
     );
 
-    this.function = new lambda.Function(this, 'Function', {
+    this.function = bundledFunction(this, 'Function', {
+      handler: 'poller',
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(handlerAsset('poller')),
       timeout: Duration.seconds(60),
       memorySize: 256,
       // Polls never overlap; the lease in the table covers the rest.
       reservedConcurrentExecutions: 1,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      logGroup: new logs.LogGroup(this, 'Logs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+      logRetention: retention,
+      logGroupId: 'Logs',
       environment: {
         TABLE_NAME: props.table.tableName,
         EVENT_BUS_NAME: props.eventBus.eventBusName,
@@ -144,15 +140,7 @@ export class TogetherJobPoller extends Construct {
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
 
     props.apiKey.grantRead(this.function);
-    props.table.grant(
-      this.function,
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    props.table.encryptionKey?.grantEncryptDecrypt(this.function);
-    props.eventBus.grantPutEventsTo(this.function);
+    grantClaimPath(this.function, props.table, props.eventBus);
     if (props.alertTopic) {
       // Exactly what SNS needs to publish to an encrypted topic (grantPublish would add kms:GenerateDataKey*).
       this.function.addToRolePolicy(

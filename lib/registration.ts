@@ -11,7 +11,7 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { handlerAsset } from './assets';
+import { bundledFunction } from './assets';
 import { TogetherEventType, WEBHOOK_EVENT_TYPES } from './events';
 import { checkEventType, checkHttpsUrl } from './validation';
 
@@ -89,16 +89,13 @@ export class TogetherWebhookRegistration extends Construct {
     validateRegistration(props, events);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    this.handler = new lambda.Function(this, 'Handler', {
+    this.handler = bundledFunction(this, 'Handler', {
+      handler: 'registration',
       description: 'Registers the webhook endpoint with Together AI',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(handlerAsset('registration')),
       timeout: Duration.minutes(2),
       memorySize: 256,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      logGroup: new logs.LogGroup(this, 'HandlerLogs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+      logRetention: retention,
+      logGroupId: 'HandlerLogs',
     });
     props.apiKey.grantRead(this.handler);
     props.signingSecret.grantRead(this.handler);

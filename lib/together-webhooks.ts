@@ -18,7 +18,7 @@ import {
   RemovalPolicy,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { handlerAsset } from './assets';
+import { bundledFunction, grantClaimPath } from './assets';
 import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, eventSpec, TogetherEventType } from './events';
 import { PollerOptions, TogetherJobPoller } from './poller';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
@@ -239,17 +239,14 @@ export class TogetherWebhooks extends Construct {
         retentionPeriod: Duration.days(14),
       });
 
-    this.verifier = new lambda.Function(this, 'Verifier', {
+    this.verifier = bundledFunction(this, 'Verifier', {
+      handler: 'verifier',
       description: 'Verifies Together AI webhooks and publishes them to EventBridge exactly once',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(handlerAsset('verifier')),
       timeout: props.timeout ?? Duration.seconds(10),
       memorySize: props.memorySize ?? 256,
       reservedConcurrentExecutions: props.reservedConcurrency,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      logGroup: new logs.LogGroup(this, 'VerifierLogs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+      logRetention: retention,
+      logGroupId: 'VerifierLogs',
       environment: {
         SECRET_ARN: this.secret.secretArn,
         ...(props.secretJsonField ? { SECRET_JSON_FIELD: props.secretJsonField } : {}),
@@ -263,15 +260,7 @@ export class TogetherWebhooks extends Construct {
     });
     // Exactly what the verifier calls: its secret, its table, its bus. Nothing else.
     this.secret.grantRead(this.verifier);
-    this.table.grant(
-      this.verifier,
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    this.table.encryptionKey?.grantEncryptDecrypt(this.verifier);
-    this.eventBus.grantPutEventsTo(this.verifier);
+    grantClaimPath(this.verifier, this.table, this.eventBus);
 
     this.httpApi = new apigwv2.HttpApi(this, 'Api', {
       description: 'Together AI webhook receiver',
