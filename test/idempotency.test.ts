@@ -37,13 +37,12 @@ async function readRecord(table: string, id: string) {
 }
 
 /** A bus stand-in that records every publish and can be told to fail. */
-function recordingBus(opts: { failTimes?: number; delayMs?: number } = {}) {
+function recordingBus(opts: { failTimes?: number } = {}) {
   const published: string[] = [];
   let failures = opts.failTimes ?? 0;
   return {
     published,
     publish: (id: string) => async () => {
-      if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
       if (failures > 0) {
         failures--;
         throw new Error('EventBridge said no');
@@ -105,30 +104,48 @@ describe('deliverOnce against DynamoDB (dynalite)', () => {
     expect(bus.published).toHaveLength(1);
   });
 
-  test('50 concurrent deliveries of one id publish exactly once; the rest are told to retry or are duplicates', async () => {
-    const bus = recordingBus({ delayMs: 20 });
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => deliverOnce(store, request('evt-race'), bus.publish('evt-race'))),
+  test('50 concurrent deliveries of one id publish exactly once; the other 49 are told to retry', async () => {
+    // The winner holds its publish until every other delivery has answered, so all of them race a live claim.
+    let others = 0;
+    let allAnswered!: () => void;
+    const othersDone = new Promise<void>((resolve) => (allAnswered = resolve));
+    const published: string[] = [];
+    const deliveries = Array.from({ length: 50 }, () =>
+      deliverOnce(store, request('evt-race'), async () => {
+        await othersDone;
+        published.push('evt-race');
+      }).then((result) => {
+        if (result.outcome !== 'published' && ++others === 49) allAnswered();
+        return result;
+      }),
     );
-    expect(bus.published).toEqual(['evt-race']);
+    const results = await Promise.all(deliveries);
+    expect(published).toEqual(['evt-race']);
     const outcomes = results.map((r) => r.outcome);
     expect(outcomes.filter((o) => o === 'published')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'in_flight')).toHaveLength(49);
     for (const r of results) {
-      expect(['published', 'in_flight', 'duplicate']).toContain(r.outcome);
-      if (r.outcome === 'in_flight') expect(r.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      if (r.outcome === 'in_flight') expect(r.retryAfterSeconds).toBe(30);
     }
-    expect(outcomes).toContain('in_flight');
+    const again = await deliverOnce(store, request('evt-race'), async () => {
+      published.push('late');
+    });
+    expect(again.outcome).toBe('duplicate');
+    expect(published).toEqual(['evt-race']);
   });
 
   test('a duplicate while the first is still in flight is told when to retry, never accepted', async () => {
     let releasePublish!: () => void;
+    let publishing!: () => void;
     const gate = new Promise<void>((resolve) => (releasePublish = resolve));
+    const claimed = new Promise<void>((resolve) => (publishing = resolve));
     const published: string[] = [];
     const first = deliverOnce(store, request('evt-4'), async () => {
+      publishing();
       await gate;
       published.push('first');
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await claimed; // the first holds the claim and is mid-publish
     const second = await deliverOnce(store, request('evt-4', { nowMs: NOW + 5_000 }), async () => {
       published.push('second');
     });

@@ -323,15 +323,18 @@ describe('failures where the sender should retry: 5xx, and the retry delivers ex
 
   test('a duplicate arriving while the first is mid-publish -> 409 with Retry-After, never 200', async () => {
     let release!: () => void;
+    let publishing!: () => void;
+    const midPublish = new Promise<void>((resolve) => (publishing = resolve));
     bus.nextPutEvents(
       () =>
         new Promise((resolve) => {
           release = () => resolve({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
+          publishing();
         }),
     );
     const req = signedRequest(envelope('inflight'));
     const first = send(req, 20_000);
-    await new Promise((r) => setTimeout(r, 50));
+    await midPublish;
     const second = await send(req);
     expect(second.statusCode).toBe(409);
     expect(second.headers['retry-after']).toBe('20');
