@@ -13,6 +13,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction, grantClaimPath } from './assets';
+import { DEFAULT_TOGETHER_API_BASE_URL } from './registration';
 import { checkHttpsUrl } from './validation';
 
 /** What the poller says about a watched model once Together stops listing it. */
@@ -126,7 +127,7 @@ export class TogetherJobPoller extends Construct {
         API_KEY_SECRET_ARN: props.apiKey.secretArn,
         API_KEY_SECRET_NAME: props.apiKey.secretName,
         ...(props.apiKeyJsonField ? { API_KEY_JSON_FIELD: props.apiKeyJsonField } : {}),
-        API_BASE_URL: props.apiBaseUrl ?? 'https://api.together.xyz/v1',
+        API_BASE_URL: props.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL,
         ...(props.alertTopic ? { ALERT_TOPIC_ARN: props.alertTopic.topicArn } : {}),
         WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
         MODEL_INFO: JSON.stringify(modelInfo),

@@ -5,10 +5,7 @@ import { EVENT_SOURCE } from '../../lib/events';
 export const MAX_ENTRY_BYTES = 256 * 1024;
 
 export class PublishError extends Error {
-  constructor(
-    message: string,
-    readonly errorCode?: string,
-  ) {
+  constructor(message: string) {
     super(message);
     this.name = 'PublishError';
   }
@@ -30,7 +27,6 @@ export async function putEvent(
   if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
     throw new PublishError(
       `EventBridge rejected the event: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
-      entry?.ErrorCode,
     );
   }
 }

@@ -29,9 +29,6 @@ export interface Webhook {
   readonly secret: string;
 }
 
-/** A route beyond the built-in webhooks ones: return undefined to fall through to 404. */
-export type Route = (req: RecordedRequest, url: URL) => ScriptedAnswer | undefined;
-
 export const TOGETHER_ERROR = (message: string, type = 'invalid_request_error', code?: string) => ({
   error: { message, type, code: code ?? null, param: null },
 });
@@ -62,7 +59,6 @@ export class FakeTogether {
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
   readonly requests: RecordedRequest[] = [];
   readonly webhooks = new Map<string, Webhook>();
-  private readonly routes: Route[] = [];
   private readonly scripts: Array<{ method: string; path: RegExp; answers: ScriptedAnswer[] }> = [];
   private server?: Server;
   private nextId = 1;
@@ -83,10 +79,6 @@ export class FakeTogether {
   /** The next requests matching `method` and `path` get these answers, one each, before normal handling resumes. */
   script(method: string, path: RegExp, ...answers: ScriptedAnswer[]): void {
     this.scripts.push({ method, path, answers: [...answers] });
-  }
-
-  addRoute(route: Route): void {
-    this.routes.push(route);
   }
 
   reset(): void {
@@ -122,7 +114,7 @@ export class FakeTogether {
       body,
     };
     this.requests.push(recorded);
-    const answer = this.answer(recorded, url);
+    const answer = this.answer(recorded);
     this.answers.push({
       method: recorded.method,
       path: recorded.path,
@@ -138,7 +130,7 @@ export class FakeTogether {
     res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
   }
 
-  private answer(req: RecordedRequest, url: URL): ScriptedAnswer {
+  private answer(req: RecordedRequest): ScriptedAnswer {
     const script = this.scripts.find(
       (s) => s.method === req.method && s.path.test(req.path) && s.answers.length > 0,
     );
@@ -153,10 +145,6 @@ export class FakeTogether {
     if (hook) return this.webhooksRoute(req, hook[1]);
     const jobs = req.method === 'GET' ? this.jobsRoute(req.path) : undefined;
     if (jobs) return jobs;
-    for (const route of this.routes) {
-      const answer = route(req, url);
-      if (answer) return answer;
-    }
     return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
   }
 
