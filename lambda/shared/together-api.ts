@@ -113,6 +113,7 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const remaining = opts.deadlineMs - clock.now();
     if (remaining <= 0) break;
+    let answered = false;
     try {
       const res = await fetch(url, {
         method: opts.method,
@@ -132,13 +133,15 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
         json = undefined;
       }
       response = { status: res.status, headers: res.headers, json, attempts: attempt + 1 };
+      answered = true;
       if (!isRetryable(res.status)) return response;
     } catch (err) {
       lastError = err;
     }
     if (attempt + 1 >= maxAttempts) return response ?? unreachable(lastError, opts);
     const wait =
-      (response && retryAfterMs(response.headers, clock.now())) ??
+      // Only this attempt's answer may name the wait: an older Retry-After says nothing about a dropped connection.
+      (answered && response ? retryAfterMs(response.headers, clock.now()) : undefined) ??
       backoffMs(attempt, clock.random(), opts.baseDelayMs, opts.maxDelayMs);
     // Not enough time left to wait and try again: answer with what we have.
     if (clock.now() + wait >= opts.deadlineMs) return response ?? unreachable(lastError, opts);
