@@ -36,7 +36,8 @@ export interface EventSpec {
   readonly alert?: { readonly advice: string; readonly when?: Readonly<Record<string, readonly string[]>> };
   /**
    * The data fields that name the outcome. The dedupe claim is `<type>:<values>`, so the webhook and the poller
-   * agree on one key for one job outcome, whatever delivery id each carries.
+   * agree on one key for one job outcome, whatever delivery id each carries. An optional field that is absent is
+   * left out of the key.
    */
   readonly outcomeKey: readonly string[];
   /** Only the poller produces it; Together is not asked to send it. */
@@ -128,7 +129,9 @@ export const EVENT_CATALOGUE = {
   'model.deprecated': {
     description: 'A model you use is deprecated and will be removed.',
     alert: { advice: 'Move your traffic to the replacement model before the sunset date.' },
-    outcomeKey: ['model_id'],
+    // The poller names the episode (when the model went missing), so a model that returns and goes again is a
+    // new outcome; a webhook without that field keys on the model alone.
+    outcomeKey: ['model_id', 'missing_since'],
     fields: {
       model_id: {
         kind: 'string',
@@ -146,6 +149,12 @@ export const EVENT_CATALOGUE = {
         nullable: true,
         example: '2027-01-31',
         description: 'ISO date after which it stops serving.',
+      },
+      missing_since: {
+        kind: 'string',
+        optional: true,
+        example: '2026-11-23T11:00:00.000Z',
+        description: 'Poller: when the model was first missing from the model list.',
       },
     },
   },
@@ -330,8 +339,10 @@ export function validateEnvelope(value: unknown): EnvelopeValidation {
 export function outcomeKey(envelope: TogetherEnvelope): string {
   if (!isCatalogueType(envelope.type)) return envelope.id;
   const parts: string[] = [];
-  for (const name of eventSpec(envelope.type).outcomeKey) {
+  const spec = eventSpec(envelope.type);
+  for (const name of spec.outcomeKey) {
     const value = envelope.data[name];
+    if (value === undefined && spec.fields[name]?.optional) continue;
     if (typeof value !== 'string' && typeof value !== 'number') return envelope.id;
     if (value === '') return envelope.id;
     parts.push(String(value));

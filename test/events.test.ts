@@ -96,6 +96,21 @@ describe('outcomeKey', () => {
     expect(outcomeKey({ id: 'evt_e', type: 'batch.done', data: { batch_id: '' } })).toBe('evt_e');
   });
 
+  test('an optional outcome field names the episode when present and is left out when absent', () => {
+    const model = 'meta-llama/Llama-2-70b-chat-hf';
+    const data = { model_id: model, replacement_model: null, sunset_date: null };
+    expect(outcomeKey({ id: 'evt_w', type: 'model.deprecated', data })).toBe(`model.deprecated:${model}`);
+    expect(
+      outcomeKey({
+        id: 'poll',
+        type: 'model.deprecated',
+        data: { ...data, missing_since: '2026-11-23T11:00:00.000Z' },
+      }),
+    ).toBe(`model.deprecated:${model}:2026-11-23T11:00:00.000Z`);
+    // A required outcome field that is missing still falls back to the delivery id.
+    expect(outcomeKey({ id: 'evt_x', type: 'model.deprecated', data: { missing_since: 'x' } })).toBe('evt_x');
+  });
+
   test('over-long keys are shortened stably', () => {
     const long = { model_id: 'm'.repeat(600) };
     const key = outcomeKey({ id: 'x', type: 'model.deprecated', data: long });
