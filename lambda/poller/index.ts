@@ -6,17 +6,23 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoIdempotencyStore } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
 import { putEvent } from '../shared/publisher';
+import {
+  CONTROL_PLANE_LIMITS,
+  DYNAMODB_LIMITS,
+  EVENTBRIDGE_LIMITS,
+  sdkClientConfig,
+} from '../shared/sdk-config';
 import { readSecret } from '../shared/secret-value';
 import { realClock } from '../shared/together-api';
 import { readPollerEnv } from './config';
 import { poll, PollerDeps, PollSummary } from './core';
 import { DynamoPollerStateStore } from './state';
 
-// Module scope: reused by every invocation of a warm container.
-const dynamo = new DynamoDBClient({});
-const eventBridge = new EventBridgeClient({});
-const secretsManager = new SecretsManagerClient({});
-const sns = new SNSClient({});
+// Module scope: reused by every invocation of a warm container; every call bounded in time.
+const dynamo = new DynamoDBClient(sdkClientConfig(DYNAMODB_LIMITS));
+const eventBridge = new EventBridgeClient(sdkClientConfig(EVENTBRIDGE_LIMITS));
+const secretsManager = new SecretsManagerClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
+const sns = new SNSClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 /** Time kept back to save state and release the lease. */
 const SAVE_MARGIN_MS = 10_000;
 

@@ -1,10 +1,11 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { stdoutLogger } from '../shared/log';
+import { CONTROL_PLANE_LIMITS, sdkClientConfig } from '../shared/sdk-config';
 import { readSecret } from '../shared/secret-value';
 import { realClock } from '../shared/together-api';
 import { CustomResourceEvent, onEvent, RegistrationResult } from './core';
 
-const secretsManager = new SecretsManagerClient({});
+const secretsManager = new SecretsManagerClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 /** Time kept back to hand the answer to the Provider framework. */
 const ANSWER_MARGIN_MS = 5_000;
 

@@ -1,7 +1,9 @@
+import { sendHttp } from './http';
+
 /**
- * A small client for Together's REST API: Bearer auth, JSON, Together's error shapes, and retries with
- * exponential backoff and full jitter on 429 and 5xx, honouring `retry-after-ms` / `Retry-After`, never past a
- * deadline. Shared by the registration handler and the poller.
+ * A small client for Together's REST API: Bearer auth, JSON, Together's error shapes, explicit connect and
+ * request timeouts, and retries with exponential backoff and full jitter on 429 and 5xx, honouring
+ * `retry-after-ms` / `Retry-After`, never past a deadline. Shared by the registration handler and the poller.
  */
 
 export const DEFAULT_API_BASE_URL = 'https://api.together.xyz/v1';
@@ -34,6 +36,12 @@ export interface RequestOptions {
   readonly clock?: ApiClock;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
+  /** Per attempt, until connected. @default 5000 */
+  readonly connectTimeoutMs?: number;
+  /** Per attempt, until the whole answer is in (never past the deadline). @default 30000 */
+  readonly timeoutMs?: number;
+  /** @default 64 MiB */
+  readonly maxResponseBytes?: number;
 }
 
 export interface ApiResponse {
@@ -115,7 +123,9 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
     if (remaining <= 0) break;
     let answered = false;
     try {
-      const res = await fetch(url, {
+      const timeoutMs = Math.min(remaining, opts.timeoutMs ?? 30_000);
+      const res = await sendHttp({
+        url,
         method: opts.method,
         headers: {
           authorization: `Bearer ${opts.apiKey}`,
@@ -123,9 +133,11 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
           ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: AbortSignal.timeout(Math.min(remaining, 30_000)),
+        connectTimeoutMs: Math.min(timeoutMs, opts.connectTimeoutMs ?? 5_000),
+        timeoutMs,
+        maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024,
       });
-      const text = await res.text();
+      const text = res.text;
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
@@ -151,6 +163,11 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
 }
 
 function unreachable(err: unknown, opts: RequestOptions): never {
-  const why = err instanceof Error ? `${err.name}: ${err.message}` : 'no time left';
+  // Duck-typed: errors from Node's own modules may come from another realm (test runners), failing instanceof.
+  const e = err as { name?: unknown; message?: unknown; code?: unknown } | undefined;
+  const why =
+    e && typeof e.message === 'string'
+      ? `${String(e.name ?? 'Error')}: ${e.message || String(e.code ?? '')}`
+      : 'no time left';
   throw new TogetherUnreachableError(`${opts.method} ${opts.path} got no answer from Together (${why})`);
 }

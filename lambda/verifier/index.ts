@@ -5,14 +5,20 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoIdempotencyStore } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
 import { putEvent } from '../shared/publisher';
+import {
+  CONTROL_PLANE_LIMITS,
+  DYNAMODB_LIMITS,
+  EVENTBRIDGE_LIMITS,
+  sdkClientConfig,
+} from '../shared/sdk-config';
 import { readEnv } from './config';
 import { handleWebhook, VerifierDeps, WebhookRequest, WebhookResponse } from './core';
 import { SecretCache, secretsManagerFetch } from './secrets';
 
-// Module scope: reused by every invocation of a warm container.
-const dynamo = new DynamoDBClient({});
-const eventBridge = new EventBridgeClient({});
-const secretsManager = new SecretsManagerClient({});
+// Module scope: reused by every invocation of a warm container; every call bounded in time.
+const dynamo = new DynamoDBClient(sdkClientConfig(DYNAMODB_LIMITS));
+const eventBridge = new EventBridgeClient(sdkClientConfig(EVENTBRIDGE_LIMITS));
+const secretsManager = new SecretsManagerClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 /** A rotated secret is looked up again on a mismatch, but at most this often. */
 const MIN_SECRET_REFRESH_MS = 10_000;
 

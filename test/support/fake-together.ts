@@ -20,6 +20,10 @@ export interface ScriptedAnswer {
   readonly headers?: Record<string, string>;
   /** A non-JSON body (file content), sent as text/plain. */
   readonly text?: string;
+  /** Close the connection without answering (a reset). */
+  readonly drop?: boolean;
+  /** Hold the answer this long (real time): a hung or slow server. */
+  readonly delayMs?: number;
 }
 
 export interface Webhook {
@@ -42,6 +46,8 @@ export interface FakeJobs {
   models: Array<Record<string, unknown>>;
   /** File contents by file id (GET /files/{id}/content). */
   files: Map<string, string>;
+  /** Jobs left out of the listings (a listing that lags or drops them) but still answered by id. */
+  unlisted: Set<string>;
 }
 
 export class FakeTogether {
@@ -54,12 +60,18 @@ export class FakeTogether {
     batches: [],
     models: [],
     files: new Map(),
+    unlisted: new Set(),
   };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
   readonly requests: RecordedRequest[] = [];
   readonly webhooks = new Map<string, Webhook>();
   private readonly scripts: Array<{ method: string; path: RegExp; answers: ScriptedAnswer[] }> = [];
+  /**
+   * Runs before every answer: a test's virtual clock advances here to model latency, a benchmark sleeps.
+   * Scripted answers and authentication come after it.
+   */
+  latency?: (req: RecordedRequest) => Promise<void> | void;
   private server?: Server;
   private nextId = 1;
   baseUrl = '';
@@ -90,9 +102,11 @@ export class FakeTogether {
     this.jobs.batches = [];
     this.jobs.models = [];
     this.jobs.files.clear();
+    this.jobs.unlisted.clear();
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
+    this.latency = undefined;
     this.nextId = 1;
   }
 
@@ -114,7 +128,13 @@ export class FakeTogether {
       body,
     };
     this.requests.push(recorded);
+    await this.latency?.(recorded);
     const answer = this.answer(recorded);
+    if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+    if (answer.drop) {
+      req.socket.destroy();
+      return;
+    }
     this.answers.push({
       method: recorded.method,
       path: recorded.path,
@@ -149,7 +169,18 @@ export class FakeTogether {
   }
 
   private jobsRoute(path: string): ScriptedAnswer | undefined {
-    if (path === '/v1/fine-tunes') return { status: 200, body: { data: this.jobs.fineTunes } };
+    const listed = (jobs: Array<Record<string, unknown>>) =>
+      jobs.filter((j) => !this.jobs.unlisted.has(j.id as string));
+    if (path === '/v1/fine-tunes') return { status: 200, body: { data: listed(this.jobs.fineTunes) } };
+    const one = /^\/v1\/(fine-tunes|batches)\/([^/]+)$/.exec(path);
+    if (one) {
+      const id = decodeURIComponent(one[2]);
+      const job = (one[1] === 'batches' ? this.jobs.batches : this.jobs.fineTunes).find((j) => j.id === id);
+      if (job) return { status: 200, body: job };
+      return one[1] === 'batches'
+        ? { status: 404, body: { error: `Batch ${id} not found` } }
+        : { status: 404, body: TOGETHER_ERROR(`Fine-tune job ${id} not found`) };
+    }
     const ft = /^\/v1\/fine-tunes\/([^/]+)\/(events|metrics)$/.exec(path);
     if (ft) {
       const id = decodeURIComponent(ft[1]);
@@ -160,7 +191,7 @@ export class FakeTogether {
         ? { status: 200, body: { data: this.jobs.events.get(id) ?? [] } }
         : { status: 200, body: { metrics: this.jobs.metrics.get(id) ?? [] } };
     }
-    if (path === '/v1/batches') return { status: 200, body: this.jobs.batches };
+    if (path === '/v1/batches') return { status: 200, body: listed(this.jobs.batches) };
     const file = /^\/v1\/files\/([^/]+)\/content$/.exec(path);
     if (file) {
       const content = this.jobs.files.get(decodeURIComponent(file[1]));
