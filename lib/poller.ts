@@ -55,6 +55,12 @@ export interface PollerOptions {
    */
   readonly modelDeprecations?: { readonly [modelId: string]: ModelDeprecationInfo };
   /**
+   * How long a watched model must be missing from `GET /models` before `model.deprecated` is published: a shorter
+   * gap in the listing publishes nothing.
+   * @default Duration.hours(1)
+   */
+  readonly modelMissingFor?: Duration;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -98,6 +104,8 @@ export interface TogetherJobPollerProps extends PollerOptions {
 export class TogetherJobPoller extends Construct {
   public readonly function: lambda.Function;
   public readonly schedule: events.Rule;
+  /** How often it polls. */
+  public readonly interval: Duration;
   private readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: TogetherJobPollerProps) {
@@ -112,10 +120,12 @@ export class TogetherJobPoller extends Construct {
       ]),
     );
 
+    this.interval = props.interval ?? Duration.minutes(1);
     this.function = bundledFunction(this, 'Function', {
       handler: 'poller',
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
-      timeout: Duration.seconds(60),
+      // Together requests stop 45 s in; the rest is kept for delivering what they found and saving the state.
+      timeout: Duration.seconds(90),
       memorySize: 256,
       // Polls never overlap; the lease in the table covers the rest.
       reservedConcurrentExecutions: 1,
@@ -123,6 +133,8 @@ export class TogetherJobPoller extends Construct {
       logGroupId: 'Logs',
       environment: {
         TABLE_NAME: props.table.tableName,
+        // The construct's address: stable across deploys, distinct for two pollers sharing a table.
+        STATE_SCOPE: this.node.addr,
         EVENT_BUS_NAME: props.eventBus.eventBusName,
         API_KEY_SECRET_ARN: props.apiKey.secretArn,
         API_KEY_SECRET_NAME: props.apiKey.secretName,
@@ -132,6 +144,7 @@ export class TogetherJobPoller extends Construct {
         WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
         MODEL_INFO: JSON.stringify(modelInfo),
         STALL_AFTER_MINUTES: String((props.stallAfter ?? Duration.hours(6)).toMinutes()),
+        MODEL_MISSING_MINUTES: String((props.modelMissingFor ?? Duration.hours(1)).toMinutes()),
         INITIAL_LOOKBACK_MINUTES: String((props.initialLookback ?? Duration.hours(1)).toMinutes()),
         RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
         METRICS_NAMESPACE: props.metricsNamespace,
@@ -152,19 +165,55 @@ export class TogetherJobPoller extends Construct {
 
     this.schedule = new events.Rule(this, 'Schedule', {
       description: 'Polls Together AI jobs',
-      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
+      schedule: events.Schedule.rate(this.interval),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
   }
 
-  /** Polls that stopped on an error (Together down, a refused key, the bus or table failing). */
+  /**
+   * Failures per poll that held an outcome back: a source's listing or a job's request failing, a refused key,
+   * Together failing request after request, the bus or the table failing.
+   */
   public metricPollErrors(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('PollErrors', { statistic: 'Sum', period: Duration.minutes(15), ...options });
+  }
+
+  /** 1 for a poll that left something for the next one (out of time, rate limited, a failure), else 0. */
+  public metricPollIncomplete(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('PollIncomplete', { statistic: 'Maximum', ...options });
+  }
+
+  /** 1 for a poll that ran out of time before visiting every job due, else 0. */
+  public metricOutOfTime(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('OutOfTime', { statistic: 'Maximum', ...options });
+  }
+
+  /** 1 for a poll that Together stopped with HTTP 429, else 0. */
+  public metricRateLimited(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('RateLimited', { statistic: 'Maximum', ...options });
+  }
+
+  /** Outcomes published by the poller (the webhook's are `TogetherWebhooks.metricPublished`). */
+  public metricPublished(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Published', { statistic: 'Sum', ...options });
+  }
+
+  /** Jobs followed until their terminal state is published (a gauge, per poll). */
+  public metricFollowedJobs(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('FollowedJobs', { statistic: 'Maximum', ...options });
+  }
+
+  /**
+   * Any of the poller's metrics by name: `Polls`, `Published`, `PollErrors`, `PollIncomplete`, `OutOfTime`,
+   * `RateLimited`, `TogetherRequests`, `FollowedJobs`, `HeldBack`. Period: the poll interval.
+   */
+  public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: this.metricsNamespace,
-      metricName: 'PollErrors',
+      metricName,
       dimensionsMap: { Service: this.function.functionName },
       statistic: 'Sum',
-      period: Duration.minutes(15),
+      period: this.interval.isUnresolved() ? Duration.minutes(1) : this.interval,
       ...options,
     });
   }
@@ -184,6 +233,12 @@ function validatePoller(props: TogetherJobPollerProps): void {
   if (stall && !stall.isUnresolved() && stall.toMinutes({ integral: false }) < 10) {
     throw new Error(
       `TogetherJobPoller: stallAfter must be at least 10 minutes, got ${stall.toHumanString()}`,
+    );
+  }
+  const missing = props.modelMissingFor;
+  if (missing && !missing.isUnresolved() && missing.toSeconds() < 60) {
+    throw new Error(
+      `TogetherJobPoller: modelMissingFor must be at least 1 minute, got ${missing.toHumanString()}`,
     );
   }
   const watched = props.watchModels ?? [];

@@ -29,6 +29,8 @@ import { checkEventType, checkNumber } from './validation';
 export const WEBHOOK_PATH = '/webhooks/together';
 /** The namespace of the metrics the verifier emits (CloudWatch embedded metric format). */
 export const METRICS_NAMESPACE = 'TogetherWebhooks';
+/** Polls in a row that held outcomes back before an alarm says so. */
+const POLLS_HELD_BACK = 5;
 
 export interface TogetherWebhooksProps {
   /**
@@ -456,11 +458,13 @@ export class TogetherWebhooks extends Construct {
     metric: cloudwatch.IMetric,
     threshold: number,
     description: string,
+    evaluationPeriods = 1,
   ): void {
     const created = new cloudwatch.Alarm(this, id, {
       metric,
       threshold,
-      evaluationPeriods: 1,
+      evaluationPeriods,
+      datapointsToAlarm: evaluationPeriods,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: description,
@@ -477,12 +481,38 @@ export class TogetherWebhooks extends Construct {
       1,
       'The Together job poller crashed: check its logs. Outcomes are picked up by the next poll that works.',
     );
+    // Outcomes held back for a few polls in a row, one alarm per cause so its message can name it. An alarm may
+    // look back one day at most: a long interval gets fewer polls.
+    const polls = Math.max(1, Math.min(POLLS_HELD_BACK, Math.floor(1440 / poller.interval.toMinutes())));
+    const inARow = polls === 1 ? 'on a poll' : `on ${polls} polls in a row`;
     this.alarm(
       topic,
       'PollerStoppingAlarm',
-      poller.metricPollErrors(),
-      5,
-      'Five or more Together polls stopped on an error in 15 minutes: Together down, a refused key, or our bus or table failing.',
+      poller.metricPollErrors({ statistic: 'Maximum', period: poller.interval }),
+      1,
+      `The Together poller hit failures ${inARow}: a source (fine-tunes, batches, models) or a job kept failing, Together ` +
+        'rejected the API key or was down, or our bus or table failed. The outcomes it concerns are held back ' +
+        "and published once it works; the poller's `poll` log lines name what failed (`failures`, `reason`).",
+      polls,
+    );
+    this.alarm(
+      topic,
+      'PollerOutOfTimeAlarm',
+      poller.metricOutOfTime(),
+      1,
+      `The Together poller ran out of time ${inARow}: too many jobs to follow, or Together answering slowly. ` +
+        'Terminal states are still published first; checkpoints and stall checks of some running jobs are late. ' +
+        "Poll less often (more time per poll) or check Together's latency.",
+      polls,
+    );
+    this.alarm(
+      topic,
+      'PollerRateLimitedAlarm',
+      poller.metricRateLimited(),
+      1,
+      `Together rate-limited the poller (HTTP 429) ${inARow}: outcomes are held back until it lets us through. ` +
+        'Poll less often, or ask Together for a higher rate limit.',
+      polls,
     );
   }
 

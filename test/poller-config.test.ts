@@ -2,14 +2,17 @@ import { readPollerEnv } from '../lambda/poller/config';
 
 const base = {
   TABLE_NAME: 'dedupe',
+  STATE_SCOPE: 'c8a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e',
   EVENT_BUS_NAME: 'bus',
   API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf',
 };
 
-test('defaults: Together public API, 6 h stall, 1 h lookback, 7 days retention', () => {
+test('defaults: Together public API, 6 h stall, 1 h missing model, 1 h lookback, 7 days retention', () => {
   expect(readPollerEnv(base)).toMatchObject({
     apiBaseUrl: 'https://api.together.xyz/v1',
+    stateScope: base.STATE_SCOPE,
     stallAfterMs: 6 * 3600_000,
+    modelMissingMs: 3600_000,
     initialLookbackMs: 3600_000,
     retentionSeconds: 7 * 86400,
     watchModels: [],
@@ -20,6 +23,9 @@ test('defaults: Together public API, 6 h stall, 1 h lookback, 7 days retention',
 
 test.each([
   [{ TABLE_NAME: '' }, /TABLE_NAME is required/],
+  [{ STATE_SCOPE: '' }, /STATE_SCOPE is required/],
+  [{ STATE_SCOPE: 'a#b' }, /STATE_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "a#b"/],
+  [{ MODEL_MISSING_MINUTES: '-1' }, /MODEL_MISSING_MINUTES must be a number of minutes, got "-1"/],
   [{ WATCH_MODELS: 'a,b' }, /WATCH_MODELS must be JSON, got "a,b"/],
   [{ WATCH_MODELS: '[1]' }, /WATCH_MODELS has the wrong shape/],
   [{ MODEL_INFO: '[]' }, /MODEL_INFO has the wrong shape/],

@@ -29,7 +29,7 @@ test('a schedule every minute invokes the poller, which never runs twice at once
   t.hasResourceProperties('AWS::Lambda::Function', {
     Description: Match.stringLikeRegexp('Polls Together AI jobs'),
     ReservedConcurrentExecutions: 1,
-    Timeout: 60,
+    Timeout: 90,
     Runtime: 'nodejs24.x',
     Architectures: ['arm64'],
   });
@@ -45,6 +45,7 @@ test("the poller shares the verifier's table and bus, and gets its settings as p
     modelDeprecations: { 'meta-llama/Llama-3.3-70B-Instruct-Turbo': { sunsetDate: '2027-03-01' } },
     stallAfter: Duration.hours(2),
     interval: Duration.minutes(5),
+    modelMissingFor: Duration.hours(1),
   });
   t.hasResourceProperties('AWS::Lambda::Function', {
     Description: Match.stringLikeRegexp('Polls Together AI jobs'),
@@ -58,7 +59,9 @@ test("the poller shares the verifier's table and bus, and gets its settings as p
         ALERT_TOPIC_ARN: { Ref: Match.stringLikeRegexp('HooksAlertTopic') },
         WATCH_MODELS: '["meta-llama/Llama-3.3-70B-Instruct-Turbo"]',
         MODEL_INFO: '{"meta-llama/Llama-3.3-70B-Instruct-Turbo":{"sunsetDate":"2027-03-01"}}',
+        STATE_SCOPE: Match.stringLikeRegexp('^c8[0-9a-f]{40}$'),
         STALL_AFTER_MINUTES: '120',
+        MODEL_MISSING_MINUTES: '60',
         INITIAL_LOOKBACK_MINUTES: '60',
         RETENTION_DAYS: '7',
         METRICS_NAMESPACE: 'TogetherWebhooks',
@@ -101,24 +104,70 @@ test('without alerts the poller neither knows nor may publish to a topic', () =>
   });
 });
 
-test('poller alarms: crashes, and polls that keep stopping on errors', () => {
-  const { t } = synth();
+test('poller alarms: crashes, and outcomes held back five polls in a row, one alarm per cause', () => {
+  const { t, hooks } = synth();
   t.hasResourceProperties('AWS::CloudWatch::Alarm', {
     MetricName: 'Errors',
     Namespace: 'AWS/Lambda',
     Period: 900,
   });
+  const held = (metric: string, description: RegExp) =>
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: metric,
+      Namespace: 'TogetherWebhooks',
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+      AlarmDescription: Match.stringLikeRegexp(description.source),
+      Dimensions: [{ Name: 'Service', Value: { Ref: Match.stringLikeRegexp('HooksPollerFunction') } }],
+    });
+  held('PollErrors', /hit failures on 5 polls in a row: a source/);
+  held('OutOfTime', /ran out of time on 5 polls in a row/);
+  held('RateLimited', /\(HTTP 429\) on 5 polls in a row/);
+  expect(hooks.alarms.map((a) => a.node.id)).toEqual(
+    expect.arrayContaining([
+      'PollerErrorsAlarm',
+      'PollerStoppingAlarm',
+      'PollerOutOfTimeAlarm',
+      'PollerRateLimitedAlarm',
+    ]),
+  );
+});
+
+test('a long interval: the alarm periods follow it and look back one day at most', () => {
+  const { t } = synth({ interval: Duration.hours(6) });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-    MetricName: 'PollErrors',
-    Namespace: 'TogetherWebhooks',
-    Threshold: 5,
-    Dimensions: [{ Name: 'Service', Value: { Ref: Match.stringLikeRegexp('HooksPollerFunction') } }],
+    MetricName: 'OutOfTime',
+    Period: 6 * 3600,
+    EvaluationPeriods: 4,
+    AlarmDescription: Match.stringLikeRegexp('on 4 polls in a row'),
   });
+});
+
+test('two pollers sharing one table get distinct state scopes, the same on every synth', () => {
+  const scopes = () => {
+    const app = new App({ builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'Poll', { env: { account: '111111111111', region: 'us-east-1' } });
+    const apiKey = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', API_KEY_ARN);
+    const first = new TogetherWebhooks(stack, 'Hooks', { poller: { apiKey } });
+    new TogetherWebhooks(stack, 'Other', { poller: { apiKey }, table: first.table });
+    const t = Template.fromStack(stack);
+    return Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((f) => f.Properties.Environment?.Variables?.STATE_SCOPE)
+      .filter(Boolean);
+  };
+  const once = scopes();
+  expect(once).toHaveLength(2);
+  expect(new Set(once).size).toBe(2);
+  expect(scopes()).toEqual(once);
 });
 
 test.each<[Partial<PollerOptions>, RegExp]>([
   [{ interval: Duration.seconds(30) }, /interval must be whole minutes from 1 to 1440, got 30 seconds/],
   [{ stallAfter: Duration.minutes(5) }, /stallAfter must be at least 10 minutes, got 5 minutes/],
+  [{ modelMissingFor: Duration.seconds(30) }, /modelMissingFor must be at least 1 minute, got 30 seconds/],
   [{ watchModels: [''] }, /watchModels must hold model ids, got ""/],
   [
     { watchModels: ['a'], modelDeprecations: { b: {} } },

@@ -1,93 +1,23 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
-import { randomUUID } from 'node:crypto';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
-import { LogLine } from '../lambda/shared/log';
-import { putEvent } from '../lambda/shared/publisher';
-import { ApiClock } from '../lambda/shared/together-api';
-import { poll, PollerDeps } from '../lambda/poller/core';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoPollerStateStore, PollerStateStore } from '../lambda/poller/state';
 import { handleWebhook } from '../lambda/verifier/core';
-import { LocalDynamo, startDynalite } from './support/dynalite';
-import { FakeTogether, TOGETHER_ERROR } from './support/fake-together';
-import { describedPath, responseErrors } from './support/openapi';
+import { TOGETHER_ERROR } from './support/fake-together';
+import { answerErrors, describedPath, responseErrors } from './support/openapi';
+import { pollerHarness, TOPIC } from './support/poller-harness';
 import { envelope, signedRequest } from './support/signing';
 import { batch, fineTune, fineTuneEvent, HOUR, iso, MINUTE, model, T0 } from './support/together-fixtures';
-import { BUS, harness, mockEventBridge } from './support/verifier-harness';
+import { harness } from './support/verifier-harness';
 
-const TOPIC = 'arn:aws:sns:us-east-1:111111111111:together-alerts';
 const B1 = '0b7c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b';
 const B2 = '1c8d4b63-2e3f-4071-9bac-1d2e3f4a5b6c';
 
-const together = new FakeTogether();
-const bus = mockEventBridge();
-const sns = mockClient(SNSClient);
-let dynamo: LocalDynamo;
-let table: string;
-let clock: ApiClock & { t: number };
-let logs: LogLine[];
-let storedKey: string;
-
-beforeAll(async () => {
-  await together.start();
-  dynamo = await startDynalite();
-});
-afterAll(async () => {
-  bus.eb.restore();
-  sns.restore();
-  await dynamo.stop();
-  await together.stop();
-});
-beforeEach(async () => {
-  together.reset();
-  bus.eb.reset();
-  bus.acceptAll();
-  sns.reset();
-  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-  table = await dynamo.createTable('poller');
-  clock = { t: T0, now: () => clock.t, sleep: async (ms) => void (clock.t += ms), random: () => 0.5 };
-  logs = [];
-  storedKey = together.apiKey;
-});
-
-function deps(overrides: Partial<PollerDeps> = {}): PollerDeps {
-  const eventBridge = new EventBridgeClient({ region: 'us-east-1' });
-  const snsClient = new SNSClient({ region: 'us-east-1' });
-  return {
-    config: {
-      apiBaseUrl: together.baseUrl,
-      apiKeySecretName: 'together/api-key',
-      watchModels: ['meta-llama/Llama-2-70b-chat-hf'],
-      modelInfo: {
-        'meta-llama/Llama-2-70b-chat-hf': { replacementModel: 'meta-llama/Llama-3.3-70B-Instruct-Turbo' },
-      },
-      stallAfterMs: 6 * HOUR,
-      initialLookbackMs: HOUR,
-      retentionSeconds: 7 * 86400,
-      metrics: { namespace: 'TogetherWebhooks', service: 'poller-test' },
-    },
-    store: new DynamoIdempotencyStore(dynamo.client, table),
-    state: new DynamoPollerStateStore(dynamo.client, table),
-    publish: (detailType, detail) => putEvent(eventBridge, BUS, detailType, detail),
-    getApiKey: async () => storedKey,
-    notify: async (subject, message) => {
-      await snsClient.send(new PublishCommand({ TopicArn: TOPIC, Subject: subject, Message: message }));
-    },
-    clock,
-    log: (line) => logs.push(JSON.parse(JSON.stringify(line))),
-    newToken: randomUUID,
-    ...overrides,
-  };
-}
-
-const runPoll = (d = deps()) => poll(d, clock.now() + 50_000);
-
-/** What reached the bus: detail-type and the envelope, in order. */
-function published() {
-  return bus.entries().map((e) => ({ type: e.DetailType, detail: JSON.parse(e.Detail) }));
-}
-const keys = () => published().map((p) => p.detail.id as string);
+const h = pollerHarness();
+const { together, bus, sns, clock, logs } = h;
+const deps = h.deps;
+const runPoll = (d = deps()) => h.runPoll(d);
+const published = h.published;
+const keys = h.keys;
+const sorted = (list: string[]) => [...list].sort();
 
 describe('a scripted day of jobs, over several polls', () => {
   test('every outcome is published exactly once, with the catalogue fields', async () => {
@@ -132,13 +62,11 @@ describe('a scripted day of jobs, over several polls', () => {
       batch(B2, 'EXPIRED', { completedAt: T0 + 55_000, error: 'batch expired after 24h' }),
     ];
     await runPoll();
-    expect(keys().slice(2)).toEqual([
-      'fine_tune.checkpoint:ft-1:80',
-      'fine_tune.failed:ft-2',
-      'fine_tune.cancelled:ft-3',
-      `batch.done:${B1}`,
-      `batch.done:${B2}`,
-    ]);
+    // Terminal states first, in any order (jobs are worked on concurrently), then the progress of running jobs.
+    expect(keys().slice(2, 6).sort()).toEqual(
+      ['fine_tune.failed:ft-2', 'fine_tune.cancelled:ft-3', `batch.done:${B1}`, `batch.done:${B2}`].sort(),
+    );
+    expect(keys()[6]).toBe('fine_tune.checkpoint:ft-1:80');
     const byKey = Object.fromEntries(published().map((p) => [p.detail.id, p]));
     expect(byKey['fine_tune.failed:ft-2'].detail.data).toEqual({
       fine_tune_id: 'ft-2',
@@ -155,7 +83,7 @@ describe('a scripted day of jobs, over several polls', () => {
     });
     expect(byKey[`batch.done:${B2}`].detail.data).toMatchObject({ status: 'EXPIRED', output_url: null });
 
-    // Poll 3: training completes; the watched model vanishes from /models (once: not yet a deprecation).
+    // Poll 3: training completes; the watched model vanishes from /models (not yet a deprecation).
     clock.t = T0 + 2 * MINUTE;
     jobs.fineTunes[2] = fineTune('ft-1', 'completed', T0 + 100_000);
     jobs.metrics.get('ft-1')!.push({ 'eval/loss': 0.4213, 'train/global_step': 120 });
@@ -168,18 +96,24 @@ describe('a scripted day of jobs, over several polls', () => {
       eval_loss: 0.4213,
     });
 
-    // Poll 4: still gone: deprecated, with the configured replacement.
+    // Poll 4: still gone a minute later: nothing yet. Poll 5, an hour after it went: deprecated.
     clock.t = T0 + 3 * MINUTE;
     await runPoll();
-    expect(keys().slice(8)).toEqual(['model.deprecated:meta-llama/Llama-2-70b-chat-hf']);
+    expect(keys()).toHaveLength(8);
+    clock.t = T0 + 62 * MINUTE;
+    await runPoll();
+    expect(keys().slice(8)).toEqual([
+      `model.deprecated:meta-llama/Llama-2-70b-chat-hf:${iso(T0 + 2 * MINUTE)}`,
+    ]);
     expect(published()[8].detail.data).toEqual({
       model_id: 'meta-llama/Llama-2-70b-chat-hf',
       replacement_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
       sunset_date: null,
+      missing_since: iso(T0 + 2 * MINUTE),
     });
 
-    // Polls 5 and 6: nothing new, nothing published, and finished jobs are not even looked at again.
-    for (const minutes of [4, 5]) {
+    // Polls 6 and 7: nothing new, nothing published, and finished jobs are not even looked at again.
+    for (const minutes of [63, 64]) {
       clock.t = T0 + minutes * MINUTE;
       together.requests.length = 0;
       expect(await runPoll()).toMatchObject({ outcome: 'completed', published: 0, errors: 0 });
@@ -205,6 +139,18 @@ describe('a scripted day of jobs, over several polls', () => {
       Published: 1,
       _aws: expect.anything(),
     });
+    expect(JSON.stringify(logs)).not.toContain(together.apiKey);
+  });
+
+  test("Together's error text is logged without the key, should an answer echo it", async () => {
+    together.script('GET', /^\/v1\/batches$/, {
+      status: 500,
+      body: TOGETHER_ERROR(`upstream rejected ${together.apiKey} for /batches`, 'server_error'),
+    });
+    const summary = await runPoll();
+    expect(summary.failures).toEqual([
+      'batches: GET /batches: HTTP 500: upstream rejected [API key] for /batches',
+    ]);
     expect(JSON.stringify(logs)).not.toContain(together.apiKey);
   });
 });
@@ -254,12 +200,13 @@ describe('faults lose nothing', () => {
     expect(keys()).toEqual(['fine_tune.completed:ft-a', `batch.done:${B1}`]);
   });
 
-  test("500 on a job's events: stop, then the next poll delivers everything once", async () => {
+  test("500 on one job's events costs that job only; the next poll delivers it once", async () => {
     together.jobs.fineTunes = [
       fineTune('ft-a', 'completed', T0 - 2 * MINUTE),
       fineTune('ft-b', 'error', T0 - MINUTE),
       fineTune('ft-c', 'completed', T0 - 30_000),
     ];
+    together.jobs.batches = [batch(B1, 'COMPLETED', { completedAt: T0 - MINUTE, output: 'file-1' })];
     together.jobs.events.set('ft-b', [
       fineTuneEvent('job_error', T0 - MINUTE, { level: 'error', message: 'OOM' }),
     ]);
@@ -268,17 +215,29 @@ describe('faults lose nothing', () => {
       body: TOGETHER_ERROR('internal', 'server_error'),
     });
     const first = await runPoll();
-    expect(first).toMatchObject({ outcome: 'stopped', errors: 1 });
-    expect(keys()).toEqual(['fine_tune.completed:ft-a']);
+    expect(first).toMatchObject({ outcome: 'incomplete', errors: 1, heldBack: 1 });
+    expect(first.failures).toEqual([
+      expect.stringMatching(/^fine-tunes ft-b: GET \/fine-tunes\/ft-b\/events: HTTP 500/),
+    ]);
+    expect(keys().sort()).toEqual(
+      ['fine_tune.completed:ft-a', 'fine_tune.completed:ft-c', `batch.done:${B1}`].sort(),
+    );
     clock.t = T0 + MINUTE;
-    await runPoll();
-    expect(keys()).toEqual(['fine_tune.completed:ft-a', 'fine_tune.failed:ft-b', 'fine_tune.completed:ft-c']);
+    expect(await runPoll()).toMatchObject({ outcome: 'completed', errors: 0, heldBack: 0, published: 1 });
+    expect(keys().slice(3)).toEqual(['fine_tune.failed:ft-b']);
+    expect(published()[3].detail.data.error_message).toBe('OOM');
   });
 
-  test('Together unreachable: the poll stops with a reason and the outcome comes on a later poll', async () => {
+  test('Together unreachable: each source fails with a reason and the outcome comes on a later poll', async () => {
     together.jobs.fineTunes = [fineTune('ft-a', 'completed', T0 - MINUTE)];
     const down = deps({ config: { ...deps().config, apiBaseUrl: 'http://127.0.0.1:9/v1' } });
-    expect(await runPoll(down)).toMatchObject({ outcome: 'stopped', errors: 1 });
+    const first = await runPoll(down);
+    expect(first).toMatchObject({ outcome: 'incomplete', errors: 3, published: 0 });
+    expect(first.failures).toEqual([
+      expect.stringMatching(/^fine-tunes: .*GET \/fine-tunes.*ECONNREFUSED/),
+      expect.stringMatching(/^batches: .*GET \/batches.*ECONNREFUSED/),
+      expect.stringMatching(/^models: .*GET \/models.*ECONNREFUSED/),
+    ]);
     clock.t = T0 + 10 * MINUTE;
     await runPoll();
     expect(keys()).toEqual(['fine_tune.completed:ft-a']);
@@ -293,20 +252,22 @@ describe('faults lose nothing', () => {
       FailedEntryCount: 1,
       Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' }],
     });
-    expect(await runPoll()).toMatchObject({ outcome: 'stopped', errors: 1, published: 0 });
+    const first = await runPoll();
+    expect(first).toMatchObject({ outcome: 'stopped', errors: 1 });
+    expect(first.reason).toMatch(/^EventBridge refused fine_tune\.completed:ft-[ab]: PublishError/);
     clock.t = T0 + MINUTE;
     await runPoll();
     const accepted = published()
       .slice(1)
       .map((p) => p.detail.id);
-    expect(accepted).toEqual(['fine_tune.completed:ft-a', 'fine_tune.completed:ft-b']);
+    expect(accepted.sort()).toEqual(['fine_tune.completed:ft-a', 'fine_tune.completed:ft-b']);
   });
 });
 
 describe('a refused API key', () => {
   test('one alert per incident, polling resumes by itself, and what finished meanwhile is published', async () => {
     together.jobs.fineTunes = [fineTune('ft-a', 'completed', T0 - MINUTE)];
-    storedKey = 'tgp_revoked';
+    h.apiKey = 'tgp_revoked';
     for (let i = 0; i < 3; i++) {
       clock.t = T0 + i * MINUTE;
       expect(await runPoll()).toMatchObject({ outcome: 'stopped', published: 0 });
@@ -319,7 +280,7 @@ describe('a refused API key', () => {
     );
     expect(alerts[0].Message).not.toContain('tgp_revoked');
 
-    storedKey = together.apiKey;
+    h.apiKey = together.apiKey;
     clock.t = T0 + 3 * MINUTE;
     together.jobs.fineTunes.push(fineTune('ft-b', 'completed', T0 + 2 * MINUTE));
     expect(await runPoll()).toMatchObject({ outcome: 'completed' });
@@ -327,14 +288,14 @@ describe('a refused API key', () => {
     expect(logs.some((l) => l.message === 'Together accepts the API key again')).toBe(true);
 
     // A new incident later: a new alert.
-    storedKey = 'tgp_revoked_again';
+    h.apiKey = 'tgp_revoked_again';
     clock.t = T0 + 10 * MINUTE;
     await runPoll();
     expect(sns.commandCalls(PublishCommand)).toHaveLength(2);
   });
 
   test('if the alert cannot be sent, the next poll tries again', async () => {
-    storedKey = 'tgp_revoked';
+    h.apiKey = 'tgp_revoked';
     sns.on(PublishCommand).rejectsOnce(new Error('SNS down')).resolves({ MessageId: 'm-2' });
     await runPoll();
     clock.t = T0 + MINUTE;
@@ -361,7 +322,7 @@ describe('overlaps and the other path', () => {
       fineTune('ft-a', 'completed', T0 - MINUTE),
       fineTune('ft-b', 'completed', T0 - MINUTE),
     ];
-    const real = new DynamoPollerStateStore(dynamo.client, table);
+    const real = new DynamoPollerStateStore(h.dynamo.client, h.table, 'test-scope');
     const noLease: PollerStateStore = {
       acquireLease: async () => true,
       releaseLease: async () => undefined,
@@ -376,7 +337,7 @@ describe('overlaps and the other path', () => {
   });
 
   test('a webhook and a poll of the same outcome reach the bus once, whichever comes first', async () => {
-    const verifier = harness({ dynamoClient: dynamo.client, table });
+    const verifier = harness({ dynamoClient: h.dynamo.client, table: h.table });
     const pushed = envelope('evt_01HZX_webhook', 'fine_tune.completed', {
       fine_tune_id: 'ft-w',
       model_name: 'acme/ft-w',
@@ -422,35 +383,73 @@ describe('first poll after deploy', () => {
 
 describe("the fake is faithful to Together's OpenAPI description", () => {
   test('every answer for jobs, batches and models matches the spec, and every request we sent is one it describes', async () => {
+    const listedEvents = [fineTuneEvent('checkpoint_save', T0 - MINUTE, { step: 5 })];
     together.jobs.fineTunes = [
       fineTune('ft-1', 'running', T0 - MINUTE),
       fineTune('ft-2', 'completed', T0 - MINUTE),
+      fineTune('ft-3', 'running', T0 - MINUTE, { events: listedEvents }),
+      fineTune('7f1e2d3c-4b5a-4697-8877-665544332211', 'running', T0 - MINUTE),
     ];
     together.jobs.events.set('ft-1', [fineTuneEvent('checkpoint_save', T0 - MINUTE, { step: 10 })]);
     together.jobs.metrics.set('ft-1', [{ 'train/loss': 2, 'train/global_step': 10 }]);
-    together.jobs.batches = [batch(B1, 'COMPLETED', { completedAt: T0 - MINUTE, output: 'file-1' })];
+    together.jobs.batches = [
+      batch(B1, 'COMPLETED', { completedAt: T0 - MINUTE, output: 'file-1' }),
+      batch(B2, 'IN_PROGRESS'),
+    ];
     together.jobs.models = [model('meta-llama/Llama-2-70b-chat-hf')];
     await runPoll();
-    expect(together.requests.length).toBeGreaterThanOrEqual(6);
+    // A second poll: the batch ends without completed_at; one job and the batch drop out of the listing.
+    together.jobs.batches[1] = batch(B2, 'FAILED', { error: 'invalid input' });
+    together.jobs.unlisted.add('7f1e2d3c-4b5a-4697-8877-665544332211');
+    together.jobs.fineTunes.push(fineTune('ft-gone', 'running', T0));
+    clock.t = T0 + MINUTE;
+    await runPoll();
+    together.jobs.unlisted.add('ft-gone');
+    together.jobs.fineTunes = together.jobs.fineTunes.filter((j) => j.id !== 'ft-gone');
+    clock.t = T0 + 2 * MINUTE;
+    await runPoll();
+    const paths = together.requests.map((r) => `${r.method} ${r.path}`);
+    for (const expected of [
+      'GET /v1/fine-tunes',
+      'GET /v1/fine-tunes/ft-1/events',
+      'GET /v1/fine-tunes/ft-1/metrics',
+      'GET /v1/fine-tunes/7f1e2d3c-4b5a-4697-8877-665544332211',
+      'GET /v1/fine-tunes/ft-gone',
+      'GET /v1/batches',
+      'GET /v1/models',
+    ])
+      expect(paths).toContain(expected);
+    expect(paths).not.toContain('GET /v1/fine-tunes/ft-3/events');
     for (const req of together.requests) {
       expect({
         req: `${req.method} ${req.path}`,
         described: describedPath(req.method, req.path) !== undefined,
-      }).toEqual({
-        req: `${req.method} ${req.path}`,
-        described: true,
-      });
+      }).toEqual({ req: `${req.method} ${req.path}`, described: true });
       expect(req.headers.authorization).toMatch(/^Bearer /);
     }
     for (const a of together.answers) {
       expect({
-        at: `${a.method} ${a.path}`,
-        errors: responseErrors(a.method, a.path, a.status, a.body),
+        at: `${a.method} ${a.path} ${a.status}`,
+        errors: answerErrors(a.method, a.path, a.status, a.body),
       }).toEqual({
-        at: `${a.method} ${a.path}`,
+        at: `${a.method} ${a.path} ${a.status}`,
         errors: undefined,
       });
     }
+    expect(
+      together.answers.some(
+        (a) => Array.isArray(a.body) && a.body.some((b) => b.status === 'FAILED' && !('completed_at' in b)),
+      ),
+    ).toBe(true);
+    expect(sorted(keys())).toEqual(
+      sorted([
+        'fine_tune.completed:ft-2',
+        'fine_tune.checkpoint:ft-1:10',
+        'fine_tune.checkpoint:ft-3:5',
+        `batch.done:${B1}`,
+        `batch.done:${B2}`,
+      ]),
+    );
   });
 
   test('the checker itself catches an answer that breaks the spec', () => {

@@ -4,6 +4,8 @@ import { requiredEnv } from '../shared/env';
 /** Everything the poller reads from its environment, validated. */
 export interface PollerEnv {
   readonly tableName: string;
+  /** Names this poller's state and lease items, so pollers sharing a table keep apart. */
+  readonly stateScope: string;
   readonly eventBusName: string;
   readonly apiKeySecretArn: string;
   readonly apiKeySecretName: string;
@@ -13,6 +15,7 @@ export interface PollerEnv {
   readonly watchModels: string[];
   readonly modelInfo: Record<string, { replacementModel?: string; sunsetDate?: string }>;
   readonly stallAfterMs: number;
+  readonly modelMissingMs: number;
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
@@ -41,9 +44,16 @@ function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T, check: (v: u
   return value as T;
 }
 
+function scope(raw: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(raw))
+    throw new Error(`STATE_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "${raw.slice(0, 100)}"`);
+  return raw;
+}
+
 export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
   return {
     tableName: requiredEnv(env, 'TABLE_NAME'),
+    stateScope: scope(requiredEnv(env, 'STATE_SCOPE')),
     eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
     apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
     apiKeySecretName: env.API_KEY_SECRET_NAME || requiredEnv(env, 'API_KEY_SECRET_ARN'),
@@ -58,6 +68,7 @@ export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
     ),
     modelInfo: json(env, 'MODEL_INFO', {}, (v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
     stallAfterMs: minutes(env, 'STALL_AFTER_MINUTES', 360),
+    modelMissingMs: minutes(env, 'MODEL_MISSING_MINUTES', 60),
     initialLookbackMs: minutes(env, 'INITIAL_LOOKBACK_MINUTES', 60),
     retentionSeconds: Math.round(Number(env.RETENTION_DAYS || 7) * 86400),
     metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',

@@ -1,21 +1,24 @@
 import { createHash } from 'node:crypto';
 import { outcomeKey, TogetherEnvelope, TogetherEventType } from '../../lib/events';
-import { deliverOnce, DeliveryOutcome, IdempotencyStore } from '../shared/idempotency';
+import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
-import {
-  ApiClock,
-  ApiResponse,
-  errorDetail,
-  togetherRequest,
-  TogetherUnreachableError,
-} from '../shared/together-api';
-import { emptyState, PollerState, PollerStateStore } from './state';
+import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-config';
+import { ApiClock, ApiResponse, errorDetail } from '../shared/together-api';
+import { PollApi, RequestFailed, StopPoll } from './api';
+import { BatchSource } from './sources/batches';
+import { FineTuneSource } from './sources/fine-tunes';
+import { freshModelsState, watchModels } from './sources/models';
+import { PollerState, PollerStateStore, STATE_VERSION } from './state';
+import { Deferred, freshSourceState, JobTracker, PollContext, PollRun } from './tracker';
 
 /**
  * One poll of Together's jobs API, turned into catalogue events through the verifier's claim -> publish ->
- * complete path. Every outcome gets the same dedupe key the webhook path uses, so each reaches the bus once
- * whichever path sees it first. Anything that fails stops the poll where it is; watermarks only move past what
- * was delivered, so the next tick picks up the rest and nothing is lost.
+ * complete path, with the same dedupe keys, so each outcome reaches the bus once whichever path sees it first.
+ *
+ * Order: every source's listing and new terminal states first (fine-tunes, batches, watched models), then the
+ * progress of followed jobs within a per-poll budget. A failing request costs only its job or source; a refused
+ * key, a rate limit, Together failing request after request, the table or the bus failing, or the end of the
+ * time budget stop the poll. What was delivered is remembered either way, and the next poll resumes.
  */
 
 export interface PollerConfig {
@@ -26,10 +29,84 @@ export interface PollerConfig {
   readonly modelInfo: Readonly<Record<string, { replacementModel?: string; sunsetDate?: string }>>;
   /** No status change and no new event for this long: `fine_tune.stalled`. */
   readonly stallAfterMs: number;
+  /** A watched model missing for this long: `model.deprecated`. */
+  readonly modelMissingMs: number;
   /** On the very first poll, outcomes this recent are still published. */
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
   readonly metrics: MetricsContext;
+  readonly limits?: Partial<PollerLimits>;
+}
+
+/** Budgets and timeouts. The defaults suit a 90 s Lambda polling every minute. */
+export interface PollerLimits {
+  /** Jobs worked on at once. */
+  readonly concurrency: number;
+  /** Progress visits that need a request of their own, per source and poll. */
+  readonly visitsPerPoll: number;
+  /** How far the horizon trails the newest finished job. */
+  readonly overlapMs: number;
+  readonly requestTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** Failed requests in a row that mean Together is down for this poll. */
+  readonly maxFailuresInARow: number;
+  /** A finished fine-tune whose events keep failing is published without them at this attempt. */
+  readonly publishWithoutEventsAfter: number;
+  /** A claim outlives the function by this much, so it can never lapse while the function still runs. */
+  readonly claimMarginMs: number;
+}
+
+export const DEFAULT_LIMITS: PollerLimits = {
+  concurrency: 4,
+  visitsPerPoll: 50,
+  overlapMs: 60 * 60_000,
+  requestTimeoutMs: 10_000,
+  connectTimeoutMs: 3_000,
+  maxFailuresInARow: 5,
+  publishWithoutEventsAfter: 5,
+  claimMarginMs: 30_000,
+};
+
+/**
+ * When a poll must stop doing what. `endMs`: the function's real end. Claims start only while one can still be
+ * published and confirmed before `claimDeadlineMs`, which leaves time to save the state; Together requests stop at
+ * `workDeadlineMs`, which leaves time to deliver what they found.
+ */
+export interface PollWindow {
+  readonly workDeadlineMs: number;
+  readonly claimDeadlineMs: number;
+  readonly endMs: number;
+  /** The longest a claim -> publish -> complete can take with the SDK's limits. */
+  readonly deliveryMs: number;
+}
+
+export interface Reserves {
+  /** Saving the state and releasing the lease, worst case. */
+  readonly saveMs: number;
+  /** Claim, publish and complete, worst case. */
+  readonly deliveryMs: number;
+  /** Together requests stop this long after the start, even with time left (polls stay within the interval). */
+  readonly maxWorkMs: number;
+}
+
+/** From the SDK clients' own limits (lambda/shared/sdk-config.ts), so the reserves cover their worst case. */
+export const RESERVES: Reserves = {
+  // The state items are written at once, then the lease is released.
+  saveMs: 2 * worstCaseMs(DYNAMODB_LIMITS),
+  // Claim, publish, complete.
+  deliveryMs: 2 * worstCaseMs(DYNAMODB_LIMITS) + worstCaseMs(EVENTBRIDGE_LIMITS),
+  maxWorkMs: 45_000,
+};
+
+export function pollWindow(nowMs: number, remainingMs: number, r: Reserves): PollWindow {
+  const endMs = nowMs + remainingMs;
+  const claimDeadlineMs = endMs - r.saveMs;
+  return {
+    endMs,
+    claimDeadlineMs,
+    workDeadlineMs: Math.min(nowMs + r.maxWorkMs, claimDeadlineMs - r.deliveryMs),
+    deliveryMs: r.deliveryMs,
+  };
 }
 
 export interface PollerDeps {
@@ -46,461 +123,286 @@ export interface PollerDeps {
 }
 
 export interface PollSummary {
-  outcome: 'completed' | 'stopped' | 'skipped';
+  /** completed: all done; incomplete: something is held back for the next poll; stopped: the poll ended early. */
+  outcome: 'completed' | 'incomplete' | 'stopped' | 'skipped';
   reason?: string;
   checked: { fineTunes: number; batches: number; models: number };
+  /** Jobs followed until their terminal state is published, after this poll. */
+  followed: { fineTunes: number; batches: number };
+  /** Followed jobs whose progress was read this poll. */
+  visited: number;
+  /** Finished jobs whose terminal state is still to be delivered. */
+  heldBack: number;
   published: number;
   duplicates: number;
   errors: number;
+  requests: number;
+  outOfTime: boolean;
+  rateLimited: boolean;
+  failures?: string[];
+  notListed?: string[];
 }
 
-const FINE_TUNE_TERMINAL = new Set(['completed', 'error', 'user_error', 'cancelled']);
-const BATCH_TERMINAL = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
-/** Polls a watched model must be missing before it counts as gone: one short listing is not a deprecation. */
-const MISSING_POLLS_FOR_DEPRECATION = 2;
-const MAX_ERROR_MESSAGE = 4_000;
-
-/** Why a poll stopped early. Thrown inside, caught by `poll`. */
-class StopPoll extends Error {
-  constructor(
-    readonly reason: string,
-    readonly isError = true,
-  ) {
-    super(reason);
-  }
-}
-
-interface FineTune {
-  id: string;
-  status: string;
-  updated_at: string;
-  created_at?: string;
-  model_output_name?: string;
-  model?: string;
-}
-
-interface FineTuneEvent {
-  type?: string;
-  message?: string;
-  level?: string | null;
-  step?: number;
-  created_at?: string;
-}
-
-interface Batch {
-  id: string;
-  status: string;
-  created_at?: string;
-  completed_at?: string;
-  output_file_id?: string;
-  error_file_id?: string;
-  error?: string;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const time = (iso: string | undefined): number => (iso ? Date.parse(iso) : NaN);
-
-export async function poll(deps: PollerDeps, deadlineMs: number): Promise<PollSummary> {
-  const nowMs = deps.clock.now();
+export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSummary> {
+  const startMs = deps.clock.now();
+  const limits: PollerLimits = { ...DEFAULT_LIMITS, ...deps.config.limits };
   const summary: PollSummary = {
     outcome: 'completed',
     checked: { fineTunes: 0, batches: 0, models: 0 },
+    followed: { fineTunes: 0, batches: 0 },
+    visited: 0,
+    heldBack: 0,
     published: 0,
     duplicates: 0,
     errors: 0,
+    requests: 0,
+    outOfTime: false,
+    rateLimited: false,
   };
   const holder = deps.newToken();
-  if (!(await deps.state.acquireLease(holder, nowMs, deadlineMs + 5_000))) {
+  // The lease, like every claim, outlives the function: a poll still running always holds it.
+  if (!(await deps.state.acquireLease(holder, startMs, window.endMs + limits.claimMarginMs))) {
     summary.outcome = 'skipped';
     summary.reason = 'another poll is running';
-    return report(deps, summary, nowMs);
+    return report(deps, summary, startMs);
   }
   try {
-    const state = (await deps.state.load()) ?? firstRun(deps.config, nowMs);
-    const run = new PollRun(deps, state, summary, nowMs, deadlineMs);
+    const state = await deps.state.load();
+    const run = new PollRun(() => deps.clock.now() >= window.workDeadlineMs);
     try {
-      await run.all();
-      await run.closeAuthIncident();
+      await pollSources(deps, state, window, limits, startMs, run, summary);
     } catch (err) {
-      summary.outcome = 'stopped';
-      summary.reason = err instanceof StopPoll ? err.reason : errorName(err);
-      if (!(err instanceof StopPoll) || err.isError) summary.errors++;
+      // A bug of ours: still save what was delivered and say so.
+      run.stopWith(new StopPoll('internal', `unexpected: ${errorName(err)}`));
     }
-    // What was delivered so far is remembered even when the poll stopped early.
-    await deps.state.save(state);
+    try {
+      await deps.state.save(state);
+    } catch (err) {
+      run.stopWith(new StopPoll('internal', `could not save the poller state: ${errorName(err)}`));
+    }
+    conclude(summary, run);
   } finally {
-    await deps.state.releaseLease(holder);
+    await deps.state.releaseLease(holder).catch((err) =>
+      // It lapses at the function's end plus the margin; the next tick or two step aside until then.
+      deps.log({ level: 'WARN', message: 'could not release the poll lease', error: errorName(err) }),
+    );
   }
-  return report(deps, summary, nowMs);
+  return report(deps, summary, startMs);
 }
 
-function firstRun(config: PollerConfig, nowMs: number): PollerState {
-  const since = new Date(nowMs - config.initialLookbackMs).toISOString();
-  return { ...emptyState(), fineTuneWatermark: since, batchWatermark: since };
+async function pollSources(
+  deps: PollerDeps,
+  state: PollerState,
+  window: PollWindow,
+  limits: PollerLimits,
+  now: number,
+  run: PollRun,
+  summary: PollSummary,
+): Promise<void> {
+  const { config } = deps;
+  state.health ??= { v: STATE_VERSION };
+  state.fineTunes ??= freshSourceState(now, config.initialLookbackMs);
+  state.batches ??= freshSourceState(now, config.initialLookbackMs);
+
+  let apiKey: string;
+  try {
+    apiKey = await deps.getApiKey();
+  } catch (err) {
+    run.fail(`reading the API key: ${errorName(err)}`);
+    run.stopWith(new StopPoll('internal', `could not read the API key: ${errorName(err)}`));
+    return;
+  }
+  let keyRefused: Promise<void> | undefined;
+  const api = new PollApi({
+    baseUrl: config.apiBaseUrl,
+    apiKey,
+    clock: deps.clock,
+    workDeadlineMs: window.workDeadlineMs,
+    connectTimeoutMs: limits.connectTimeoutMs,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    maxFailuresInARow: limits.maxFailuresInARow,
+    // Several requests in flight may be refused at once: one alert.
+    onKeyRefused: (res) => (keyRefused ??= openAuthIncident(deps, state, res, now)),
+  });
+  const ctx: PollContext = {
+    api,
+    now,
+    log: deps.log,
+    deliver: (type, createdAt, data) => deliver(deps, window, limits, summary, type, createdAt, data),
+  };
+  const trackerLimits = limits;
+  const fineTunes = new JobTracker(
+    new FineTuneSource({
+      stallAfterMs: config.stallAfterMs,
+      publishWithoutEventsAfter: limits.publishWithoutEventsAfter,
+    }),
+    state.fineTunes,
+    ctx,
+    run,
+    trackerLimits,
+  );
+  const batches = new JobTracker(new BatchSource(config.apiBaseUrl), state.batches, ctx, run, trackerLimits);
+
+  try {
+    await fineTunes.settle();
+    await batches.settle();
+    if (config.watchModels.length > 0 && run.canStart()) {
+      state.models ??= freshModelsState();
+      try {
+        const models = await watchModels(ctx, state.models, {
+          watchModels: config.watchModels,
+          modelInfo: config.modelInfo,
+          missingForMs: config.modelMissingMs,
+        });
+        summary.checked.models = models.listed;
+        if (models.neverListed.length > 0) summary.notListed = models.neverListed;
+      } catch (err) {
+        if (err instanceof StopPoll) run.stopWith(err);
+        else run.fail(`models: ${err instanceof RequestFailed ? err.message : errorName(err)}`);
+      }
+    }
+    await fineTunes.follow();
+    await batches.follow();
+  } finally {
+    summary.requests = api.requests;
+    summary.checked.fineTunes = fineTunes.listed ?? 0;
+    summary.checked.batches = batches.listed ?? 0;
+    summary.followed = { fineTunes: fineTunes.followed(), batches: batches.followed() };
+    summary.visited = fineTunes.visited + batches.visited;
+    summary.heldBack = fineTunes.heldBack() + batches.heldBack();
+  }
+  if (api.succeeded > 0 && run.stop?.kind !== 'auth') closeAuthIncident(deps, state);
+}
+
+async function deliver(
+  deps: PollerDeps,
+  window: PollWindow,
+  limits: PollerLimits,
+  summary: PollSummary,
+  type: TogetherEventType,
+  createdAt: string | undefined,
+  data: Record<string, unknown>,
+): Promise<void> {
+  const nowMs = deps.clock.now();
+  if (nowMs + window.deliveryMs > window.claimDeadlineMs) {
+    throw new StopPoll('out_of_time', 'too little time left to publish and confirm; the next poll continues');
+  }
+  const draft: TogetherEnvelope = { id: '', type, created_at: createdAt, data };
+  const envelope = { ...draft, id: outcomeKey(draft) };
+  const detail = JSON.stringify(envelope);
+  const result = await deliverOnce(
+    deps.store,
+    {
+      id: envelope.id,
+      deliveryId: envelope.id,
+      payloadHash: createHash('sha256').update(detail).digest('hex'),
+      token: deps.newToken(),
+      nowMs,
+      // Held until after the function's real end: never lapses while this poll may still publish.
+      inProgressMs: window.endMs + limits.claimMarginMs - nowMs,
+      retentionSeconds: deps.config.retentionSeconds,
+    },
+    () => deps.publish(type, detail),
+  );
+  switch (result.outcome) {
+    case 'published':
+      summary.published++;
+      if (result.completeError) {
+        deps.log({
+          level: 'WARN',
+          message: 'published, but the claim could not be marked completed',
+          key: envelope.id,
+          error: errorName(result.completeError),
+        });
+      }
+      return;
+    case 'duplicate':
+      summary.duplicates++;
+      return;
+    case 'in_flight':
+      throw new Deferred(`${envelope.id} is being delivered by another path; the next poll confirms it`);
+    case 'store_error':
+      throw new StopPoll('delivery', `event store failed for ${envelope.id}: ${errorName(result.error)}`);
+    case 'publish_error':
+      throw new StopPoll('delivery', `EventBridge refused ${envelope.id}: ${errorName(result.error)}`);
+  }
+}
+
+async function openAuthIncident(deps: PollerDeps, state: PollerState, res: ApiResponse, now: number) {
+  const health = (state.health ??= { v: STATE_VERSION });
+  if (health.authIncident) return;
+  const name = deps.config.apiKeySecretName;
+  const { message } = errorDetail(res.json, res.status);
+  try {
+    await deps.notify(
+      'Together AI rejected the API key',
+      `Together answered HTTP ${res.status} (${message}) to the job poller: the API key was rejected. ` +
+        `Rotate it in the Secrets Manager secret ${name}. Polling resumes by itself once the key works; ` +
+        'job outcomes in the meantime are published then, none is lost.',
+    );
+  } catch (err) {
+    // Not recorded: the next poll tries the alert again.
+    deps.log({ level: 'ERROR', message: 'could not send the API key alert', error: errorName(err) });
+    return;
+  }
+  health.authIncident = { openedAt: new Date(now).toISOString(), status: res.status };
+}
+
+function closeAuthIncident(deps: PollerDeps, state: PollerState): void {
+  if (!state.health?.authIncident) return;
+  deps.log({
+    level: 'INFO',
+    message: 'Together accepts the API key again',
+    since: state.health.authIncident.openedAt,
+  });
+  state.health.authIncident = undefined;
+}
+
+function conclude(summary: PollSummary, run: PollRun): void {
+  summary.errors = run.errors;
+  summary.outOfTime = run.outOfTime;
+  summary.rateLimited = run.stop?.kind === 'rate_limited';
+  if (run.failures.length > 0) summary.failures = run.failures;
+  if (run.stop && run.stop.kind !== 'out_of_time') {
+    summary.outcome = 'stopped';
+    summary.reason = run.stop.message;
+    // A rate limit is Together pacing us, not a fault; everything else that stops a poll is.
+    if (run.stop.kind !== 'rate_limited') summary.errors++;
+  } else if (run.outOfTime) {
+    summary.outcome = 'incomplete';
+    summary.reason = 'out of time; the next poll continues where this one stopped';
+  } else if (run.errors > 0 || summary.heldBack > 0) {
+    summary.outcome = 'incomplete';
+    summary.reason = run.failures[0] ?? `${summary.heldBack} finished job(s) not yet delivered`;
+  }
 }
 
 function report(deps: PollerDeps, summary: PollSummary, startMs: number): PollSummary {
   const line: LogLine = {
-    level: summary.errors > 0 ? 'ERROR' : 'INFO',
+    level:
+      summary.errors > 0
+        ? 'ERROR'
+        : summary.outcome === 'completed' || summary.outcome === 'skipped'
+          ? 'INFO'
+          : 'WARN',
     message: 'poll',
     ...summary,
     latencyMs: deps.clock.now() - startMs,
   };
-  const counters: Record<string, number> = {
-    Polls: 1,
-    Published: summary.published,
-    PollErrors: summary.errors,
-  };
+  const skipped = summary.outcome === 'skipped';
+  const counters: Record<string, number> = skipped
+    ? { Polls: 1 }
+    : {
+        Polls: 1,
+        Published: summary.published,
+        PollErrors: summary.errors,
+        PollIncomplete: summary.outcome === 'completed' ? 0 : 1,
+        OutOfTime: summary.outOfTime ? 1 : 0,
+        RateLimited: summary.rateLimited ? 1 : 0,
+        TogetherRequests: summary.requests,
+        FollowedJobs: summary.followed.fineTunes + summary.followed.batches,
+        HeldBack: summary.heldBack,
+      };
   deps.log(withMetrics(line, deps.config.metrics, counters, startMs));
   return summary;
-}
-
-class PollRun {
-  private apiKey?: string;
-
-  constructor(
-    private readonly deps: PollerDeps,
-    private readonly state: PollerState,
-    private readonly summary: PollSummary,
-    private readonly nowMs: number,
-    private readonly deadlineMs: number,
-  ) {}
-
-  async all(): Promise<void> {
-    this.apiKey = await this.deps.getApiKey();
-    await this.fineTunes();
-    await this.batches();
-    if (this.deps.config.watchModels.length > 0) await this.models();
-  }
-
-  async closeAuthIncident(): Promise<void> {
-    if (!this.state.authIncident) return;
-    this.deps.log({
-      level: 'INFO',
-      message: 'Together accepts the API key again',
-      since: this.state.authIncident.openedAt,
-    });
-    this.state.authIncident = undefined;
-  }
-
-  // ---- Together calls ----
-
-  /**
-   * GETs `path`. `optional`: any failure but a rate limit or a refused key yields undefined (metrics are a nicety).
-   * `notFound`: what a 404 means for this path (a job whose events are gone has none).
-   */
-  private async get(path: string, optional = false, notFound?: unknown): Promise<unknown> {
-    if (this.deps.clock.now() >= this.deadlineMs)
-      throw new StopPoll('out of time; the next poll continues', false);
-    let res: ApiResponse;
-    try {
-      res = await togetherRequest({
-        baseUrl: this.deps.config.apiBaseUrl,
-        apiKey: this.apiKey!,
-        method: 'GET',
-        path,
-        deadlineMs: this.deadlineMs,
-        // No retries here: a rate limit or an outage ends this poll, the next tick resumes.
-        maxAttempts: 1,
-        clock: this.deps.clock,
-      });
-    } catch (err) {
-      if (optional) return undefined;
-      throw new StopPoll(err instanceof TogetherUnreachableError ? err.message : errorName(err));
-    }
-    if (res.status >= 200 && res.status < 300) return res.json;
-    if (res.status === 404 && notFound !== undefined) return notFound;
-    if (res.status === 401 || res.status === 403) await this.openAuthIncident(res);
-    if (optional && res.status !== 429) return undefined;
-    const { message } = errorDetail(res.json, res.status);
-    if (res.status === 429) {
-      const limit = res.headers.get('x-ratelimit-remaining');
-      throw new StopPoll(
-        `rate limited by Together (HTTP 429${limit !== null ? `, remaining ${limit}` : ''}): ${message}`,
-        false,
-      );
-    }
-    throw new StopPoll(`GET ${path}: HTTP ${res.status}: ${message}`);
-  }
-
-  private async openAuthIncident(res: ApiResponse): Promise<never> {
-    const name = this.deps.config.apiKeySecretName;
-    if (!this.state.authIncident) {
-      const { message } = errorDetail(res.json, res.status);
-      await this.deps.notify(
-        'Together AI rejected the API key',
-        `Together answered HTTP ${res.status} (${message}) to the job poller: the API key was rejected. ` +
-          `Rotate it in the Secrets Manager secret ${name}. Polling resumes by itself once the key works; ` +
-          'job outcomes in the meantime are published then, none is lost.',
-      );
-      // Only once the alert went out: if it did not, the next poll tries again.
-      this.state.authIncident = { openedAt: new Date(this.nowMs).toISOString(), status: res.status };
-    }
-    throw new StopPoll(`Together rejected the API key (HTTP ${res.status}); rotate it in ${name}`);
-  }
-
-  // ---- delivery ----
-
-  private async deliver(
-    type: TogetherEventType,
-    createdAt: string | undefined,
-    data: Record<string, unknown>,
-  ) {
-    const draft: TogetherEnvelope = { id: '', type, created_at: createdAt, data };
-    const envelope = { ...draft, id: outcomeKey(draft) };
-    const detail = JSON.stringify(envelope);
-    const result: DeliveryOutcome = await deliverOnce(
-      this.deps.store,
-      {
-        id: envelope.id,
-        deliveryId: envelope.id,
-        payloadHash: createHash('sha256').update(detail).digest('hex'),
-        token: this.deps.newToken(),
-        nowMs: this.deps.clock.now(),
-        inProgressMs: Math.max(5_000, this.deadlineMs - this.deps.clock.now() + 5_000),
-        retentionSeconds: this.deps.config.retentionSeconds,
-      },
-      () => this.deps.publish(type, detail),
-    );
-    switch (result.outcome) {
-      case 'published':
-        this.summary.published++;
-        return;
-      case 'duplicate':
-        this.summary.duplicates++;
-        return;
-      case 'in_flight':
-        throw new StopPoll(
-          `${envelope.id} is being delivered by another path; the next poll confirms it`,
-          false,
-        );
-      case 'store_error':
-        throw new StopPoll(`event store failed for ${envelope.id}: ${errorName(result.error)}`);
-      case 'publish_error':
-        throw new StopPoll(`EventBridge refused ${envelope.id}: ${errorName(result.error)}`);
-    }
-  }
-
-  // ---- fine-tunes ----
-
-  private async fineTunes(): Promise<void> {
-    const answer = await this.get('/fine-tunes');
-    const list = isObject(answer) && Array.isArray(answer.data) ? answer.data : undefined;
-    if (!list) throw new StopPoll('GET /fine-tunes: unexpected answer (no data array)');
-    const jobs = list.filter(
-      (j): j is FineTune => isObject(j) && typeof j.id === 'string' && typeof j.status === 'string',
-    );
-    jobs.sort((a, b) => (time(a.updated_at) || 0) - (time(b.updated_at) || 0));
-    this.summary.checked.fineTunes = jobs.length;
-    const mark = new Watermark(this.state.fineTuneWatermark, this.state.fineTuneWatermarkIds);
-    for (const job of jobs) {
-      const terminal = FINE_TUNE_TERMINAL.has(job.status);
-      const followed = job.id in this.state.checkpointSteps;
-      if (terminal && !followed && mark.handled(time(job.updated_at), job.id)) continue;
-      await this.fineTune(job, terminal);
-      if (terminal) {
-        mark.advance(time(job.updated_at), job.id);
-        [this.state.fineTuneWatermark, this.state.fineTuneWatermarkIds] = mark.save();
-      }
-    }
-  }
-
-  private async fineTune(job: FineTune, terminal: boolean): Promise<void> {
-    const answer = await this.get(`/fine-tunes/${encodeURIComponent(job.id)}/events`, false, { data: [] });
-    const events: FineTuneEvent[] =
-      isObject(answer) && Array.isArray(answer.data) ? (answer.data.filter(isObject) as FineTuneEvent[]) : [];
-
-    const lastStep = this.state.checkpointSteps[job.id] ?? -1;
-    const checkpoints = [
-      ...new Set(
-        events
-          .filter(
-            (e) => e.type === 'checkpoint_save' && Number.isInteger(e.step) && (e.step as number) > lastStep,
-          )
-          .map((e) => e.step as number),
-      ),
-    ].sort((a, b) => a - b);
-    const needMetrics = checkpoints.length > 0 || job.status === 'completed';
-    const metrics = needMetrics ? await this.metrics(job.id) : [];
-
-    for (const step of checkpoints) {
-      const at = events.find((e) => e.type === 'checkpoint_save' && e.step === step)?.created_at;
-      await this.deliver('fine_tune.checkpoint', at, {
-        fine_tune_id: job.id,
-        step,
-        loss: lossAt(metrics, step),
-      });
-      this.state.checkpointSteps[job.id] = step;
-    }
-
-    if (!terminal) {
-      this.state.checkpointSteps[job.id] ??= -1;
-      await this.stallCheck(job, events);
-      return;
-    }
-    if (job.status === 'completed') {
-      await this.deliver('fine_tune.completed', job.updated_at, {
-        fine_tune_id: job.id,
-        model_name: job.model_output_name ?? job.model ?? '',
-        eval_loss: lastValue(metrics, ['eval/loss', 'eval_loss', 'validation/loss']),
-      });
-    } else if (job.status === 'cancelled') {
-      await this.deliver('fine_tune.cancelled', job.updated_at, { fine_tune_id: job.id });
-    } else {
-      const failure =
-        [...events].reverse().find((e) => e.type === 'job_error') ??
-        [...events].reverse().find((e) => e.level === 'error' || e.level === 'legacy_ierror');
-      await this.deliver('fine_tune.failed', job.updated_at, {
-        fine_tune_id: job.id,
-        error_message: (failure?.message || `fine-tune ended with status ${job.status}`).slice(
-          0,
-          MAX_ERROR_MESSAGE,
-        ),
-        step: Number.isInteger(failure?.step) && (failure?.step as number) > 0 ? failure?.step : null,
-      });
-    }
-    delete this.state.checkpointSteps[job.id];
-  }
-
-  /** Loss values by step, when Together has them; never a reason to hold an outcome back. */
-  private async metrics(id: string): Promise<Array<Record<string, unknown>>> {
-    const answer = await this.get(`/fine-tunes/${encodeURIComponent(id)}/metrics`, true);
-    return isObject(answer) && Array.isArray(answer.metrics) ? answer.metrics.filter(isObject) : [];
-  }
-
-  private async stallCheck(job: FineTune, events: FineTuneEvent[]): Promise<void> {
-    const last = Math.max(time(job.updated_at) || 0, ...events.map((e) => time(e.created_at) || 0));
-    if (!last || this.nowMs - last < this.deps.config.stallAfterMs) return;
-    // One event per stall: the key holds the time of the last change, so a new stall gets a new key.
-    await this.deliver('fine_tune.stalled', new Date(this.nowMs).toISOString(), {
-      fine_tune_id: job.id,
-      status: job.status,
-      since: new Date(last).toISOString(),
-    });
-  }
-
-  // ---- batches ----
-
-  private async batches(): Promise<void> {
-    const answer = await this.get('/batches');
-    if (!Array.isArray(answer)) throw new StopPoll('GET /batches: unexpected answer (not an array)');
-    const batches = answer.filter(
-      (b): b is Batch => isObject(b) && typeof b.id === 'string' && typeof b.status === 'string',
-    );
-    this.summary.checked.batches = batches.length;
-    // NaN when Together gives no time at all: such a batch is never taken as handled (the claim dedupes it).
-    const ended = (b: Batch) =>
-      Number.isNaN(time(b.completed_at)) ? time(b.created_at) : time(b.completed_at);
-    const mark = new Watermark(this.state.batchWatermark, this.state.batchWatermarkIds);
-    const done = batches
-      .filter((b) => BATCH_TERMINAL.has(b.status) && !mark.handled(ended(b), b.id))
-      .sort((a, b) => (ended(a) || 0) - (ended(b) || 0));
-    const base = this.deps.config.apiBaseUrl.replace(/\/+$/, '');
-    for (const batch of done) {
-      await this.deliver('batch.done', batch.completed_at ?? batch.created_at, {
-        batch_id: batch.id,
-        status: batch.status,
-        output_url: batch.output_file_id
-          ? `${base}/files/${encodeURIComponent(batch.output_file_id)}/content`
-          : null,
-        output_file_id: batch.output_file_id ?? null,
-        error_file_id: batch.error_file_id ?? null,
-        ...(batch.error ? { error: batch.error.slice(0, MAX_ERROR_MESSAGE) } : {}),
-        total_tokens: null,
-      });
-      mark.advance(ended(batch), batch.id);
-      [this.state.batchWatermark, this.state.batchWatermarkIds] = mark.save();
-    }
-  }
-
-  // ---- models ----
-
-  private async models(): Promise<void> {
-    const answer = await this.get('/models');
-    if (!Array.isArray(answer)) throw new StopPoll('GET /models: unexpected answer (not an array)');
-    const listed = new Set(
-      answer
-        .filter(isObject)
-        .map((m) => m.id)
-        .filter((id) => typeof id === 'string'),
-    );
-    this.summary.checked.models = listed.size;
-    const watched = this.deps.config.watchModels;
-    const wasPresent = new Set(this.state.modelsPresent);
-    for (const model of watched) {
-      if (listed.has(model)) {
-        wasPresent.add(model);
-        delete this.state.modelsMissing[model];
-        continue;
-      }
-      if (!wasPresent.has(model)) continue;
-      const missing = (this.state.modelsMissing[model] ?? 0) + 1;
-      this.state.modelsMissing[model] = missing;
-      if (missing < MISSING_POLLS_FOR_DEPRECATION) continue;
-      const info = this.deps.config.modelInfo[model] ?? {};
-      await this.deliver('model.deprecated', new Date(this.nowMs).toISOString(), {
-        model_id: model,
-        replacement_model: info.replacementModel ?? null,
-        sunset_date: info.sunsetDate ?? null,
-      });
-      wasPresent.delete(model);
-      delete this.state.modelsMissing[model];
-    }
-    this.state.modelsPresent = watched.filter((m) => wasPresent.has(m));
-  }
-}
-
-/**
- * How far a list has been handled: everything that ended before `at`, and the ids handled exactly at `at`.
- * Items are handled in time order, so an item at or after the mark that is not listed is still to do.
- */
-class Watermark {
-  private at: number;
-  private ids: Set<string>;
-
-  constructor(at: string | undefined, ids: string[] | undefined) {
-    this.at = time(at) || 0;
-    this.ids = new Set(ids ?? []);
-  }
-
-  handled(when: number, id: string): boolean {
-    if (Number.isNaN(when)) return false;
-    return when < this.at || (when === this.at && this.ids.has(id));
-  }
-
-  advance(when: number, id: string): void {
-    if (Number.isNaN(when) || when < this.at) return;
-    if (when > this.at) {
-      this.at = when;
-      this.ids = new Set();
-    }
-    this.ids.add(id);
-  }
-
-  save(): [string, string[]] {
-    return [new Date(this.at).toISOString(), [...this.ids]];
-  }
-}
-
-/** The training loss logged at `step` (Together's metrics are flat maps like {"train/loss", "train/global_step"}). */
-function lossAt(metrics: Array<Record<string, unknown>>, step: number): number | null {
-  for (const m of metrics) {
-    const at = m['train/global_step'] ?? m['global_step'] ?? m['step'];
-    if (at === step) {
-      const loss = m['train/loss'] ?? m['loss'];
-      if (typeof loss === 'number' && Number.isFinite(loss)) return loss;
-    }
-  }
-  return null;
-}
-
-function lastValue(metrics: Array<Record<string, unknown>>, names: string[]): number | null {
-  for (let i = metrics.length - 1; i >= 0; i--) {
-    for (const name of names) {
-      const v = metrics[i][name];
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
-    }
-  }
-  return null;
 }

@@ -15,7 +15,7 @@ import {
 import { readSecret } from '../shared/secret-value';
 import { realClock } from '../shared/together-api';
 import { readPollerEnv } from './config';
-import { poll, PollerDeps, PollSummary } from './core';
+import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from './core';
 import { DynamoPollerStateStore } from './state';
 
 // Module scope: reused by every invocation of a warm container; every call bounded in time.
@@ -23,8 +23,6 @@ const dynamo = new DynamoDBClient(sdkClientConfig(DYNAMODB_LIMITS));
 const eventBridge = new EventBridgeClient(sdkClientConfig(EVENTBRIDGE_LIMITS));
 const secretsManager = new SecretsManagerClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 const sns = new SNSClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
-/** Time kept back to save state and release the lease. */
-const SAVE_MARGIN_MS = 10_000;
 
 let deps: PollerDeps | undefined;
 
@@ -37,12 +35,15 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
       watchModels: config.watchModels,
       modelInfo: config.modelInfo,
       stallAfterMs: config.stallAfterMs,
+      modelMissingMs: config.modelMissingMs,
       initialLookbackMs: config.initialLookbackMs,
       retentionSeconds: config.retentionSeconds,
       metrics: { namespace: config.metricsNamespace, service: config.metricsService },
     },
     store: new DynamoIdempotencyStore(dynamo, config.tableName),
-    state: new DynamoPollerStateStore(dynamo, config.tableName),
+    state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>
+      stdoutLogger({ level: 'WARN', message: 'poller state unreadable: that part starts afresh', part, why }),
+    ),
     publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
     // Read each poll, so a rotated key is used at once.
     getApiKey: async () =>
@@ -73,6 +74,6 @@ export async function handler(
     stdoutLogger({ level: 'ERROR', message: 'poller misconfigured', error: errorName(err) });
     throw err;
   }
-  const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
-  return poll(deps, Date.now() + Math.max(1_000, remaining - SAVE_MARGIN_MS));
+  const remaining = context?.getRemainingTimeInMillis?.() ?? 90_000;
+  return poll(deps, pollWindow(Date.now(), remaining, RESERVES));
 }

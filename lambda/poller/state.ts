@@ -5,49 +5,119 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 /**
- * The poller's memory, kept in the dedupe table beside the claims (keys prefixed `poller#`, which no outcome key
- * can take: those start with an event type).
+ * The poller's memory, kept in the dedupe table beside the claims. Every key is `poller#<scope>#...`, where the
+ * scope names the construct (stable across deploys), so two pollers can share one table; no outcome key can take
+ * such a key (those start with an event type). One item per source, so sources stay independent and each item
+ * stays far below DynamoDB's 400 KB.
  */
-export interface PollerState {
-  /** ISO time: finished fine-tunes updated before it were handled already. */
-  fineTuneWatermark?: string;
-  /** Those updated exactly at the watermark that were handled (ties are common at second precision). */
-  fineTuneWatermarkIds?: string[];
-  /** ISO time: batches that ended before it were handled already. */
-  batchWatermark?: string;
-  batchWatermarkIds?: string[];
-  /** Last checkpoint step published, per fine-tune still being followed. */
-  checkpointSteps: Record<string, number>;
-  /** Watched models listed by Together at the last poll. */
-  modelsPresent: string[];
-  /** Consecutive polls a previously listed watched model has been missing. */
-  modelsMissing: Record<string, number>;
+
+export const STATE_VERSION = 2;
+
+/** A job seen unfinished (or finished but not yet delivered): followed until its terminal state is published. */
+export interface FollowedJob {
+  /** The status Together reported last. */
+  status: string;
+  /** Epoch ms this poller first saw it. */
+  seen: number;
+  /** Epoch ms of the last visit that read its progress (events). */
+  visited?: number;
+  /** Last checkpoint step published. */
+  step?: number;
+  /** Epoch ms of the last change seen: status, `updated_at` or a new event. */
+  changed?: number;
+  /** The `changed` value whose stall was published: one `fine_tune.stalled` per episode. */
+  stalled?: number;
+  /** It finished, but its terminal state is not delivered yet. */
+  finished?: boolean;
+  /** Failed attempts in a row (requests for it, or delivering it). */
+  failures?: number;
+  /** The last failure, for the log. */
+  lastError?: string;
+}
+
+export interface JobSourceState {
+  v: number;
+  /** Epoch ms: outcomes before it were history when this poller started (first-run lookback). */
+  since: number;
+  /** Epoch ms: a finished job never followed and dated before it was handled already, or is history. */
+  horizon: number;
+  /** Epoch ms of the last listing that worked (undefined: none yet, the next one sets the baseline). */
+  listed?: number;
+  /** Followed jobs by id. */
+  open: Record<string, FollowedJob>;
+  /**
+   * Finished jobs delivered (or taken as history) at or after the horizon: id -> the time judged by, or 0 for a
+   * job Together gives no time for (kept while it is listed).
+   */
+  done: Record<string, number>;
+}
+
+export interface WatchedModel {
+  /** Epoch ms it was first listed. A model never listed cannot disappear. */
+  listed?: number;
+  /** Epoch ms of the first poll it was missing from, in the current episode. */
+  missingSince?: number;
+  /** The `missingSince` whose deprecation was published. */
+  published?: number;
+}
+
+export interface ModelsState {
+  v: number;
+  models: Record<string, WatchedModel>;
+}
+
+export interface PollHealth {
+  v: number;
   /** An open incident of Together refusing the API key: alerted once, closed by the first poll that works. */
   authIncident?: { openedAt: string; status: number };
 }
 
-export const LEASE_KEY = 'poller#lease';
-export const STATE_KEY = 'poller#state';
-
-export function emptyState(): PollerState {
-  return { checkpointSteps: {}, modelsPresent: [], modelsMissing: {} };
+export interface PollerState {
+  fineTunes?: JobSourceState;
+  batches?: JobSourceState;
+  models?: ModelsState;
+  health?: PollHealth;
 }
+
+export type StatePart = keyof PollerState;
+const PARTS: readonly StatePart[] = ['fineTunes', 'batches', 'models', 'health'];
+const PART_KEYS: Record<StatePart, string> = {
+  fineTunes: 'fine-tunes',
+  batches: 'batches',
+  models: 'models',
+  health: 'health',
+};
 
 export interface PollerStateStore {
   /** True when this poll may run: no other poll holds an unexpired lease. */
   acquireLease(holder: string, nowMs: number, untilMs: number): Promise<boolean>;
   releaseLease(holder: string): Promise<void>;
-  load(): Promise<PollerState | undefined>;
+  load(): Promise<PollerState>;
+  /** Writes the parts that differ from what was loaded or last saved. */
   save(state: PollerState): Promise<void>;
 }
 
+/** The item keys of one poller's state: scope `abc` gives `poller#abc#lease`, `poller#abc#fine-tunes`, ... */
+export function stateKey(scope: string, part: StatePart | 'lease'): string {
+  return `poller#${scope}#${part === 'lease' ? 'lease' : PART_KEYS[part]}`;
+}
+
 export class DynamoPollerStateStore implements PollerStateStore {
+  private readonly saved = new Map<StatePart, string>();
+
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-  ) {}
+    private readonly scope: string,
+    /** Told when a stored part cannot be read (another version, corrupt): that part starts afresh. */
+    private readonly onUnreadable: (part: StatePart, why: string) => void = () => undefined,
+  ) {
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(scope))
+      throw new Error(`poller state scope is not a safe key: "${scope}"`);
+  }
 
   async acquireLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {
     try {
@@ -55,7 +125,7 @@ export class DynamoPollerStateStore implements PollerStateStore {
         new PutItemCommand({
           TableName: this.tableName,
           Item: {
-            id: { S: LEASE_KEY },
+            id: { S: stateKey(this.scope, 'lease') },
             holder: { S: holder },
             lease_until: { N: String(untilMs) },
             // Swept by TTL if a poller dies holding it; the condition below does not wait for that.
@@ -77,7 +147,7 @@ export class DynamoPollerStateStore implements PollerStateStore {
       await this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
-          Key: { id: { S: LEASE_KEY } },
+          Key: { id: { S: stateKey(this.scope, 'lease') } },
           ConditionExpression: 'holder = :holder',
           ExpressionAttributeValues: { ':holder': { S: holder } },
         }),
@@ -87,20 +157,58 @@ export class DynamoPollerStateStore implements PollerStateStore {
     }
   }
 
-  async load(): Promise<PollerState | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: STATE_KEY } }, ConsistentRead: true }),
+  async load(): Promise<PollerState> {
+    const state: PollerState = {};
+    this.saved.clear();
+    await Promise.all(
+      PARTS.map(async (part) => {
+        const out = await this.client.send(
+          new GetItemCommand({
+            TableName: this.tableName,
+            Key: { id: { S: stateKey(this.scope, part) } },
+            ConsistentRead: true,
+          }),
+        );
+        const raw = out.Item?.state?.B;
+        if (!raw) return;
+        let json: string;
+        let value: { v?: unknown };
+        try {
+          json = gunzipSync(raw).toString('utf8');
+          value = JSON.parse(json) as { v?: unknown };
+        } catch (err) {
+          this.onUnreadable(part, `not gzipped JSON (${(err as Error).message})`);
+          return;
+        }
+        if (value?.v !== STATE_VERSION) {
+          this.onUnreadable(part, `version ${String(value?.v)}, this poller reads ${STATE_VERSION}`);
+          return;
+        }
+        this.saved.set(part, json);
+        (state as Record<string, unknown>)[part] = value;
+      }),
     );
-    const raw = out.Item?.state?.S;
-    if (!raw) return undefined;
-    return { ...emptyState(), ...(JSON.parse(raw) as Partial<PollerState>) };
+    return state;
   }
 
   async save(state: PollerState): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: { id: { S: STATE_KEY }, state: { S: JSON.stringify(state) } },
+    await Promise.all(
+      PARTS.map(async (part) => {
+        const value = state[part];
+        if (!value) return;
+        const json = JSON.stringify(value);
+        if (this.saved.get(part) === json) return;
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: {
+              id: { S: stateKey(this.scope, part) },
+              state: { B: gzipSync(json) },
+              v: { N: String(STATE_VERSION) },
+            },
+          }),
+        );
+        this.saved.set(part, json);
       }),
     );
   }

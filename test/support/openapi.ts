@@ -58,3 +58,22 @@ export function responseErrors(
   }
   return validate(body) ? undefined : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
 }
+
+let errorData: ValidateFunction | undefined;
+
+/**
+ * Checks an answer against the spec where it describes that status; an error status it does not describe for that
+ * operation (many operations list only their 200) must still have Together's documented error shape, ErrorData.
+ */
+export function answerErrors(
+  method: string,
+  path: string,
+  status: number,
+  body: unknown,
+): string[] | undefined {
+  const template = describedPath(method, path);
+  const described = template && doc.paths[template][method.toLowerCase()].responses?.[String(status)];
+  if (described || status < 400) return responseErrors(method, path, status, body);
+  errorData ??= ajv.compile({ $ref: 'openapi#/components/schemas/ErrorData' });
+  return errorData(body) ? undefined : (errorData.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}

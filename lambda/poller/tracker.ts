@@ -1,0 +1,321 @@
+import { TogetherEventType } from '../../lib/events';
+import { errorName, Logger } from '../shared/log';
+import { PollApi, RequestFailed, StopPoll } from './api';
+import { FollowedJob, JobSourceState, STATE_VERSION } from './state';
+
+/**
+ * "Follow every job until its terminal state is published", once for every source of jobs:
+ *
+ *  1. settle: list the jobs; publish every terminal state that is new (a followed job that finished, or one never
+ *     seen whose time is at or after the horizon); start following the unfinished ones.
+ *  2. follow: read the progress of followed jobs, least recently visited first, at most `visitsPerPoll` that need
+ *     a request, so N followed jobs are each visited within ceil(N / visitsPerPoll) polls.
+ *
+ * A failure costs the job that needed it (it stays followed, so the next poll retries it and the horizon cannot
+ * pass it by); a `StopPoll` ends the poll. The claims in the table, not this state, decide what is a duplicate.
+ */
+
+/** A job as one listing (or a GET of it) shows it. */
+export interface ListedJob {
+  readonly id: string;
+  readonly status: string;
+  readonly terminal: boolean;
+  /** When it reached this state (completed_at, else updated_at), epoch ms; NaN when Together gives neither. */
+  readonly at: number;
+  /** For a finished job Together gives no time for: the latest it can have ended (NaN if unknown). */
+  readonly endedBy: number;
+}
+
+/** What a source may do during a poll. */
+export interface PollContext {
+  readonly api: PollApi;
+  /** When this poll started, epoch ms. */
+  readonly now: number;
+  /** Claims, publishes and confirms one outcome; throws `Deferred` or `StopPoll` when it did not. */
+  deliver(
+    type: TogetherEventType,
+    createdAt: string | undefined,
+    data: Record<string, unknown>,
+  ): Promise<void>;
+  readonly log: Logger;
+}
+
+/** The outcome is being delivered by the other path (webhook) right now: the next poll confirms it. */
+export class Deferred extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Deferred';
+  }
+}
+
+export interface JobSource<J extends ListedJob> {
+  /** As in logs and metrics: `fine-tunes`, `batches`. */
+  readonly name: string;
+  list(ctx: PollContext): Promise<J[]>;
+  /** One job by id, for a followed job the listing no longer shows; undefined when Together no longer knows it. */
+  get(ctx: PollContext, id: string): Promise<J | undefined>;
+  /** Publishes what is left of a finished job's progress, then its terminal outcome. */
+  finish(ctx: PollContext, job: J, followed: FollowedJob, state: JobSourceState): Promise<void>;
+  /** Reads and publishes an unfinished job's progress. Absent: only its status is followed (the listing has it). */
+  progress?(ctx: PollContext, job: J, followed: FollowedJob, state: JobSourceState): Promise<void>;
+  /** True when the listing carried the job's progress, so reading it needs no request of its own. */
+  progressIsListed?(job: J): boolean;
+}
+
+export interface TrackerLimits {
+  /** Jobs worked on at once. */
+  readonly concurrency: number;
+  /** Progress visits that need a request of their own, per source and poll. */
+  readonly visitsPerPoll: number;
+  /** How far before the newest finished job the horizon stays: late listings and clock skew. */
+  readonly overlapMs: number;
+}
+
+/** What a poll did, summed over sources; the log line and the metrics are made from it. */
+export class PollRun {
+  published = 0;
+  duplicates = 0;
+  /** Failures that held something back: a source's listing, a job's request, an unexpected error. */
+  errors = 0;
+  failures: string[] = [];
+  outOfTime = false;
+  stop?: StopPoll;
+
+  constructor(private readonly workDeadline: () => boolean) {}
+
+  /** A new job may be started: the poll was not stopped and time is left. */
+  canStart(): boolean {
+    if (this.stop) return false;
+    if (this.workDeadline()) {
+      this.outOfTime = true;
+      return false;
+    }
+    return true;
+  }
+
+  stopWith(err: StopPoll): void {
+    if (err.kind === 'out_of_time') this.outOfTime = true;
+    this.stop ??= err;
+  }
+
+  fail(what: string): void {
+    this.errors++;
+    if (this.failures.length < 10) this.failures.push(what.slice(0, 300));
+  }
+}
+
+/** Runs `fn` over `items`, `limit` at a time, starting no new one once `keepGoing` says no; returns how many started. */
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  keepGoing: () => boolean,
+  fn: (item: T) => Promise<void>,
+): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && keepGoing()) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return next;
+}
+
+export function freshSourceState(nowMs: number, lookbackMs: number): JobSourceState {
+  const since = nowMs - lookbackMs;
+  return { v: STATE_VERSION, since, horizon: since, open: {}, done: {} };
+}
+
+type Attempt = 'done' | 'failed' | 'deferred' | 'stopped';
+
+export class JobTracker<J extends ListedJob> {
+  /** How many jobs the listing showed (undefined: the listing failed). */
+  listed?: number;
+  visited = 0;
+  private listing?: Map<string, J>;
+
+  constructor(
+    private readonly source: JobSource<J>,
+    private readonly state: JobSourceState,
+    private readonly ctx: PollContext,
+    private readonly run: PollRun,
+    private readonly limits: TrackerLimits,
+  ) {}
+
+  /** Followed jobs that are finished but not yet delivered. */
+  heldBack(): number {
+    return Object.values(this.state.open).filter((f) => f.finished).length;
+  }
+
+  followed(): number {
+    return Object.keys(this.state.open).length;
+  }
+
+  /** Phase 1: the listing, and every new terminal state in it. */
+  async settle(): Promise<void> {
+    if (this.run.stop) return;
+    const { state, ctx } = this;
+    let jobs: J[];
+    try {
+      jobs = await this.source.list(ctx);
+    } catch (err) {
+      if (err instanceof StopPoll) this.run.stopWith(err);
+      else
+        this.run.fail(`${this.source.name}: ${err instanceof RequestFailed ? err.message : errorName(err)}`);
+      return;
+    }
+    const firstListing = state.listed === undefined;
+    state.listed = ctx.now;
+    this.listed = jobs.length;
+    this.listing = new Map(jobs.map((j) => [j.id, j]));
+
+    const todo: J[] = [];
+    for (const job of this.listing.values()) {
+      const followed = state.open[job.id];
+      if (!job.terminal) {
+        this.observe(job);
+        continue;
+      }
+      if (followed) todo.push(job);
+      else if (job.id in state.done) continue;
+      else if (Number.isFinite(job.at)) {
+        if (job.at >= state.horizon) todo.push(job);
+      } else if (Number.isFinite(job.endedBy) && job.endedBy < state.horizon) {
+        continue; // undated, but it cannot have ended after the horizon
+      } else if (firstListing) {
+        state.done[job.id] = Number.isFinite(job.endedBy) ? job.endedBy : 0; // undated history at deploy
+      } else todo.push(job); // never seen, undated: it ended since the last poll
+    }
+    todo.sort((a, b) => (a.at || 0) - (b.at || 0) || (a.id < b.id ? -1 : 1));
+    const started = await eachLimited(
+      todo,
+      this.limits.concurrency,
+      () => this.run.canStart(),
+      (job) => this.finish(job),
+    );
+
+    // The horizon follows the newest finished job, minus the overlap, but never past one not yet reached.
+    let bound = -Infinity;
+    for (const job of jobs)
+      if (job.terminal && Number.isFinite(job.at)) bound = Math.max(bound, Math.min(job.at, ctx.now));
+    for (const job of todo.slice(started)) if (Number.isFinite(job.at)) bound = Math.min(bound, job.at);
+    if (bound > -Infinity) state.horizon = Math.max(state.horizon, bound - this.limits.overlapMs);
+    for (const [id, at] of Object.entries(state.done)) {
+      if (at === 0 ? !this.listing.has(id) : at < state.horizon) delete state.done[id];
+    }
+  }
+
+  /** Phase 2: progress of followed jobs, round robin within the per-poll budget of requests. */
+  async follow(): Promise<void> {
+    const listing = this.listing;
+    if (!listing || this.run.stop) return;
+    const free: Array<() => Promise<void>> = [];
+    const queue: Array<{ id: string; last: number; missing: boolean; job?: J }> = [];
+    for (const [id, followed] of Object.entries(this.state.open)) {
+      const job = listing.get(id);
+      if (!job) queue.push({ id, last: followed.visited ?? followed.seen, missing: true });
+      else if (job.terminal || !this.source.progress) continue;
+      else if (this.source.progressIsListed?.(job)) free.push(() => this.visit(job));
+      else queue.push({ id, last: followed.visited ?? followed.seen, missing: false, job });
+    }
+    // Jobs that vanished from the listing first (they may have finished), then least recently visited.
+    queue.sort((a, b) => Number(b.missing) - Number(a.missing) || a.last - b.last || (a.id < b.id ? -1 : 1));
+    const paid = queue
+      .slice(0, this.limits.visitsPerPoll)
+      .map((q) => (q.job ? () => this.visit(q.job!) : () => this.visitMissing(q.id)));
+    await eachLimited(
+      [...free, ...paid],
+      this.limits.concurrency,
+      () => this.run.canStart(),
+      (visit) => visit(),
+    );
+  }
+
+  /** Starts following an unfinished job, or notes a change in one followed. */
+  private observe(job: J): void {
+    const at = Number.isFinite(job.at) ? job.at : undefined;
+    const followed = this.state.open[job.id];
+    if (!followed) {
+      this.state.open[job.id] = { status: job.status, seen: this.ctx.now, changed: at ?? this.ctx.now };
+      return;
+    }
+    delete followed.finished; // a job Together restarted
+    const changed = followed.changed ?? followed.seen;
+    if (followed.status !== job.status) {
+      followed.status = job.status;
+      followed.changed = at !== undefined && at > changed ? at : this.ctx.now;
+    } else if (at !== undefined && at > changed) followed.changed = at;
+  }
+
+  private async finish(job: J): Promise<void> {
+    const { state } = this;
+    const followed = state.open[job.id] ?? { status: job.status, seen: this.ctx.now };
+    followed.status = job.status;
+    const result = await this.attempt(job.id, followed, () =>
+      this.source.finish(this.ctx, job, followed, state),
+    );
+    if (result === 'done') {
+      delete state.open[job.id];
+      state.done[job.id] = Number.isFinite(job.at) ? job.at : Number.isFinite(job.endedBy) ? job.endedBy : 0;
+    } else {
+      // Not delivered (yet): followed from now on, so the next poll retries it whatever the horizon does.
+      followed.finished = true;
+      state.open[job.id] = followed;
+    }
+  }
+
+  private async visit(job: J): Promise<void> {
+    const followed = this.state.open[job.id];
+    this.visited++;
+    const result = await this.attempt(job.id, followed, () =>
+      this.source.progress!(this.ctx, job, followed, this.state),
+    );
+    if (result === 'done') followed.visited = this.ctx.now;
+  }
+
+  /** A followed job the listing no longer shows: ask for it by id. */
+  private async visitMissing(id: string): Promise<void> {
+    const followed = this.state.open[id];
+    this.visited++;
+    let job: J | undefined;
+    const result = await this.attempt(id, followed, async () => {
+      job = await this.source.get(this.ctx, id);
+    });
+    if (result !== 'done') return;
+    if (!job) {
+      delete this.state.open[id];
+      this.ctx.log({
+        level: 'WARN',
+        message: 'followed job no longer known to Together: no longer followed',
+        source: this.source.name,
+        jobId: id,
+        status: followed.status,
+      });
+      return;
+    }
+    if (job.terminal) return this.finish(job);
+    this.observe(job);
+    if (this.source.progress) await this.visit(job);
+    else followed.visited = this.ctx.now;
+  }
+
+  /** Runs one job's work; sorts what went wrong into the job's record and the poll's. */
+  private async attempt(id: string, followed: FollowedJob, work: () => Promise<void>): Promise<Attempt> {
+    try {
+      await work();
+      delete followed.failures;
+      delete followed.lastError;
+      return 'done';
+    } catch (err) {
+      if (err instanceof StopPoll) {
+        this.run.stopWith(err);
+        return 'stopped';
+      }
+      if (err instanceof Deferred) return 'deferred';
+      // A RequestFailed is Together's; anything else is ours, and still costs only this job.
+      const why = err instanceof RequestFailed ? err.message : `unexpected: ${errorName(err)}`;
+      followed.failures = (followed.failures ?? 0) + 1;
+      followed.lastError = why.slice(0, 300);
+      this.run.fail(`${this.source.name} ${id}: ${why}`);
+      return 'failed';
+    }
+  }
+}
