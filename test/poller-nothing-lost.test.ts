@@ -199,6 +199,9 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
     const d = h.deps({ config: { ...h.deps().config, limits: { visitsPerPoll: CAP } } });
     const window = () => pollWindow(clock.now(), 90_000, { ...RESERVES, maxWorkMs: 15_000 });
     await pollAt(T0, d, window);
+    const visited = () =>
+      new Set(together.requests.filter((r) => r.path.endsWith('/events')).map((r) => r.path.split('/')[3]));
+    expect(visited().size).toBe(CAP);
 
     // Poll 2: every job saves a checkpoint; one of them (late in every order) has completed.
     for (const id of ids)
@@ -212,6 +215,8 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
       expect(summary.outOfTime).toBe(false);
       published.push(summary.published);
       if (p === 0) expect(h.keys()).toContain(`fine_tune.completed:${ids[N - 1]}`);
+      // Round robin: no job is visited twice before every job was visited once.
+      if (p === Math.ceil(N / CAP) - 2) expect(visited().size).toBe(N);
     }
     const checkpoints = h.keys().filter((k) => k.startsWith('fine_tune.checkpoint:'));
     expect(sorted(checkpoints)).toEqual(sorted(ids.map((id) => `fine_tune.checkpoint:${id}:10`)));

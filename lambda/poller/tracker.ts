@@ -208,16 +208,24 @@ export class JobTracker<J extends ListedJob> {
     const listing = this.listing;
     if (!listing || this.run.stop) return;
     const free: Array<() => Promise<void>> = [];
-    const queue: Array<{ id: string; last: number; missing: boolean; job?: J }> = [];
+    const queue: Array<{ id: string; followed: FollowedJob; missing: boolean; job?: J }> = [];
     for (const [id, followed] of Object.entries(this.state.open)) {
       const job = listing.get(id);
-      if (!job) queue.push({ id, last: followed.visited ?? followed.seen, missing: true });
+      if (!job) queue.push({ id, followed, missing: true });
       else if (job.terminal || !this.source.progress) continue;
       else if (this.source.progressIsListed?.(job)) free.push(() => this.visit(job));
-      else queue.push({ id, last: followed.visited ?? followed.seen, missing: false, job });
+      else queue.push({ id, followed, missing: false, job });
     }
-    // Jobs that vanished from the listing first (they may have finished), then least recently visited.
-    queue.sort((a, b) => Number(b.missing) - Number(a.missing) || a.last - b.last || (a.id < b.id ? -1 : 1));
+    // Jobs that vanished from the listing first (they may have finished), then least recently visited; one never
+    // visited goes before one visited at the poll that first saw it.
+    const last = (f: FollowedJob) => f.visited ?? f.seen;
+    queue.sort(
+      (a, b) =>
+        Number(b.missing) - Number(a.missing) ||
+        last(a.followed) - last(b.followed) ||
+        Number(a.followed.visited !== undefined) - Number(b.followed.visited !== undefined) ||
+        (a.id < b.id ? -1 : 1),
+    );
     const paid = queue
       .slice(0, this.limits.visitsPerPoll)
       .map((q) => (q.job ? () => this.visit(q.job!) : () => this.visitMissing(q.id)));
