@@ -20,6 +20,7 @@ import {
 import { Construct } from 'constructs';
 import { bundledFunction, grantClaimPath } from './assets';
 import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, eventSpec, TogetherEventType } from './events';
+import { alertPattern, EventPatternJson, pascal, routePattern } from './patterns';
 import { PollerOptions, TogetherJobPoller } from './poller';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
 import { SignatureScheme } from './signature-scheme';
@@ -385,7 +386,7 @@ export class TogetherWebhooks extends Construct {
       rule = new events.Rule(this, `Route${pascal(eventType)}`, {
         eventBus: this.eventBus,
         description: `Together AI ${eventType} events`,
-        eventPattern: { source: [EVENT_SOURCE], detailType: [eventType] },
+        eventPattern: cdkPattern(routePattern(eventType)),
       });
       this.rules.set(eventType, rule);
     }
@@ -430,17 +431,10 @@ export class TogetherWebhooks extends Construct {
     for (const type of EVENT_TYPES) {
       const alert = eventSpec(type).alert;
       if (!alert) continue;
-      const when = alert.when;
       const rule = new events.Rule(this, `Alert${pascal(type)}`, {
         eventBus: this.eventBus,
         description: `Together AI ${type} events to the alert topic`,
-        eventPattern: {
-          source: [EVENT_SOURCE],
-          detailType: [type],
-          ...(when
-            ? { detail: { data: Object.fromEntries(Object.entries(when).map(([k, v]) => [k, [...v]])) } }
-            : {}),
-        },
+        eventPattern: cdkPattern(alertPattern(type)!),
       });
       rule.addTarget(
         new DeadLetteredTarget(
@@ -586,12 +580,10 @@ function alertMessage(type: TogetherEventType, advice: string): events.RuleTarge
   );
 }
 
-function pascal(type: string): string {
-  return type
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0].toUpperCase() + part.slice(1))
-    .join('');
+/** lib/patterns.ts speaks EventBridge's JSON; CDK's EventPattern spells `detail-type` as `detailType`. */
+function cdkPattern(pattern: EventPatternJson): events.EventPattern {
+  const { 'detail-type': detailType, ...rest } = pattern as Record<string, unknown>;
+  return { ...rest, detailType } as events.EventPattern;
 }
 
 const W = 'TogetherWebhooks';

@@ -8,9 +8,18 @@ import { IConstruct } from 'constructs';
 import { ExampleStack } from '../bin/example-stack';
 import { EVENT_TYPES } from '../lib';
 
+/** The feature flags `npm run synth` runs with (cdk.json: the ones CDK recommends, as `cdk init` sets them). */
+const cdkJsonContext = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')).context as Record<
+  string,
+  unknown
+>;
+
 function exampleApp(): { app: App; stack: ExampleStack } {
   // No handler bundling and no template checker: this tests the tree, not esbuild (README's synth does both).
-  const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({
+    builtinCloudFormationValidation: false,
+    context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] },
+  });
   const stack = new ExampleStack(app, 'TogetherWebhooksExample', {
     env: { account: '111111111111', region: 'us-east-1' },
     apiKeySecretName: 'together/api-key',
@@ -88,7 +97,7 @@ test('batch.done may write batches/* to its bucket and read the API key, nothing
     PolicyDocument: {
       Statement: [
         Match.objectLike({ Action: 's3:PutObject', Resource: Match.anyValue() }),
-        Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] }),
+        Match.objectLike({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] }),
       ],
     },
   });

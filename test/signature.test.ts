@@ -3,6 +3,8 @@ import { Webhook } from 'standardwebhooks';
 import {
   secretToKey,
   SIGNATURE_MISMATCH,
+  signatureHeaders,
+  verifySignature,
   verifyStandardWebhooks,
   verifyTogetherHmac,
 } from '../lambda/verifier/signature';
@@ -143,4 +145,31 @@ describe('Standard Webhooks', () => {
 test('an empty secret is a configuration error, not a key that matches everything', () => {
   expect(() => secretToKey('together-hmac', '')).toThrow(/empty/);
   expect(() => secretToKey('standard-webhooks', 'whsec_')).toThrow(/empty/);
+});
+
+describe('signatureHeaders: what a sender attaches, checked by the verifier itself', () => {
+  const body = '{"id":"evt_1","type":"batch.done","data":{}}';
+  test('together-hmac: the hex HMAC header verifies; another body does not', () => {
+    const headers = signatureHeaders('together-hmac', 'sekret', body);
+    expect(headers).toEqual({
+      'x-together-signature': createHmac('sha256', 'sekret').update(body).digest('hex'),
+    });
+    const keys = [secretToKey('together-hmac', 'sekret')];
+    expect(verifySignature('together-hmac', headers, body, keys, Date.now())).toEqual({ ok: true });
+    expect(verifySignature('together-hmac', headers, body + ' ', keys, Date.now()).ok).toBe(false);
+  });
+
+  test('standard-webhooks: id, timestamp and v1 signature verify within the tolerance', () => {
+    const secret = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+    const now = Date.UTC(2026, 10, 26, 12, 0, 0);
+    const headers = signatureHeaders('standard-webhooks', secret, body, {
+      id: 'msg_1',
+      timestampSeconds: now / 1000,
+    });
+    expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    const keys = [secretToKey('standard-webhooks', secret)];
+    expect(verifySignature('standard-webhooks', headers, body, keys, now)).toEqual({ ok: true });
+    expect(verifySignature('standard-webhooks', headers, body, keys, now + 10 * 60_000).ok).toBe(false);
+    expect(() => signatureHeaders('standard-webhooks', secret, body)).toThrow('need a message id');
+  });
 });

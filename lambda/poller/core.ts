@@ -4,7 +4,7 @@ import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-config';
 import { ApiClock, ApiResponse, errorDetail } from '../shared/together-api';
-import { PollApi, RequestFailed, StopPoll } from './api';
+import { PollApi, RequestFailed, StopKind, StopPoll } from './api';
 import { BatchSource } from './sources/batches';
 import { FineTuneSource } from './sources/fine-tunes';
 import { freshModelsState, watchModels } from './sources/models';
@@ -139,6 +139,8 @@ export interface PollSummary {
   requests: number;
   outOfTime: boolean;
   rateLimited: boolean;
+  /** What stopped the poll, when something did. */
+  stoppedBy?: StopKind;
   failures?: string[];
   notListed?: string[];
 }
@@ -365,6 +367,7 @@ function conclude(summary: PollSummary, run: PollRun): void {
   if (run.failures.length > 0) summary.failures = run.failures;
   if (run.stop && run.stop.kind !== 'out_of_time') {
     summary.outcome = 'stopped';
+    summary.stoppedBy = run.stop.kind;
     summary.reason = run.stop.message;
     // A rate limit is Together pacing us, not a fault; everything else that stops a poll is.
     if (run.stop.kind !== 'rate_limited') summary.errors++;

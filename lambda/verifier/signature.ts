@@ -111,3 +111,26 @@ export function verifySignature(
     ? verifyStandardWebhooks(headers, body, keys, nowMs)
     : verifyTogetherHmac(headers, body, keys);
 }
+
+/**
+ * The headers a sender puts on `body`: what the verifier checks, made the same way (the CLI's `sign`, `send` and
+ * `listen` use it). Standard Webhooks needs a message id and the send time.
+ */
+export function signatureHeaders(
+  scheme: SchemeName,
+  secret: string,
+  body: RawBody,
+  message: { id: string; timestampSeconds: number } = { id: '', timestampSeconds: 0 },
+): Record<string, string> {
+  const key = secretToKey(scheme, secret);
+  if (scheme === 'together-hmac') {
+    return { [TOGETHER_SIGNATURE_HEADER]: createHmac('sha256', key).update(body).digest('hex') };
+  }
+  if (!message.id) throw new Error('standard-webhooks signatures need a message id');
+  const timestamp = String(Math.floor(message.timestampSeconds));
+  const signature = createHmac('sha256', key)
+    .update(`${message.id}.${timestamp}.`)
+    .update(body)
+    .digest('base64');
+  return { 'webhook-id': message.id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+}

@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+
+/** Where the CLI writes: stdout carries results (JSON lines), stderr what a person reads. Tests swap these. */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** The body to sign or check: a file, or stdin for `-` or nothing. */
+  readBody(path: string | undefined): Promise<Buffer>;
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIo: Io = {
+  out: (line) => void process.stdout.write(line + '\n'),
+  err: (line) => void process.stderr.write(line + '\n'),
+  async readBody(path) {
+    if (path && path !== '-') return readFileSync(path);
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  },
+  env: process.env,
+};
