@@ -71,11 +71,11 @@ export class ExampleStack extends Stack {
 
     this.hooks = new TogetherWebhooks(this, 'Hooks', {
       handlers: {
-        'fine_tune.completed': [new targets.LambdaFunction(fn('FineTuneCompleted'))],
-        'fine_tune.failed': [new targets.LambdaFunction(fn('FineTuneFailed'))],
-        'fine_tune.checkpoint': [new targets.LambdaFunction(fn('FineTuneCheckpoint'))],
-        'model.deprecated': [new targets.LambdaFunction(fn('ModelDeprecated'))],
-        'batch.done': [new targets.LambdaFunction(batchDone)],
+        fineTuneCompleted: [new targets.LambdaFunction(fn('FineTuneCompleted'))],
+        fineTuneFailed: [new targets.LambdaFunction(fn('FineTuneFailed'))],
+        fineTuneCheckpoint: [new targets.LambdaFunction(fn('FineTuneCheckpoint'))],
+        modelDeprecated: [new targets.LambdaFunction(fn('ModelDeprecated'))],
+        batchDone: [new targets.LambdaFunction(batchDone)],
       },
       // Together's API has no webhooks endpoint today: the deploy then reports "unsupported" (see README)
       // and the poller delivers the same events; with both on, each outcome still arrives once.

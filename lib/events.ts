@@ -364,6 +364,11 @@ function fnv1a(text: string): string {
   return hash.toString(16).padStart(16, '0');
 }
 
+/** The `handlers` property of an event type: `fine_tune.completed` -> `fineTuneCompleted`. */
+export function handlerProperty(type: string): string {
+  return type.replace(/[^A-Za-z0-9]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
 /** Catalogue types Together itself may send (the poller-only ones excluded). */
 export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter((type) => !eventSpec(type).pollerOnly);
 

@@ -19,19 +19,71 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction, grantClaimPath } from './assets';
-import { EVENT_CATALOGUE, EVENT_SOURCE, EVENT_TYPES, eventSpec, TogetherEventType } from './events';
+import {
+  EVENT_CATALOGUE,
+  EVENT_SOURCE,
+  EVENT_TYPES,
+  eventSpec,
+  handlerProperty,
+  isCatalogueType,
+  TogetherEventType,
+} from './events';
 import { alertPattern, EventPatternJson, pascal, routePattern } from './patterns';
 import { PollerOptions, TogetherJobPoller } from './poller';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
 import { SignatureScheme } from './signature-scheme';
-import { checkEventType, checkNumber } from './validation';
+import { checkDuration, checkEventType, checkNumber } from './validation';
 
 /** The path Together posts to. */
 export const WEBHOOK_PATH = '/webhooks/together';
 /** The namespace of the metrics the verifier emits (CloudWatch embedded metric format). */
 export const METRICS_NAMESPACE = 'TogetherWebhooks';
+/** EventBridge takes at most five targets a rule. */
+const MAX_TARGETS_PER_RULE = 5;
 /** Polls in a row that held outcomes back before an alarm says so. */
 const POLLS_HELD_BACK = 5;
+
+/**
+ * Targets for each event type: one optional list per catalogue type, so a misspelt type is an error in the editor.
+ * More can be added later with `TogetherWebhooks.onEvent`.
+ */
+export interface TogetherEventHandlers {
+  /**
+   * `fine_tune.completed`: a fine-tuning job finished and its model is ready.
+   * @default - none
+   */
+  readonly fineTuneCompleted?: events.IRuleTarget[];
+  /**
+   * `fine_tune.failed`: a fine-tuning job stopped with an error.
+   * @default - none
+   */
+  readonly fineTuneFailed?: events.IRuleTarget[];
+  /**
+   * `fine_tune.checkpoint`: a fine-tuning job saved a checkpoint.
+   * @default - none
+   */
+  readonly fineTuneCheckpoint?: events.IRuleTarget[];
+  /**
+   * `fine_tune.cancelled`: a fine-tuning job was cancelled.
+   * @default - none
+   */
+  readonly fineTuneCancelled?: events.IRuleTarget[];
+  /**
+   * `fine_tune.stalled` (poller): a fine-tuning job has shown no progress for hours.
+   * @default - none
+   */
+  readonly fineTuneStalled?: events.IRuleTarget[];
+  /**
+   * `model.deprecated`: a model you use is deprecated and will be removed.
+   * @default - none
+   */
+  readonly modelDeprecated?: events.IRuleTarget[];
+  /**
+   * `batch.done`: a batch job reached a terminal state.
+   * @default - none
+   */
+  readonly batchDone?: events.IRuleTarget[];
+}
 
 export interface TogetherWebhooksProps {
   /**
@@ -89,11 +141,11 @@ export interface TogetherWebhooksProps {
   readonly archive?: boolean;
 
   /**
-   * Targets for each event type, e.g. `{ 'fine_tune.completed': [new targets.LambdaFunction(fn)] }`. Keys must be
-   * catalogue types. More can be added later with `onEvent`.
+   * Targets for each event type, e.g. `{ fineTuneCompleted: [new targets.LambdaFunction(fn)] }`. More can be added
+   * later with `onEvent`.
    * @default - no targets
    */
-  readonly handlers?: { readonly [eventType: string]: events.IRuleTarget[] };
+  readonly handlers?: TogetherEventHandlers;
   /**
    * Where undeliverable events go after the retries, for every target that does not name its own.
    * @default - a new encrypted SQS queue, kept 14 days
@@ -205,7 +257,7 @@ export class TogetherWebhooks extends Construct {
   /** The job poller, when `poller` is set. */
   public readonly poller?: TogetherJobPoller;
 
-  private readonly rules = new Map<string, events.Rule>();
+  private readonly routes = new Map<string, Array<{ rule: events.Rule; targets: number }>>();
   private readonly retryAttempts: number;
 
   constructor(scope: Construct, id: string, props: TogetherWebhooksProps = {}) {
@@ -219,7 +271,14 @@ export class TogetherWebhooks extends Construct {
       props.secret ??
       new secretsmanager.Secret(this, 'SigningSecret', {
         description: 'Signing secret for Together AI webhooks',
-        generateSecretString: { passwordLength: 48, excludePunctuation: true },
+        generateSecretString: {
+          passwordLength: 48,
+          excludePunctuation: true,
+          // With secretJsonField, the secret the verifier reads is that field of a JSON SecretString.
+          ...(props.secretJsonField
+            ? { secretStringTemplate: '{}', generateStringKey: props.secretJsonField }
+            : {}),
+        },
       });
 
     this.table = props.table ?? this.createTable(props.removalPolicy ?? RemovalPolicy.RETAIN);
@@ -302,8 +361,11 @@ export class TogetherWebhooks extends Construct {
       this.createAlarms(this.alertTopic, props.rejectedSignatureAlarmThreshold ?? 10);
     }
 
-    for (const [type, list] of Object.entries(props.handlers ?? {})) {
-      this.onEvent(type as TogetherEventType, ...list);
+    for (const type of EVENT_TYPES) {
+      const list = (props.handlers as Record<string, events.IRuleTarget[] | undefined> | undefined)?.[
+        handlerProperty(type)
+      ];
+      if (list?.length) this.onEvent(type, ...list);
     }
 
     if (props.poller) {
@@ -331,15 +393,20 @@ export class TogetherWebhooks extends Construct {
   }
 
   /**
-   * Routes events of `eventType` to `targets`: one rule per type, matching source `together.ai` and the
-   * detail-type. Targets without their own dead-letter queue get the construct's, with retries.
+   * Routes events of `eventType` to `targets`: a rule per type (`Route<Type>`), matching source `together.ai` and
+   * the detail-type; past EventBridge's five targets a rule, `Route<Type>2`, `Route<Type>3`, ... take the rest.
+   * Targets without their own dead-letter queue get the construct's, with retries. Returns the rule that took the
+   * last target.
    */
   public onEvent(eventType: TogetherEventType, ...ruleTargets: events.IRuleTarget[]): events.Rule {
-    const rule = this.ruleFor(eventType);
+    checkEventType('TogetherWebhooks', 'onEvent', eventType);
+    let route = this.routeFor(eventType);
     for (const target of ruleTargets) {
-      rule.addTarget(new DeadLetteredTarget(target, this.deadLetterQueue, this.retryAttempts));
+      if (route.targets >= MAX_TARGETS_PER_RULE) route = this.routeFor(eventType, true);
+      route.rule.addTarget(new DeadLetteredTarget(target, this.deadLetterQueue, this.retryAttempts));
+      route.targets++;
     }
-    return rule;
+    return route.rule;
   }
 
   /** Lets `grantee` put events on the bus (e.g. a handler that emits follow-up events). */
@@ -379,18 +446,19 @@ export class TogetherWebhooks extends Construct {
     return this.metric('Published', options);
   }
 
-  private ruleFor(eventType: string): events.Rule {
-    checkEventType('TogetherWebhooks', 'onEvent', eventType);
-    let rule = this.rules.get(eventType);
-    if (!rule) {
-      rule = new events.Rule(this, `Route${pascal(eventType)}`, {
-        eventBus: this.eventBus,
-        description: `Together AI ${eventType} events`,
-        eventPattern: cdkPattern(routePattern(eventType)),
-      });
-      this.rules.set(eventType, rule);
-    }
-    return rule;
+  /** The last rule of `eventType`, or a new one (ids are public API: the first keeps `Route<Type>`). */
+  private routeFor(eventType: string, another = false): { rule: events.Rule; targets: number } {
+    const routes = this.routes.get(eventType) ?? [];
+    if (routes.length > 0 && !another) return routes[routes.length - 1];
+    const id = `Route${pascal(eventType)}${routes.length === 0 ? '' : routes.length + 1}`;
+    const rule = new events.Rule(this, id, {
+      eventBus: this.eventBus,
+      description: `Together AI ${eventType} events`,
+      eventPattern: cdkPattern(routePattern(eventType)),
+    });
+    const route = { rule, targets: 0 };
+    this.routes.set(eventType, [...routes, route]);
+    return route;
   }
 
   private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {
@@ -589,13 +657,22 @@ function cdkPattern(pattern: EventPatternJson): events.EventPattern {
 const W = 'TogetherWebhooks';
 
 function validateProps(props: TogetherWebhooksProps): void {
-  for (const type of Object.keys(props.handlers ?? {})) checkEventType('TogetherWebhooks', 'handlers', type);
-  for (const [type, list] of Object.entries(props.handlers ?? {})) {
-    if (!Array.isArray(list)) {
+  const known = EVENT_TYPES.map(handlerProperty);
+  for (const [name, list] of Object.entries(props.handlers ?? {})) {
+    if (isCatalogueType(name))
+      throw new Error(`TogetherWebhooks: handlers["${name}"] is now handlers.${handlerProperty(name)}`);
+    if (!known.includes(name))
+      throw new Error(`TogetherWebhooks: handlers has no property "${name}"; one of: ${known.join(', ')}`);
+    if (list !== undefined && !Array.isArray(list)) {
       throw new Error(
-        `TogetherWebhooks: handlers["${type}"] must be an array of rule targets, got ${typeof list}`,
+        `TogetherWebhooks: handlers.${name} must be an array of rule targets, got ${typeof list}`,
       );
     }
+  }
+  if (props.archive === false && props.archiveRetention) {
+    throw new Error(
+      `TogetherWebhooks: archiveRetention is set (${props.archiveRetention.toHumanString()}) but archive is false`,
+    );
   }
   checkNumber(W, 'throttlingRateLimit', props.throttlingRateLimit, 1, 10_000);
   checkNumber(W, 'throttlingBurstLimit', props.throttlingBurstLimit, 0, 5_000, true);
@@ -610,12 +687,8 @@ function validateProps(props: TogetherWebhooksProps): void {
     1_000_000,
     true,
   );
-  if (props.timeout && !props.timeout.isUnresolved()) {
-    checkNumber(W, 'timeout (seconds)', props.timeout.toSeconds(), 1, 29);
-  }
-  if (props.dedupeRetention && !props.dedupeRetention.isUnresolved()) {
-    checkNumber(W, 'dedupeRetention (days)', props.dedupeRetention.toDays({ integral: false }), 1 / 24, 365);
-  }
+  checkDuration(W, 'timeout', props.timeout, Duration.seconds(1), Duration.seconds(29));
+  checkDuration(W, 'dedupeRetention', props.dedupeRetention, Duration.hours(1), Duration.days(365));
   if (props.domainName !== undefined && !props.certificate) {
     throw new Error(`TogetherWebhooks: domainName "${props.domainName}" needs a certificate`);
   }

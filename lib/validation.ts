@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { EVENT_TYPES, isCatalogueType } from './events';
 
 /** Prop checks shared by the constructs: each error names the construct, the prop and the value received. */
@@ -29,6 +29,23 @@ export function checkEventType(owner: string, where: string, type: string): void
   if (!isCatalogueType(type)) {
     throw new Error(
       `${owner}: unknown event type "${type}" in ${where}; known types: ${EVENT_TYPES.join(', ')}`,
+    );
+  }
+}
+
+/** A duration within [min, max], told back in words ("got 30 minutes"), not as a fraction of some unit. */
+export function checkDuration(
+  owner: string,
+  name: string,
+  value: Duration | undefined,
+  min: Duration,
+  max: Duration,
+): void {
+  if (value === undefined || value.isUnresolved()) return;
+  const ms = value.toMilliseconds();
+  if (ms < min.toMilliseconds() || ms > max.toMilliseconds()) {
+    throw new Error(
+      `${owner}: ${name} must be from ${min.toHumanString()} to ${max.toHumanString()}, got ${value.toHumanString()}`,
     );
   }
 }

@@ -13,7 +13,15 @@ import {
   Stack,
 } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
-import { EVENT_TYPES, SignatureScheme, TogetherWebhooks, TogetherWebhooksProps } from '../lib';
+import {
+  EVENT_TYPES,
+  handlerProperty,
+  SignatureScheme,
+  TogetherEventHandlers,
+  TogetherEventType,
+  TogetherWebhooks,
+  TogetherWebhooksProps,
+} from '../lib';
 import { actionsOf, functionStatements, resourcesFor } from './support/iam';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
@@ -255,8 +263,11 @@ describe('routing', () => {
     const app = new App({ builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'Routes', { env: ENV });
     const handlers = Object.fromEntries(
-      EVENT_TYPES.map((type, i) => [type, [new targets.LambdaFunction(handlerFn(stack, `Fn${i}`))]]),
-    );
+      EVENT_TYPES.map((type, i) => [
+        handlerProperty(type),
+        [new targets.LambdaFunction(handlerFn(stack, `Fn${i}`))],
+      ]),
+    ) as TogetherEventHandlers;
     new TogetherWebhooks(stack, 'Hooks', { handlers, alerts: false });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::Events::Rule', EVENT_TYPES.length);
@@ -477,13 +488,74 @@ describe('metrics and grants', () => {
   });
 });
 
+describe('friction a newcomer hit (issue 9)', () => {
+  test('secretJsonField with the generated secret: the secret is generated as JSON with that field', () => {
+    const { stack } = stackWith({ secretJsonField: 'signingSecret' });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: {
+        SecretStringTemplate: '{}',
+        GenerateStringKey: 'signingSecret',
+        PasswordLength: 48,
+        ExcludePunctuation: true,
+      },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SECRET_JSON_FIELD: 'signingSecret' }) },
+    });
+  });
+
+  test('archiveRetention without an archive is refused, not ignored', () => {
+    expect(() => stackWith({ archive: false, archiveRetention: Duration.days(90) })).toThrow(
+      'TogetherWebhooks: archiveRetention is set (90 days) but archive is false',
+    );
+  });
+
+  test('handlers: one typed property per event type; the old dotted keys and typos name the property to use', () => {
+    const app = new App({ builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'Typed', { env: ENV });
+    const fn = handlerFn(stack, 'Fn');
+    // @ts-expect-error a typo is a compile error, not only a synth error
+    const typo: TogetherWebhooksProps = { handlers: { fineTuneComplete: [new targets.LambdaFunction(fn)] } };
+    expect(() => new TogetherWebhooks(stack, 'Typo', typo)).toThrow(
+      /handlers has no property "fineTuneComplete"; one of: fineTuneCompleted, fineTuneFailed, /,
+    );
+    const dotted = { handlers: { 'fine_tune.completed': [] } } as unknown as TogetherWebhooksProps;
+    expect(() => new TogetherWebhooks(stack, 'Dotted', dotted)).toThrow(
+      'TogetherWebhooks: handlers["fine_tune.completed"] is now handlers.fineTuneCompleted',
+    );
+  });
+
+  test('TogetherEventHandlers has exactly one property per catalogue type', () => {
+    // A new catalogue type without its property here fails: the keys must be the catalogue's.
+    const byProperty: { readonly [P in keyof Required<TogetherEventHandlers>]: TogetherEventType } = {
+      fineTuneCompleted: 'fine_tune.completed',
+      fineTuneFailed: 'fine_tune.failed',
+      fineTuneCheckpoint: 'fine_tune.checkpoint',
+      fineTuneCancelled: 'fine_tune.cancelled',
+      fineTuneStalled: 'fine_tune.stalled',
+      modelDeprecated: 'model.deprecated',
+      batchDone: 'batch.done',
+    };
+    expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());
+    for (const [property, type] of Object.entries(byProperty)) expect(handlerProperty(type)).toBe(property);
+  });
+
+  test('more than five targets for one type: a second rule takes the rest (EventBridge allows five a rule)', () => {
+    const { stack, hooks } = stackWith({ alerts: false });
+    const fns = Array.from({ length: 7 }, (_, i) => new targets.LambdaFunction(handlerFn(stack, `F${i}`)));
+    const last = hooks.onEvent('batch.done', ...fns);
+    expect(last.node.id).toBe('RouteBatchDone2');
+    expect(hooks.onEvent('batch.done').node.id).toBe('RouteBatchDone2');
+    const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule'));
+    expect(rules.map((r) => r.Properties.Targets.length).sort()).toEqual([2, 5]);
+    for (const r of rules)
+      expect(r.Properties.EventPattern).toEqual({ source: ['together.ai'], 'detail-type': ['batch.done'] });
+  });
+});
+
 describe('props are validated at synth, showing the value received', () => {
   test.each<[string, Partial<TogetherWebhooksProps>, RegExp]>([
-    [
-      'unknown event type',
-      { handlers: { 'fine_tune.done': [] } },
-      /unknown event type "fine_tune.done" in handlers/,
-    ],
     ['rate 0', { throttlingRateLimit: 0 }, /throttlingRateLimit must be a number from 1 to 10000, got 0/],
     [
       'burst 1.5',
@@ -495,14 +567,23 @@ describe('props are validated at synth, showing the value received', () => {
     [
       'timeout',
       { timeout: Duration.seconds(60) },
-      /timeout \(seconds\) must be a number from 1 to 29, got 60/,
+      /timeout must be from 1 second to 29 seconds, got 1 minute/,
     ],
     [
       'concurrency',
       { reservedConcurrency: 0 },
       /reservedConcurrency must be an integer from 1 to 10000, got 0/,
     ],
-    ['retention', { dedupeRetention: Duration.days(400) }, /dedupeRetention \(days\) .* got 400/],
+    [
+      'retention',
+      { dedupeRetention: Duration.days(400) },
+      /dedupeRetention must be from 1 hour to 365 days, got 400 days/,
+    ],
+    [
+      'short retention',
+      { dedupeRetention: Duration.minutes(30) },
+      /dedupeRetention must be from 1 hour to 365 days, got 30 minutes/,
+    ],
     [
       'domain without certificate',
       { domainName: 'hooks.example.com' },

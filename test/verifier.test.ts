@@ -321,6 +321,27 @@ describe('failures where the sender should retry: 5xx, and the retry delivers ex
     expect(bus.entries()).toHaveLength(1);
   });
 
+  test('no signature header -> 401 before the secret is fetched: an outage does not turn unsigned junk into 503s', async () => {
+    h = harness({ dynamoClient: dynamo.client, table, failSecrets: () => new Error('ServiceUnavailable') });
+    const unsigned = {
+      headers: { 'content-type': 'application/json' },
+      body: envelope('u-1'),
+      isBase64Encoded: false,
+    };
+    const res = await send(unsigned);
+    expect(res.statusCode).toBe(401);
+    expect(json(res).error).toBe('missing x-together-signature header');
+    expect(h.secretFetches()).toBe(0);
+    const sw = harness({
+      dynamoClient: dynamo.client,
+      table,
+      scheme: 'standard-webhooks',
+      failSecrets: () => new Error('down'),
+    });
+    expect((await handleWebhook(unsigned, sw.deps, 10_000)).statusCode).toBe(401);
+    expect(sw.secretFetches()).toBe(0);
+  });
+
   test('a duplicate arriving while the first is mid-publish -> 409 with Retry-After, never 200', async () => {
     let release!: () => void;
     let publishing!: () => void;

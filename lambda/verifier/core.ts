@@ -209,6 +209,10 @@ async function handle(
   const { scheme, retentionSeconds } = deps.config;
   const decoded = decodeRequest(req);
   if (!decoded.ok) return record.refuse(decoded);
+  // Headers that could never verify (missing, malformed, stale) are refused before the secret is read: a Secrets
+  // Manager outage must not turn unsigned junk into 503s (which invite retries).
+  const shape = verifySignature(scheme, decoded.headers, decoded.body, [], nowMs);
+  if (!shape.ok && shape.reason !== SIGNATURE_MISMATCH) return record.refuse(reject(401, shape.reason));
 
   let loaded: LoadedKeys;
   try {
