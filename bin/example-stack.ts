@@ -97,6 +97,30 @@ export class ExampleStack extends Stack {
       value: this.hooks.registration!.status,
       description: '"registered", or "unsupported" when Together has no webhooks endpoint (use the poller)',
     });
+    if (this.hooks.alertTopic) {
+      new CfnOutput(this, 'AlertTopicArn', {
+        value: this.hooks.alertTopic.topicArn,
+        description: 'Alerts and alarms',
+      });
+    }
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.hooks.deadLetterQueue.queueUrl,
+      description: 'Events a target could not take after its retries (see README: Operating it)',
+    });
+    new CfnOutput(this, 'EventBusArn', {
+      value: this.hooks.eventBus.eventBusArn,
+      description: 'Replay destination',
+    });
+    if (this.hooks.archive) {
+      new CfnOutput(this, 'ArchiveArn', {
+        value: this.hooks.archive.archiveArn,
+        description: 'Replay source',
+      });
+    }
+    new CfnOutput(this, 'PollerLogGroup', {
+      value: this.hooks.poller!.function.logGroup.logGroupName,
+      description: 'One line per poll: aws logs tail <this> --follow',
+    });
     new CfnOutput(this, 'SigningSecretArn', {
       value: this.hooks.secret.secretArn,
       description: 'The signing secret Together must use (its value stays in Secrets Manager)',

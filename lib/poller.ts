@@ -77,9 +77,11 @@ export interface PollerOptions {
   readonly apiBaseUrl?: string;
 }
 
+/** Props of `TogetherJobPoller` when used on its own (`TogetherWebhooks` fills in all but `PollerOptions`). */
 export interface TogetherJobPollerProps extends PollerOptions {
   /** The dedupe table, shared with the verifier: one claim per outcome, whichever path sees it first. */
   readonly table: dynamodb.ITable;
+  /** The bus outcomes are published to. */
   readonly eventBus: events.IEventBus;
   /**
    * Where a refused API key is reported (once per incident).
@@ -91,7 +93,10 @@ export interface TogetherJobPollerProps extends PollerOptions {
    * @default Duration.days(7)
    */
   readonly dedupeRetention?: Duration;
-  /** @default logs.RetentionDays.ONE_MONTH */
+  /**
+   * Retention of the poller's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
   readonly logRetention?: logs.RetentionDays;
   /** Namespace of the EMF metrics. */
   readonly metricsNamespace: string;

@@ -51,6 +51,10 @@ export interface RegistrationOptions {
   readonly secretVersion?: string;
 }
 
+/**
+ * Props of `TogetherWebhookRegistration` when used on its own (`TogetherWebhooks` fills in all but
+ * `RegistrationOptions`).
+ */
 export interface TogetherWebhookRegistrationProps extends RegistrationOptions {
   /** The URL Together should post to. */
   readonly webhookUrl: string;

@@ -85,6 +85,7 @@ export interface TogetherEventHandlers {
   readonly batchDone?: events.IRuleTarget[];
 }
 
+/** Props of `TogetherWebhooks`: every one optional; the defaults make a complete, secure receiver. */
 export interface TogetherWebhooksProps {
   /**
    * The secret Together signs webhooks with, read by the verifier at run time. A plain SecretString, or a JSON one

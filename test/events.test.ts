@@ -11,7 +11,7 @@ import {
   validateEnvelope,
   WEBHOOK_EVENT_TYPES,
 } from '../lib/events';
-import { eventsTable, withTable } from '../scripts/readme-table';
+import { eventsTable, exampleEvents, generatedReadme } from '../scripts/readme-table';
 
 describe('the event catalogue', () => {
   test("holds the five designed types, plus the poller's cancelled and stalled, with their data fields", () => {
@@ -165,7 +165,7 @@ describe('validateEnvelope', () => {
   });
 });
 
-test('README.md carries the table generated from the catalogue (npm run docs)', () => {
+test('README.md carries what is generated from the catalogue and the doc comments (npm run docs)', () => {
   const file = join(__dirname, '..', 'README.md');
   const readme = readFileSync(file, 'utf8');
   // Prettier 3 is ESM-only inside jest, so format in a child process, as `npm run docs` does.
@@ -173,10 +173,14 @@ test('README.md carries the table generated from the catalogue (npm run docs)', 
     process.execPath,
     [require.resolve('prettier/bin/prettier.cjs'), '--stdin-filepath', file],
     {
-      input: withTable(readme),
+      input: generatedReadme(readme),
       encoding: 'utf8',
     },
   );
   expect(formatted).toBe(readme);
-  for (const type of EVENT_TYPES) expect(eventsTable()).toContain(`\`${type}\``);
-});
+  for (const type of EVENT_TYPES) {
+    expect(eventsTable()).toContain(`\`${type}\``);
+    expect(exampleEvents()).toContain(`"detail-type": "${type}"`);
+  }
+  expect(readme).toContain('#### `TogetherWebhooksProps`');
+}, 30_000);
