@@ -241,6 +241,36 @@ export type TogetherEvent = {
   [T in TogetherEventType]: TogetherEnvelope<T, TogetherEventData<T>>;
 }[TogetherEventType];
 
+/** The field beside the envelope's own that names the outcome: the same for the webhook's and the poller's copy. */
+export const OUTCOME_KEY_FIELD = 'outcome_key';
+
+/**
+ * The published `detail`: the envelope as Together sent it (or as the poller built it), plus `outcome_key`, the
+ * dedupe key of the outcome. Two copies of one outcome (the narrow crash windows in the README) carry the same
+ * `outcome_key`, so a handler can be idempotent on it.
+ */
+export type TogetherEventDetail<T extends TogetherEventType = TogetherEventType> = Extract<
+  TogetherEvent,
+  { type: T }
+> & { readonly outcome_key: string };
+
+/**
+ * `detail` text with `outcome_key` added, the envelope's own bytes untouched. An envelope that carries an
+ * `outcome_key` of its own has it replaced (re-serialized), so a sender cannot name another outcome.
+ */
+export function withOutcomeKey(detail: string, envelope: TogetherEnvelope, key: string): string {
+  if (Object.prototype.hasOwnProperty.call(envelope, OUTCOME_KEY_FIELD)) {
+    return JSON.stringify({ ...envelope, [OUTCOME_KEY_FIELD]: key });
+  }
+  const end = detail.lastIndexOf('}');
+  return `${detail.slice(0, end)},"${OUTCOME_KEY_FIELD}":${JSON.stringify(key)}}`;
+}
+
+/** Bytes `withOutcomeKey` adds (when it does not re-serialize). */
+export function outcomeKeyBytes(key: string): number {
+  return OUTCOME_KEY_FIELD.length + 4 + new TextEncoder().encode(JSON.stringify(key)).length;
+}
+
 /** The EventBridge event a rule target (e.g. a Lambda handler) receives for event type `T`. */
 export interface TogetherEventBridgeEvent<T extends TogetherEventType = TogetherEventType> {
   readonly version: string;
@@ -251,7 +281,7 @@ export interface TogetherEventBridgeEvent<T extends TogetherEventType = Together
   readonly time: string;
   readonly region: string;
   readonly resources: string[];
-  readonly detail: Extract<TogetherEvent, { type: T }>;
+  readonly detail: TogetherEventDetail<T>;
 }
 
 /** The catalogue entry of `type`, as the general shape (no literal types to narrow through). */

@@ -68,7 +68,12 @@ describe('the event catalogue', () => {
       time: '',
       region: 'us-east-1',
       resources: [],
-      detail: { id: 'e', type: 'batch.done', data: { batch_id: 'b', output_url: null, total_tokens: 3 } },
+      detail: {
+        id: 'e',
+        type: 'batch.done',
+        data: { batch_id: 'b', output_url: null, total_tokens: 3 },
+        outcome_key: 'batch.done:b',
+      },
     };
     expect(describe(ev.detail)).toBe('b tokens=3');
   });

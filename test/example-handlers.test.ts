@@ -49,6 +49,7 @@ function batchDone(outputUrl: string | null): TogetherEventBridgeEvent<'batch.do
       id: 'batch.done:b-1',
       type: 'batch.done',
       data: { batch_id: 'b-1', output_url: outputUrl, total_tokens: null, status: 'COMPLETED' },
+      outcome_key: 'batch.done:b-1',
     },
   };
 }

@@ -361,6 +361,11 @@ describe('overlaps and the other path', () => {
       'fine_tune.completed ft-w',
       'fine_tune.completed ft-p',
     ]);
+    // Whichever path published it, a handler reads the same outcome key beside the envelope.
+    expect(published().map((p) => (p.detail as { outcome_key?: string }).outcome_key)).toEqual([
+      'fine_tune.completed:ft-w',
+      'fine_tune.completed:ft-p',
+    ]);
   });
 });
 

@@ -68,7 +68,12 @@ test('an HTTP API event goes through the deployed entry point to the bus exactly
   expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
   expect(JSON.parse(second.body)).toMatchObject({ duplicate: true });
   expect(bus.entries()).toEqual([
-    { EventBusName: BUS, Source: 'together.ai', DetailType: 'fine_tune.checkpoint', Detail: body },
+    {
+      EventBusName: BUS,
+      Source: 'together.ai',
+      DetailType: 'fine_tune.checkpoint',
+      Detail: `${body.slice(0, -1)},"outcome_key":"fine_tune.checkpoint:ft-1:40"}`,
+    },
   ]);
   // One secret read for both requests: the cache is warm.
   expect(

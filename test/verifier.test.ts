@@ -35,8 +35,10 @@ describe('a good delivery', () => {
     expect(res.statusCode).toBe(200);
     expect(json(res)).toEqual({ received: true, id: 'evt-ok' });
     expect(res.headers['content-type']).toBe('application/json');
+    // The signed bytes, untouched, with the outcome key beside the envelope's own fields.
+    const detail = `${body.slice(0, -1)},"outcome_key":"fine_tune.completed:ft-123"}`;
     expect(bus.entries()).toEqual([
-      { EventBusName: BUS, Source: 'together.ai', DetailType: 'fine_tune.completed', Detail: body },
+      { EventBusName: BUS, Source: 'together.ai', DetailType: 'fine_tune.completed', Detail: detail },
     ]);
     // Claimed under the outcome's key, so a poll of the same outcome is a duplicate too.
     const key = { id: { S: 'fine_tune.completed:ft-123' } };
@@ -44,6 +46,38 @@ describe('a good delivery', () => {
     expect(item.Item?.status.S).toBe('COMPLETED');
     expect(item.Item?.delivery_id.S).toBe('evt-ok');
     expect(h.logs[0]).toMatchObject({ id: 'evt-ok', key: 'fine_tune.completed:ft-123' });
+  });
+
+  test('a sender cannot name another outcome: an outcome_key in the envelope is replaced', async () => {
+    const body = JSON.stringify({
+      id: 'evt-spoof',
+      type: 'batch.done',
+      data: { batch_id: 'b-9', output_url: null, total_tokens: 1 },
+      outcome_key: 'batch.done:someone-else',
+    });
+    expect((await send(signedRequest(body))).statusCode).toBe(200);
+    const detail = JSON.parse(bus.entries()[0].Detail);
+    expect(detail.outcome_key).toBe('batch.done:b-9');
+    expect(bus.entries()[0].Detail.match(/outcome_key/g)).toHaveLength(1);
+  });
+
+  test('an event that fits alone but not with its outcome key is refused 413, not half-published', async () => {
+    const fixed = JSON.stringify({
+      id: 'evt-big',
+      type: 'batch.done',
+      data: { batch_id: 'b-big', pad: '' },
+    }).length;
+    // Fits with source and type (the step-1 and parse checks), not once the key is added.
+    const pad = 256 * 1024 - 'together.ai'.length - 'batch.done'.length - fixed - 5;
+    const body = JSON.stringify({
+      id: 'evt-big',
+      type: 'batch.done',
+      data: { batch_id: 'b-big', pad: 'x'.repeat(pad) },
+    });
+    const res = await send(signedRequest(body));
+    expect(res.statusCode).toBe(413);
+    expect(json(res).error).toMatch(/with its type and key; an EventBridge entry holds at most 262144/);
+    expect(bus.entries()).toEqual([]);
   });
 
   test('a redelivery answers 200 duplicate and is not published again', async () => {
@@ -65,7 +99,10 @@ describe('a good delivery', () => {
       isBase64Encoded: true,
     });
     expect(res.statusCode).toBe(200);
-    expect(bus.entries()[0]).toMatchObject({ DetailType: 'batch.done', Detail: body });
+    expect(bus.entries()[0]).toMatchObject({
+      DetailType: 'batch.done',
+      Detail: `${body.slice(0, -1)},"outcome_key":"batch.done:b-1"}`,
+    });
   });
 
   test('REST (payload 1.0) header casing is accepted', async () => {

@@ -291,7 +291,7 @@ async function deliver(
   }
   const draft: TogetherEnvelope = { id: '', type, created_at: createdAt, data };
   const envelope = { ...draft, id: outcomeKey(draft) };
-  const detail = JSON.stringify(envelope);
+  const detail = JSON.stringify({ ...envelope, outcome_key: envelope.id });
   const result = await deliverOnce(
     deps.store,
     {

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { EVENT_SOURCE, outcomeKey, TogetherEnvelope, validateEnvelope } from '../../lib/events';
+import {
+  EVENT_SOURCE,
+  outcomeKey,
+  outcomeKeyBytes,
+  TogetherEnvelope,
+  validateEnvelope,
+  withOutcomeKey,
+} from '../../lib/events';
 import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { MAX_ENTRY_BYTES } from '../shared/publisher';
@@ -233,11 +240,22 @@ async function handle(
   }
   if (!verified.ok) return record.refuse(verified);
 
-  const { envelope, detail } = verified;
+  const { envelope } = verified;
   const key = outcomeKey(envelope);
   line.id = envelope.id;
   line.type = envelope.type;
   line.key = key;
+  const size =
+    EVENT_SOURCE.length + Buffer.byteLength(envelope.type) + decoded.byteLength + outcomeKeyBytes(key);
+  if (size > MAX_ENTRY_BYTES) {
+    return record.refuse(
+      reject(
+        413,
+        `event is ${size} bytes with its type and key; an EventBridge entry holds at most ${MAX_ENTRY_BYTES}`,
+      ),
+    );
+  }
+  const detail = withOutcomeKey(verified.detail, envelope, key);
   if (!verified.known) counters.UnknownType = 1;
   if (verified.problems.length > 0) {
     counters.IncompleteData = 1;
