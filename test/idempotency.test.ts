@@ -1,4 +1,4 @@
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   ClaimRequest,
   deliverOnce,
@@ -6,6 +6,7 @@ import {
   STATUS_COMPLETED,
   STATUS_IN_PROGRESS,
 } from '../lambda/shared/idempotency';
+import { PublishError, publishOutcomeUnknown } from '../lambda/shared/publisher';
 import { dynamoClient, LocalDynamo, startDynalite } from './support/dynalite';
 
 let dynamo: LocalDynamo;
@@ -240,5 +241,116 @@ describe('deliverOnce against DynamoDB (dynalite)', () => {
     expect(result.outcome).toBe('published');
     expect(result.outcome === 'published' && String(result.completeError)).toContain('throttled');
     expect(bus.published).toEqual(['evt-12']);
+  });
+
+  test('complete is retried, bounded and jittered: a second failure in a row still ends COMPLETED', async () => {
+    const bus = recordingBus();
+    const flaky = new DynamoIdempotencyStore(dynamo.client, table);
+    const real = flaky.complete.bind(flaky);
+    let calls = 0;
+    flaky.complete = async (req) => {
+      if (++calls <= 2) throw new Error('ProvisionedThroughputExceededException');
+      return real(req);
+    };
+    const sleeps: number[] = [];
+    const result = await deliverOnce(flaky, request('evt-13'), bus.publish('evt-13'), {
+      sleep: async (ms) => void sleeps.push(ms),
+      random: () => 0.999,
+    });
+    expect(result).toEqual({ outcome: 'published' });
+    expect(calls).toBe(3);
+    // Full jitter below 50 ms, then below 100 ms.
+    expect(sleeps).toEqual([49, 99]);
+    expect((await readRecord(table, 'evt-13'))?.status.S).toBe(STATUS_COMPLETED);
+  });
+
+  test('complete gives up after three attempts, and never retries a claim it lost', async () => {
+    const bus = recordingBus();
+    const flaky = new DynamoIdempotencyStore(dynamo.client, table);
+    let calls = 0;
+    flaky.complete = async () => {
+      calls++;
+      throw new Error('throttled');
+    };
+    const noWait = { sleep: async () => undefined, random: () => 0 };
+    const result = await deliverOnce(flaky, request('evt-14'), bus.publish('evt-14'), noWait);
+    expect(result.outcome === 'published' && String(result.completeError)).toContain('throttled');
+    expect(calls).toBe(3);
+
+    // Taken over meanwhile: the conditional check fails, and trying again cannot help.
+    const lost = new DynamoIdempotencyStore(dynamo.client, table);
+    let lostCalls = 0;
+    lost.complete = async () => {
+      lostCalls++;
+      throw new ConditionalCheckFailedException({ message: 'not yours', $metadata: {} });
+    };
+    await deliverOnce(lost, request('evt-15'), bus.publish('evt-15'), noWait);
+    expect(lostCalls).toBe(1);
+  });
+
+  test('a publish whose outcome is unknown keeps the claim until it expires: retries wait, then one goes through', async () => {
+    const accepted: string[] = [];
+    const timeout = Object.assign(new Error('no answer within 3000 ms'), { name: 'TimeoutError' });
+    // EventBridge took the entry, but the answer never came.
+    const lostAnswer = async () => {
+      accepted.push('evt-16');
+      throw timeout;
+    };
+    const first = await deliverOnce(store, request('evt-16'), lostAnswer, { outcomeUnknown: () => true });
+    expect(first).toEqual({ outcome: 'publish_unknown', error: timeout, retryAfterSeconds: 30 });
+    expect((await readRecord(table, 'evt-16'))?.status.S).toBe(STATUS_IN_PROGRESS);
+    // The sender's retry meanwhile: told to come back, not published a second time.
+    const retry = await deliverOnce(store, request('evt-16', { nowMs: NOW + 10_000 }), async () => {
+      accepted.push('evt-16 again');
+    });
+    expect(retry).toMatchObject({ outcome: 'in_flight', retryAfterSeconds: 20 });
+    expect(accepted).toEqual(['evt-16']);
+    // After the claim's expiry the retry goes through: the copy carries the same outcome key (the named window).
+    const late = await deliverOnce(store, request('evt-16', { nowMs: NOW + 31_000 }), async () => {
+      accepted.push('evt-16 again');
+    });
+    expect(late.outcome).toBe('published');
+  });
+
+  test('a publish EventBridge refused releases the claim at once (its outcome is known)', async () => {
+    const refused = async () => {
+      throw new PublishError('EventBridge rejected the event: InternalFailure');
+    };
+    const result = await deliverOnce(store, request('evt-17'), refused, {
+      outcomeUnknown: publishOutcomeUnknown,
+    });
+    expect(result.outcome).toBe('publish_error');
+    expect(await readRecord(table, 'evt-17')).toBeUndefined();
+  });
+});
+
+describe('publishOutcomeUnknown: which PutEvents failures may have put the event on the bus', () => {
+  test('an answer that refused it: known; no answer, or a server fault: unknown', () => {
+    expect(publishOutcomeUnknown(new PublishError('FailedEntryCount 1'))).toBe(false);
+    expect(
+      publishOutcomeUnknown({
+        name: 'ValidationException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    ).toBe(false);
+    expect(
+      publishOutcomeUnknown({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    ).toBe(false);
+    expect(
+      publishOutcomeUnknown({
+        name: 'InternalException',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 500 },
+      }),
+    ).toBe(true);
+    expect(publishOutcomeUnknown(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(
+      true,
+    );
+    expect(publishOutcomeUnknown(Object.assign(new Error('timed out'), { name: 'TimeoutError' }))).toBe(true);
   });
 });

@@ -330,11 +330,37 @@ describe('failures where the sender should retry: 5xx, and the retry delivers ex
     expect(h.logs.map((l) => l.outcome)).toEqual(['publish_error', 'published', 'duplicate']);
   });
 
-  test('EventBridge unreachable -> 503 and the claim is released', async () => {
-    bus.nextPutEvents(new Error('socket hang up'));
+  test('EventBridge unreachable (nothing sent) -> 503 and the claim is released: the retry publishes', async () => {
+    bus.nextPutEvents(
+      Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }),
+    );
     const req = signedRequest(envelope('p-2'));
     expect((await send(req)).statusCode).toBe(503);
     expect((await send(req)).statusCode).toBe(200);
+  });
+
+  test('PutEvents answer lost after sending -> 503 + Retry-After; the claim holds, retries wait; one copy after expiry', async () => {
+    // EventBridge took it, but the connection dropped before the answer: it may be on the bus.
+    bus.nextPutEvents(() =>
+      Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })),
+    );
+    const req = signedRequest(envelope('p-3'));
+    const first = await send(req, 20_000);
+    expect(first.statusCode).toBe(503);
+    expect(first.headers['retry-after']).toBe('20');
+    expect(h.logs[0]).toMatchObject({ outcome: 'publish_unknown', PublishUnknown: 1 });
+    h.clock.now += 5_000;
+    const retry = await send(req);
+    expect(retry.statusCode).toBe(409);
+    expect(retry.headers['retry-after']).toBe('15');
+    // After the claim's expiry the retry publishes. The first did land here (the mock took it), so this is the
+    // README's named window: two copies, and both carry the same outcome_key for the handler to dedupe on.
+    h.clock.now += 16_000;
+    expect((await send(req)).statusCode).toBe(200);
+    expect(bus.entries().map((e) => JSON.parse(e.Detail).outcome_key)).toEqual([
+      'fine_tune.completed:ft-123',
+      'fine_tune.completed:ft-123',
+    ]);
   });
 
   test('DynamoDB unreachable -> 503 and nothing published', async () => {

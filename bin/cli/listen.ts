@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { HttpTimeoutError, sendHttp } from '../../lambda/shared/http';
+import { PublishError } from '../../lambda/shared/publisher';
 import { DEFAULT_API_BASE_URL, realClock } from '../../lambda/shared/together-api';
 import { signatureHeaders } from '../../lambda/verifier/signature';
 import { checkUrl, flag, ParsedArgs, positiveInt, UsageError } from './args';
@@ -73,9 +74,13 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
     } catch (err) {
       const why =
         err instanceof HttpTimeoutError ? err.message : ((err as { code?: string }).code ?? String(err));
-      throw new Error(`could not reach ${target}: ${why}`, { cause: err });
+      // A timeout after connecting may have been received (unknown: the claim waits for its expiry); the rest not.
+      if (err instanceof HttpTimeoutError && !/no connection/.test(err.message))
+        throw new Error(`${target} did not answer in time`, { cause: err });
+      throw new PublishError(`could not reach ${target}: ${why}`);
     }
-    if (status < 200 || status >= 300) throw new Error(`${target} answered ${status} ${text.slice(0, 200)}`);
+    if (status < 200 || status >= 300)
+      throw new PublishError(`${target} answered ${status} ${text.slice(0, 200)}`);
     io.err(`forwarded ${detailType} ${id}: ${status} ${text.slice(0, 200)}`);
   };
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { outcomeKey, TogetherEnvelope, TogetherEventType } from '../../lib/events';
 import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
+import { publishOutcomeUnknown } from '../shared/publisher';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-config';
 import { ApiClock, ApiResponse, errorDetail } from '../shared/together-api';
@@ -305,6 +306,7 @@ async function deliver(
       retentionSeconds: deps.config.retentionSeconds,
     },
     () => deps.publish(type, detail),
+    { outcomeUnknown: publishOutcomeUnknown },
   );
   switch (result.outcome) {
     case 'published':
@@ -327,6 +329,12 @@ async function deliver(
       throw new StopPoll('delivery', `event store failed for ${envelope.id}: ${errorName(result.error)}`);
     case 'publish_error':
       throw new StopPoll('delivery', `EventBridge refused ${envelope.id}: ${errorName(result.error)}`);
+    case 'publish_unknown':
+      // Its claim holds until after this function's end; the poll after that publishes it if it did not land.
+      throw new StopPoll(
+        'delivery',
+        `EventBridge did not answer for ${envelope.id}: ${errorName(result.error)}`,
+      );
   }
 }
 

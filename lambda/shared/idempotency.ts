@@ -154,16 +154,35 @@ export type DeliveryOutcome =
   | { readonly outcome: 'duplicate'; readonly payloadMismatch: boolean }
   | { readonly outcome: 'in_flight'; readonly retryAfterSeconds: number; readonly payloadMismatch: boolean }
   | { readonly outcome: 'store_error'; readonly error: unknown }
-  | { readonly outcome: 'publish_error'; readonly error: unknown; readonly releaseError?: unknown };
+  | { readonly outcome: 'publish_error'; readonly error: unknown; readonly releaseError?: unknown }
+  | { readonly outcome: 'publish_unknown'; readonly error: unknown; readonly retryAfterSeconds: number };
+
+export interface DeliveryOptions {
+  /**
+   * True for a publish failure after which the event may be on the bus anyway (a timeout after sending): the claim
+   * is then kept until it expires rather than released, so a retry does not publish it again at once.
+   * @default - every failure is taken as not published
+   */
+  readonly outcomeUnknown?: (error: unknown) => boolean;
+  /** Attempts at marking the claim completed. @default 3 */
+  readonly completeAttempts?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** In [0, 1): jitter. */
+  readonly random?: () => number;
+}
+
+const COMPLETE_BACKOFF_MS = 50;
 
 /**
- * Claim the id, publish, mark it completed. A failed publish releases the claim so the sender's retry goes
- * through; a store failure publishes nothing. Never throws.
+ * Claim the id, publish, mark it completed (retried, bounded, jittered). A publish EventBridge refused releases
+ * the claim so the sender's retry goes through; one whose outcome is unknown keeps it until it expires; a store
+ * failure publishes nothing. Never throws.
  */
 export async function deliverOnce(
   store: IdempotencyStore,
   req: ClaimRequest,
   publish: Publish,
+  options: DeliveryOptions = {},
 ): Promise<DeliveryOutcome> {
   let claim: ClaimResult;
   try {
@@ -193,6 +212,14 @@ export async function deliverOnce(
   try {
     await publish();
   } catch (error) {
+    if (options.outcomeUnknown?.(error)) {
+      // It may be on the bus: releasing now would let the sender's retry publish a second copy at once.
+      return {
+        outcome: 'publish_unknown',
+        error,
+        retryAfterSeconds: Math.max(1, Math.ceil(req.inProgressMs / 1000)),
+      };
+    }
     try {
       await store.release(req);
     } catch (releaseError) {
@@ -202,11 +229,19 @@ export async function deliverOnce(
     return { outcome: 'publish_error', error };
   }
 
-  try {
-    await store.complete(req);
-  } catch (completeError) {
-    // Published already: answering an error would invite a second publish. The claim lapses on its own.
-    return { outcome: 'published', completeError };
+  const attempts = options.completeAttempts ?? 3;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.complete(req);
+      return { outcome: 'published' };
+    } catch (completeError) {
+      // Published already: answering an error would invite a second publish. Left INPROGRESS, the claim lapses at
+      // its expiry and the other path could publish again; so try a few times. A lost claim is not ours to mark.
+      if (attempt >= attempts || completeError instanceof ConditionalCheckFailedException)
+        return { outcome: 'published', completeError };
+      await sleep(Math.floor(random() * COMPLETE_BACKOFF_MS * 2 ** (attempt - 1)));
+    }
   }
-  return { outcome: 'published' };
 }

@@ -30,3 +30,20 @@ export async function putEvent(
     );
   }
 }
+
+/**
+ * Whether a failed PutEvents may still have put the event on the bus. EventBridge answering with a failed entry or a
+ * 4xx refused it, and a connection never made sent nothing; a 5xx, a timeout or a connection dropped after sending
+ * leave it open. (The client makes one attempt, so this is the only attempt's outcome.)
+ */
+export function publishOutcomeUnknown(err: unknown): boolean {
+  if (err instanceof PublishError) return false;
+  const e = (err ?? {}) as { $fault?: unknown; code?: unknown; message?: unknown };
+  if (e.$fault === 'client') return false;
+  // Never connected: nothing was sent.
+  if (typeof e.code === 'string' && NOT_SENT.has(e.code)) return false;
+  if (typeof e.message === 'string' && /without establishing a connection/.test(e.message)) return false;
+  return true;
+}
+
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);

@@ -54,11 +54,15 @@ export const DYNAMODB_LIMITS: SdkLimits = {
   requestTimeoutMs: 2_000,
   maxAttempts: 3,
 };
-/** One PutEvents entry. */
+/**
+ * One PutEvents entry, one attempt: a retried PutEvents whose first answer was lost could publish twice, and with
+ * one attempt the caller knows whether a failure may have landed (publishOutcomeUnknown). The sender's retry, or
+ * the next poll, is the retry.
+ */
 export const EVENTBRIDGE_LIMITS: SdkLimits = {
   connectionTimeoutMs: 1_000,
   requestTimeoutMs: 3_000,
-  maxAttempts: 2,
+  maxAttempts: 1,
 };
 /** GetSecretValue, SNS Publish: rare calls. */
 export const CONTROL_PLANE_LIMITS: SdkLimits = {

@@ -9,7 +9,7 @@ import {
 } from '../../lib/events';
 import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
-import { MAX_ENTRY_BYTES } from '../shared/publisher';
+import { MAX_ENTRY_BYTES, publishOutcomeUnknown } from '../shared/publisher';
 import { LoadedKeys } from './secrets';
 import { SecretFormatError } from '../shared/secret-value';
 import { Headers, RawBody, SchemeName, SIGNATURE_MISMATCH, verifySignature } from './signature';
@@ -274,6 +274,7 @@ async function handle(
       retentionSeconds,
     },
     () => deps.publish(envelope.type, detail),
+    { outcomeUnknown: publishOutcomeUnknown },
   );
 
   switch (result.outcome) {
@@ -306,6 +307,19 @@ async function handle(
         'publish_error',
         result.error,
         'event bus did not accept the event; retry later',
+      );
+    case 'publish_unknown':
+      // The claim stays until it expires: a retry before then is told to wait, not published again.
+      counters.Failed = 1;
+      counters.PublishUnknown = 1;
+      line.error = errorName(result.error);
+      return record.finish(
+        'publish_unknown',
+        respond(
+          503,
+          { error: 'the event bus did not answer; retry later', id: envelope.id },
+          { 'retry-after': String(result.retryAfterSeconds) },
+        ),
       );
   }
 }
