@@ -1,6 +1,9 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { gunzipSync } from 'node:zlib';
 import { PollerDeps, PollWindow, pollWindow, RESERVES } from '../lambda/poller/core';
-import { stateKey } from '../lambda/poller/state';
+import { DynamoPollerStateStore, STATE_VERSION, stateKey } from '../lambda/poller/state';
+import { randomUUID } from 'node:crypto';
 import { handleWebhook } from '../lambda/verifier/core';
 import { FakeTogether, TOGETHER_ERROR } from './support/fake-together';
 import { answerErrors, describedPath } from './support/openapi';
@@ -166,24 +169,24 @@ describe('2. isolation: one failing job or source costs only itself', () => {
     expect(h.keys()).toEqual([`batch.done:${B(1)}`, 'fine_tune.completed:ft-a']);
   });
 
-  test('Together failing request after request stops the poll instead of spending it', async () => {
+  test('Together failing every events request: the poll is bounded by its visits, not stopped; listings flow', async () => {
     together.jobs.fineTunes = Array.from({ length: 20 }, (_, i) =>
       fineTune(`ft-${i}`, 'running', T0 - MINUTE),
     );
     await pollAt(T0);
     together.requests.length = 0;
+    together.jobs.batches = [batch(B(1), 'COMPLETED', { completedAt: T0 + 30_000, output: 'f' })];
     together.script(
       'GET',
       /\/events$/,
       ...Array.from({ length: 50 }, () => ({ status: 502, body: TOGETHER_ERROR('bad gateway') })),
     );
-    const second = await pollAt(T0 + MINUTE);
-    expect(second.outcome).toBe('stopped');
-    expect(second.reason).toMatch(
-      /^Together failed 5 requests in a row, the last GET \/fine-tunes\/ft-\d+\/events: HTTP 502/,
-    );
-    // Concurrency lets a few more be in flight, no more.
-    expect(together.requests.filter((r) => r.path.endsWith('/events')).length).toBeLessThanOrEqual(5 + 4);
+    const d = h.deps({ config: { ...h.deps().config, limits: { visitsPerPoll: 8 } } });
+    const second = await pollAt(T0 + MINUTE, d);
+    expect(second).toMatchObject({ outcome: 'incomplete', errors: 8, visited: 8 });
+    expect(second.stoppedBy).toBeUndefined();
+    expect(together.requests.filter((r) => r.path.endsWith('/events'))).toHaveLength(8);
+    expect(h.keys()).toEqual([`batch.done:${B(1)}`]);
   });
 });
 
@@ -489,4 +492,120 @@ describe('an invocation killed mid-publish', () => {
       ]),
     );
   });
+});
+
+describe('found in review: failures that starved, replayed or leaked', () => {
+  const fail = (n: number) =>
+    Array.from({ length: n }, () => ({ status: 503, body: TOGETHER_ERROR('unavailable', 'server_error') }));
+
+  test('eight running jobs whose events keep failing: the others, and the batches, still flow every poll', async () => {
+    together.jobs.fineTunes = [1, 2, 3, 4, 5, 6, 7, 8].map((i) =>
+      fineTune(`ft-bad${i}`, 'running', T0 - MINUTE),
+    );
+    together.jobs.fineTunes.push(fineTune('ft-zok', 'running', T0 - MINUTE));
+    together.jobs.batches = [batch(B(1), 'IN_PROGRESS')];
+    together.script('GET', /ft-bad\d\/events$/, ...fail(1000));
+    await pollAt(T0);
+    together.jobs.batches = [batch(B(1), 'COMPLETED', { completedAt: T0 + 30_000, output: 'f' })];
+    together.jobs.unlisted.add(B(1));
+    together.jobs.events.set('ft-zok', [fineTuneEvent('checkpoint_save', T0 + 30_000, { step: 10 })]);
+    const second = await pollAt(T0 + MINUTE);
+    expect(second.stoppedBy).toBeUndefined();
+    expect(sorted(h.keys())).toEqual(sorted([`batch.done:${B(1)}`, 'fine_tune.checkpoint:ft-zok:10']));
+  });
+
+  test('six finished jobs whose events fail do not hold back a finished batch', async () => {
+    together.jobs.fineTunes = [1, 2, 3, 4, 5, 6].map((i) => fineTune(`ft-bad${i}`, 'error', T0 - MINUTE));
+    together.jobs.batches = [batch(B(1), 'COMPLETED', { completedAt: T0 - MINUTE, output: 'f' })];
+    together.script('GET', /ft-bad\d\/events$/, ...fail(1000));
+    await pollAt(T0);
+    expect(h.keys()).toEqual([`batch.done:${B(1)}`]);
+  });
+
+  test('failing visits go to the back of the round robin: the healthy jobs behind them are visited', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `ft-${i}`);
+    together.jobs.fineTunes = ids.map((id) => fineTune(id, 'running', T0 - MINUTE));
+    const d = h.deps({ config: { ...h.deps().config, limits: { visitsPerPoll: 2 } } });
+    together.script('GET', /ft-[01]\/events$/, ...fail(1000));
+    for (const id of ids.slice(2))
+      together.jobs.events.set(id, [fineTuneEvent('checkpoint_save', T0 - 30_000, { step: 1 })]);
+    for (let p = 0; p < 4; p++) await pollAt(T0 + p * MINUTE, d);
+    expect(sorted(h.keys())).toEqual(ids.slice(2).map((id) => `fine_tune.checkpoint:${id}:1`));
+  });
+
+  test('one empty /batches answer does not replay undated history (no completed_at, no job_deadline)', async () => {
+    const old = (n: number) => {
+      const b: Record<string, unknown> = batch(B(n), 'FAILED');
+      delete b.job_deadline;
+      return b;
+    };
+    together.jobs.batches = [old(7), old(8)];
+    await pollAt(T0);
+    together.script('GET', /^\/v1\/batches$/, { status: 200, body: [] });
+    await pollAt(T0 + MINUTE);
+    await pollAt(T0 + 2 * MINUTE);
+    await pollAt(T0 + DAY);
+    expect(h.keys()).toEqual([]);
+  });
+
+  test("the refused-key alert never carries the key, even when Together's message echoes it", async () => {
+    together.script('GET', /^\/v1\/fine-tunes$/, {
+      status: 401,
+      body: TOGETHER_ERROR(`Invalid API key provided: ${together.apiKey}`),
+    });
+    await pollAt(T0);
+    const message = h.sns.commandCalls(PublishCommand)[0].args[0].input.Message!;
+    expect(message).toContain('Invalid API key provided: [API key]');
+    expect(message).not.toContain(together.apiKey);
+  });
+
+  test('failures while a job ran do not count toward publishing it without its events once it finished', async () => {
+    together.jobs.fineTunes = [fineTune('ft-flaky', 'running', T0 - MINUTE)];
+    together.jobs.events.set('ft-flaky', [fineTuneEvent('checkpoint_save', T0 - 30_000, { step: 10 })]);
+    together.script('GET', /ft-flaky\/events$/, ...fail(5));
+    for (let p = 0; p < 4; p++) await pollAt(T0 + p * MINUTE);
+    together.jobs.fineTunes = [fineTune('ft-flaky', 'error', T0 + 4 * MINUTE)];
+    together.jobs.events
+      .get('ft-flaky')!
+      .push(fineTuneEvent('job_error', T0 + 4 * MINUTE, { message: 'OOM at step 12', level: 'error' }));
+    await pollAt(T0 + 5 * MINUTE);
+    await pollAt(T0 + 6 * MINUTE);
+    expect(h.keys()).toEqual(['fine_tune.checkpoint:ft-flaky:10', 'fine_tune.failed:ft-flaky']);
+    expect(h.published()[1].detail.data.error_message).toBe('OOM at step 12');
+  });
+
+  test('without dated batches the remembered set stays bounded (the horizon follows successful listings)', async () => {
+    for (let p = 0; p < 30; p++) {
+      const now = T0 + p * 2 * DAY;
+      together.jobs.batches = [
+        {
+          ...batch(B(100 + p), 'COMPLETED', { output: 'f' }),
+          created_at: iso(now - HOUR),
+          job_deadline: iso(now + DAY),
+        },
+      ];
+      await pollAt(now);
+    }
+    expect(h.keys()).toHaveLength(29); // the first is history at deploy (undated)
+    const item = await h.dynamo.client.send(
+      new GetItemCommand({ TableName: h.table, Key: { id: { S: stateKey('test-scope', 'batches') } } }),
+    );
+    const state = JSON.parse(gunzipSync(item.Item!.state!.B!).toString());
+    expect(Object.keys(state.done).length).toBeLessThanOrEqual(2);
+  });
+});
+
+test("a state item nearing DynamoDB's item limit is warned about before it is written", async () => {
+  const warnings: string[] = [];
+  const store = new DynamoPollerStateStore(h.dynamo.client, h.table, 'big', (part, why) =>
+    warnings.push(`${part}: ${why}`),
+  );
+  // Random ids barely compress (~21 bytes each gzipped): 15,000 undated batches remembered is ~320 KB.
+  const done = Object.fromEntries(Array.from({ length: 15_000 }, () => [randomUUID(), -T0]));
+  await store.save({ batches: { v: STATE_VERSION, since: T0, horizon: T0, open: {}, done } });
+  expect(warnings).toEqual([
+    expect.stringMatching(/^batches: the batches state is \d+ KB of DynamoDB's 400 KB item limit/),
+  ]);
+  await store.save({ fineTunes: { v: STATE_VERSION, since: T0, horizon: T0, open: {}, done: {} } });
+  expect(warnings).toHaveLength(1);
 });

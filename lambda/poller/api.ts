@@ -3,10 +3,11 @@ import { ApiClock, ApiResponse, errorDetail, togetherRequest } from '../shared/t
 /**
  * The poller's view of Together: GETs with explicit timeouts, no retries within a poll (the next poll is the
  * retry), and every failure sorted into one of two kinds. A `RequestFailed` costs only the job or source that
- * needed the answer; a `StopPoll` ends the poll, because every further request would fail the same way.
+ * needed the answer (a poll is bounded by its deadline and its visits, not by counting failures, so many failing
+ * jobs cannot starve the rest); a `StopPoll` ends the poll: a refused key or a rate limit applies to every request.
  */
 
-export type StopKind = 'auth' | 'rate_limited' | 'out_of_time' | 'unreachable' | 'delivery' | 'internal';
+export type StopKind = 'auth' | 'rate_limited' | 'out_of_time' | 'delivery' | 'internal';
 
 export class StopPoll extends Error {
   constructor(
@@ -33,10 +34,8 @@ export interface PollApiOptions {
   readonly workDeadlineMs: number;
   readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
-  /** This many failed requests in a row (no success between) mean Together is down: stop. */
-  readonly maxFailuresInARow: number;
-  /** Called on 401/403 before the poll stops (the once-per-incident alert). */
-  readonly onKeyRefused: (res: ApiResponse) => Promise<void>;
+  /** Called on 401/403 before the poll stops (the once-per-incident alert), with Together's words, redacted. */
+  readonly onKeyRefused: (status: number, message: string) => Promise<void>;
 }
 
 export class PollApi {
@@ -44,7 +43,6 @@ export class PollApi {
   requests = 0;
   /** Requests answered with success this poll. */
   succeeded = 0;
-  private failuresInARow = 0;
 
   constructor(private readonly o: PollApiOptions) {}
 
@@ -68,7 +66,7 @@ export class PollApi {
       });
     } catch (err) {
       // TogetherUnreachableError: its message names the request and why no answer came.
-      throw this.failed(err instanceof Error ? err.message : `GET ${path}: ${String(err)}`);
+      throw new RequestFailed(err instanceof Error ? err.message : `GET ${path}: ${String(err)}`);
     }
     if (res.status >= 200 && res.status < 300) return this.ok(res.json);
     if (res.status === 404 && notFound) return this.ok(notFound.value);
@@ -76,7 +74,7 @@ export class PollApi {
     const said = errorDetail(res.json, res.status).message;
     const message = this.o.apiKey ? said.split(this.o.apiKey).join('[API key]') : said;
     if (res.status === 401 || res.status === 403) {
-      await this.o.onKeyRefused(res);
+      await this.o.onKeyRefused(res.status, message);
       throw new StopPoll('auth', `Together rejected the API key (HTTP ${res.status}): ${message}`);
     }
     if (res.status === 429) {
@@ -86,22 +84,11 @@ export class PollApi {
         `rate limited by Together (HTTP 429${remainingCalls !== null ? `, remaining ${remainingCalls}` : ''}): ${message}`,
       );
     }
-    throw this.failed(`GET ${path}: HTTP ${res.status}: ${message}`);
+    throw new RequestFailed(`GET ${path}: HTTP ${res.status}: ${message}`);
   }
 
   private ok(value: unknown): unknown {
     this.succeeded++;
-    this.failuresInARow = 0;
     return value;
-  }
-
-  private failed(message: string): Error {
-    if (++this.failuresInARow >= this.o.maxFailuresInARow) {
-      return new StopPoll(
-        'unreachable',
-        `Together failed ${this.failuresInARow} requests in a row, the last ${message}; the next poll tries again`,
-      );
-    }
-    return new RequestFailed(message);
   }
 }

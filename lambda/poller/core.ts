@@ -4,7 +4,7 @@ import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { publishOutcomeUnknown } from '../shared/publisher';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-config';
-import { ApiClock, ApiResponse, errorDetail } from '../shared/together-api';
+import { ApiClock } from '../shared/together-api';
 import { PollApi, RequestFailed, StopKind, StopPoll } from './api';
 import { BatchSource } from './sources/batches';
 import { FineTuneSource } from './sources/fine-tunes';
@@ -49,8 +49,6 @@ export interface PollerLimits {
   readonly overlapMs: number;
   readonly requestTimeoutMs: number;
   readonly connectTimeoutMs: number;
-  /** Failed requests in a row that mean Together is down for this poll. */
-  readonly maxFailuresInARow: number;
   /** A finished fine-tune whose events keep failing is published without them at this attempt. */
   readonly publishWithoutEventsAfter: number;
   /** A claim outlives the function by this much, so it can never lapse while the function still runs. */
@@ -63,7 +61,6 @@ export const DEFAULT_LIMITS: PollerLimits = {
   overlapMs: 60 * 60_000,
   requestTimeoutMs: 10_000,
   connectTimeoutMs: 3_000,
-  maxFailuresInARow: 5,
   publishWithoutEventsAfter: 5,
   claimMarginMs: 30_000,
 };
@@ -223,9 +220,8 @@ async function pollSources(
     workDeadlineMs: window.workDeadlineMs,
     connectTimeoutMs: limits.connectTimeoutMs,
     requestTimeoutMs: limits.requestTimeoutMs,
-    maxFailuresInARow: limits.maxFailuresInARow,
     // Several requests in flight may be refused at once: one alert.
-    onKeyRefused: (res) => (keyRefused ??= openAuthIncident(deps, state, res, now)),
+    onKeyRefused: (status, message) => (keyRefused ??= openAuthIncident(deps, state, status, message, now)),
   });
   const ctx: PollContext = {
     api,
@@ -338,15 +334,20 @@ async function deliver(
   }
 }
 
-async function openAuthIncident(deps: PollerDeps, state: PollerState, res: ApiResponse, now: number) {
+async function openAuthIncident(
+  deps: PollerDeps,
+  state: PollerState,
+  status: number,
+  message: string,
+  now: number,
+) {
   const health = (state.health ??= { v: STATE_VERSION });
   if (health.authIncident) return;
   const name = deps.config.apiKeySecretName;
-  const { message } = errorDetail(res.json, res.status);
   try {
     await deps.notify(
       'Together AI rejected the API key',
-      `Together answered HTTP ${res.status} (${message}) to the job poller: the API key was rejected. ` +
+      `Together answered HTTP ${status} (${message}) to the job poller: the API key was rejected. ` +
         `Rotate it in the Secrets Manager secret ${name}. Polling resumes by itself once the key works; ` +
         'job outcomes in the meantime are published then, none is lost.',
     );
@@ -355,7 +356,7 @@ async function openAuthIncident(deps: PollerDeps, state: PollerState, res: ApiRe
     deps.log({ level: 'ERROR', message: 'could not send the API key alert', error: errorName(err) });
     return;
   }
-  health.authIncident = { openedAt: new Date(now).toISOString(), status: res.status };
+  health.authIncident = { openedAt: new Date(now).toISOString(), status };
 }
 
 function closeAuthIncident(deps: PollerDeps, state: PollerState): void {

@@ -42,7 +42,7 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
     },
     store: new DynamoIdempotencyStore(dynamo, config.tableName),
     state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>
-      stdoutLogger({ level: 'WARN', message: 'poller state unreadable: that part starts afresh', part, why }),
+      stdoutLogger({ level: 'WARN', message: 'poller state', part, why }),
     ),
     publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
     // Read each poll, so a rotated key is used at once.

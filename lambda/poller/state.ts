@@ -15,6 +15,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
  */
 
 export const STATE_VERSION = 2;
+/** Past this, a state item is said to near DynamoDB's 400 KB item limit. */
+export const STATE_WARN_BYTES = 300 * 1024;
 
 /** A job seen unfinished (or finished but not yet delivered): followed until its terminal state is published. */
 export interface FollowedJob {
@@ -34,6 +36,8 @@ export interface FollowedJob {
   finished?: boolean;
   /** Failed attempts in a row (requests for it, or delivering it). */
   failures?: number;
+  /** Failed attempts at publishing its terminal state, counted from when it was first seen finished. */
+  finishFailures?: number;
   /** The last failure, for the log. */
   lastError?: string;
 }
@@ -49,8 +53,9 @@ export interface JobSourceState {
   /** Followed jobs by id. */
   open: Record<string, FollowedJob>;
   /**
-   * Finished jobs delivered (or taken as history) at or after the horizon: id -> the time judged by, or 0 for a
-   * job Together gives no time for (kept while it is listed).
+   * Finished jobs delivered (or taken as history) at or after the horizon: id -> the time judged by (forgotten once
+   * the horizon passes it), or, for one Together gives no time for, minus when it was last listed (forgotten a week
+   * after it stopped being listed).
    */
   done: Record<string, number>;
 }
@@ -112,8 +117,8 @@ export class DynamoPollerStateStore implements PollerStateStore {
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly scope: string,
-    /** Told when a stored part cannot be read (another version, corrupt): that part starts afresh. */
-    private readonly onUnreadable: (part: StatePart, why: string) => void = () => undefined,
+    /** Told when a stored part cannot be read (it then starts afresh) or nears DynamoDB's item limit. */
+    private readonly warn: (part: StatePart, why: string) => void = () => undefined,
   ) {
     if (!/^[A-Za-z0-9_.-]{1,100}$/.test(scope))
       throw new Error(`poller state scope is not a safe key: "${scope}"`);
@@ -177,11 +182,11 @@ export class DynamoPollerStateStore implements PollerStateStore {
           json = gunzipSync(raw).toString('utf8');
           value = JSON.parse(json) as { v?: unknown };
         } catch (err) {
-          this.onUnreadable(part, `not gzipped JSON (${(err as Error).message})`);
+          this.warn(part, `not gzipped JSON (${(err as Error).message})`);
           return;
         }
         if (value?.v !== STATE_VERSION) {
-          this.onUnreadable(part, `version ${String(value?.v)}, this poller reads ${STATE_VERSION}`);
+          this.warn(part, `version ${String(value?.v)}, this poller reads ${STATE_VERSION}`);
           return;
         }
         this.saved.set(part, json);
@@ -198,12 +203,20 @@ export class DynamoPollerStateStore implements PollerStateStore {
         if (!value) return;
         const json = JSON.stringify(value);
         if (this.saved.get(part) === json) return;
+        const packed = gzipSync(json);
+        if (packed.length > STATE_WARN_BYTES) {
+          this.warn(
+            part,
+            `the ${part} state is ${Math.round(packed.length / 1024)} KB of DynamoDB's 400 KB item limit: ` +
+              'most likely finished jobs Together lists with no time at all',
+          );
+        }
         await this.client.send(
           new PutItemCommand({
             TableName: this.tableName,
             Item: {
               id: { S: stateKey(this.scope, part) },
-              state: { B: gzipSync(json) },
+              state: { B: packed },
               v: { N: String(STATE_VERSION) },
             },
           }),

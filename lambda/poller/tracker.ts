@@ -126,6 +126,19 @@ export function freshSourceState(nowMs: number, lookbackMs: number): JobSourceSt
 
 type Attempt = 'done' | 'failed' | 'deferred' | 'stopped';
 
+/** How long a finished job Together gives no time for is remembered once it is no longer listed. */
+const UNDATED_MEMORY_MS = 7 * 24 * 3600_000;
+
+/**
+ * What `done` remembers of a finished job: its time (it is history once the horizon passes it), or for one Together
+ * gives no time for, minus when it was last listed (forgotten a week after it stopped being listed).
+ */
+function doneMark(job: ListedJob, now: number): number {
+  if (Number.isFinite(job.at)) return job.at;
+  if (Number.isFinite(job.endedBy)) return job.endedBy;
+  return -now;
+}
+
 export class JobTracker<J extends ListedJob> {
   /** How many jobs the listing showed (undefined: the listing failed). */
   listed?: number;
@@ -175,13 +188,15 @@ export class JobTracker<J extends ListedJob> {
         continue;
       }
       if (followed) todo.push(job);
-      else if (job.id in state.done) continue;
-      else if (Number.isFinite(job.at)) {
+      else if (job.id in state.done) {
+        // Undated ones are remembered by when they were last listed, so a listing that skips them once is harmless.
+        if (state.done[job.id] < 0) state.done[job.id] = -ctx.now;
+      } else if (Number.isFinite(job.at)) {
         if (job.at >= state.horizon) todo.push(job);
       } else if (Number.isFinite(job.endedBy) && job.endedBy < state.horizon) {
         continue; // undated, but it cannot have ended after the horizon
       } else if (firstListing) {
-        state.done[job.id] = Number.isFinite(job.endedBy) ? job.endedBy : 0; // undated history at deploy
+        state.done[job.id] = doneMark(job, ctx.now); // undated history at deploy
       } else todo.push(job); // never seen, undated: it ended since the last poll
     }
     todo.sort((a, b) => (a.at || 0) - (b.at || 0) || (a.id < b.id ? -1 : 1));
@@ -192,14 +207,17 @@ export class JobTracker<J extends ListedJob> {
       (job) => this.finish(job),
     );
 
-    // The horizon follows the newest finished job, minus the overlap, but never past one not yet reached.
-    let bound = -Infinity;
-    for (const job of jobs)
-      if (job.terminal && Number.isFinite(job.at)) bound = Math.max(bound, Math.min(job.at, ctx.now));
-    for (const job of todo.slice(started)) if (Number.isFinite(job.at)) bound = Math.min(bound, job.at);
-    if (bound > -Infinity) state.horizon = Math.max(state.horizon, bound - this.limits.overlapMs);
-    for (const [id, at] of Object.entries(state.done)) {
-      if (at === 0 ? !this.listing.has(id) : at < state.horizon) delete state.done[id];
+    // This listing worked and every finished job in it was delivered or is followed: the horizon follows it, an
+    // overlap behind (a job listed late, clock skew), but never past a finished job not yet reached.
+    let bound = ctx.now;
+    for (const job of todo.slice(started)) {
+      const end = Number.isFinite(job.at) ? job.at : job.endedBy;
+      if (!state.open[job.id] && Number.isFinite(end)) bound = Math.min(bound, end);
+    }
+    state.horizon = Math.max(state.horizon, bound - this.limits.overlapMs);
+    for (const [id, mark] of Object.entries(state.done)) {
+      const forget = mark < 0 ? -mark < ctx.now - UNDATED_MEMORY_MS : mark < state.horizon;
+      if (forget) delete state.done[id];
     }
   }
 
@@ -245,7 +263,9 @@ export class JobTracker<J extends ListedJob> {
       this.state.open[job.id] = { status: job.status, seen: this.ctx.now, changed: at ?? this.ctx.now };
       return;
     }
-    delete followed.finished; // a job Together restarted
+    // A job Together restarted: finishing it starts over.
+    delete followed.finished;
+    delete followed.finishFailures;
     const changed = followed.changed ?? followed.seen;
     if (followed.status !== job.status) {
       followed.status = job.status;
@@ -260,9 +280,10 @@ export class JobTracker<J extends ListedJob> {
     const result = await this.attempt(job.id, followed, () =>
       this.source.finish(this.ctx, job, followed, state),
     );
+    if (result === 'failed') followed.finishFailures = (followed.finishFailures ?? 0) + 1;
     if (result === 'done') {
       delete state.open[job.id];
-      state.done[job.id] = Number.isFinite(job.at) ? job.at : Number.isFinite(job.endedBy) ? job.endedBy : 0;
+      state.done[job.id] = doneMark(job, this.ctx.now);
     } else {
       // Not delivered (yet): followed from now on, so the next poll retries it whatever the horizon does.
       followed.finished = true;
@@ -276,7 +297,8 @@ export class JobTracker<J extends ListedJob> {
     const result = await this.attempt(job.id, followed, () =>
       this.source.progress!(this.ctx, job, followed, this.state),
     );
-    if (result === 'done') followed.visited = this.ctx.now;
+    // A failed visit goes to the back of the queue too, so failing jobs cannot keep the rest from their turn.
+    if (result === 'done' || result === 'failed') followed.visited = this.ctx.now;
   }
 
   /** A followed job the listing no longer shows: ask for it by id. */
@@ -287,6 +309,7 @@ export class JobTracker<J extends ListedJob> {
     const result = await this.attempt(id, followed, async () => {
       job = await this.source.get(this.ctx, id);
     });
+    if (result === 'failed') followed.visited = this.ctx.now;
     if (result !== 'done') return;
     if (!job) {
       delete this.state.open[id];

@@ -104,13 +104,13 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     } catch (err) {
       // Its checkpoints and error message are worth waiting for, but not forever: a terminal state held back for
       // good would be worse.
-      if (err instanceof StopPoll || (f.failures ?? 0) + 1 < this.options.publishWithoutEventsAfter)
+      if (err instanceof StopPoll || (f.finishFailures ?? 0) + 1 < this.options.publishWithoutEventsAfter)
         throw err;
       ctx.log({
         level: 'WARN',
         message: 'publishing a finished fine-tune without its events, which could not be read',
         fineTuneId: job.id,
-        attempts: (f.failures ?? 0) + 1,
+        attempts: (f.finishFailures ?? 0) + 1,
         error: (err as Error).message,
       });
     }
