@@ -4,7 +4,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENT_SOURCE, EVENT_TYPES, eventSpec, handlerProperty, sampleEvent } from '../lib/events';
+import {
+  EVENT_SOURCE,
+  EVENT_TYPES,
+  eventSpec,
+  handlerProperty,
+  outcomeKey,
+  sampleEvent,
+} from '../lib/events';
 import { withProps } from './props-reference';
 
 export const BEGIN = '<!-- events:begin (generated from lib/events.ts by `npm run docs`) -->';
@@ -59,7 +66,10 @@ export function exampleEvents(): string {
       time: '2026-11-23T12:00:01Z',
       region: 'us-east-1',
       resources: [],
-      detail: sampleEvent(type, `evt_01J${String(i).padStart(3, '0')}EXAMPLE`),
+      detail: (() => {
+        const sample = sampleEvent(type, `evt_01J${String(i).padStart(3, '0')}EXAMPLE`);
+        return { ...sample, outcome_key: outcomeKey(sample) };
+      })(),
     };
     return [
       `<details><summary><code>${type}</code>: <code>TogetherEventBridgeEvent&lt;'${type}'&gt;</code>, ` +
