@@ -5,6 +5,7 @@ import {
   onEvent,
   parseSettings,
   RegistrationDeps,
+  registeredUrl,
   UNSUPPORTED_PREFIX,
 } from '../lambda/registration/core';
 import { LogLine } from '../lambda/shared/log';
@@ -113,11 +114,15 @@ describe('create, update, delete', () => {
     expect(post.method).toBe('POST');
     expect(post.headers.authorization).toBe(`Bearer ${together.apiKey}`);
     expect(post.headers['content-type']).toBe('application/json');
+    // The endpoint, tagged with this registration's settings (Delete finds its orphans by it).
     expect(post.body).toEqual({
-      url: 'https://abc123.execute-api.us-east-1.amazonaws.com/webhooks/together',
+      url: expect.stringMatching(
+        /^https:\/\/abc123\.execute-api\.us-east-1\.amazonaws\.com\/webhooks\/together\?registration=[0-9a-f]{12}$/,
+      ),
       events: ['batch.done', 'fine_tune.completed'],
       secret: SIGNING_SECRET,
     });
+    expect((post.body as { url: string }).url).toBe(registeredUrl(parseSettings(properties())));
     expect([...together.webhooks.keys()]).toEqual(['wh_1']);
   });
 
@@ -171,14 +176,75 @@ describe('create, update, delete', () => {
     ).resolves.toMatchObject({ PhysicalResourceId: 'wh_1' });
     expect(webhookCalls().map((r) => `${r.method} ${r.path}`)).toEqual([
       'POST /v1/webhooks',
+      'GET /v1/webhooks',
       'DELETE /v1/webhooks/wh_1',
+      'GET /v1/webhooks',
       'DELETE /v1/webhooks/wh_1',
     ]);
   });
 
-  test('Delete after a failed Create (the request id as physical id, nothing registered) is harmless', async () => {
+  test('Delete after a failed Create (the request id as physical id, nothing registered) only looks', async () => {
     await onEvent(event('Delete', properties(), { PhysicalResourceId: 'HooksRegistration/req 1' }), deps());
-    expect(webhookCalls()).toEqual([]);
+    expect(webhookCalls().map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/webhooks']);
+  });
+});
+
+describe('registration never orphans a webhook (issue 10)', () => {
+  test('a POST whose answer is lost after Together created the webhook: listed, adopted, never created twice', async () => {
+    together.script('POST', /webhooks$/, { status: 0, handledThenLost: true });
+    const result = await onEvent(event('Create', properties()), deps());
+    expect(result.PhysicalResourceId).toBe('wh_1');
+    expect([...together.webhooks.keys()]).toEqual(['wh_1']);
+    expect(webhookCalls().map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/webhooks',
+      'GET /v1/webhooks',
+    ]);
+    expect(logs).toContainEqual(expect.objectContaining({ message: 'webhook adopted', webhookId: 'wh_1' }));
+  });
+
+  test('a 5xx that created nothing: the list shows none, the POST is tried again once', async () => {
+    together.script('POST', /webhooks$/, { status: 502, body: TOGETHER_ERROR('bad gateway') });
+    const result = await onEvent(event('Create', properties()), deps());
+    expect(result.PhysicalResourceId).toBe('wh_1');
+    expect(webhookCalls().map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/webhooks',
+      'GET /v1/webhooks',
+      'POST /v1/webhooks',
+    ]);
+  });
+
+  test('an answer lost where webhooks cannot be listed: no retry, and the failure says what may exist', async () => {
+    together.webhooksListSupported = false;
+    together.script('POST', /webhooks$/, { status: 0, handledThenLost: true });
+    const url = registeredUrl(parseSettings(properties()));
+    await expect(onEvent(event('Create', properties()), deps())).rejects.toThrow(
+      `so Together may have created a webhook for ${url}. Its API cannot list webhooks to check, so this deploy does not try again`,
+    );
+    expect(webhookCalls().filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  test('Delete removes every webhook of this registration, orphans included, and none of its replacement', async () => {
+    // Two of ours (one an orphan of a lost answer), and the replacement registered with other events.
+    together.script(
+      'POST',
+      /webhooks$/,
+      { status: 0, handledThenLost: true },
+      { status: 0, handledThenLost: true },
+    );
+    together.webhooksListSupported = false;
+    await expect(onEvent(event('Create', properties()), deps())).rejects.toThrow();
+    together.webhooksListSupported = true;
+    await onEvent(event('Create', properties()), deps());
+    expect(together.webhooks.size).toBe(2);
+    const replacement = await onEvent(
+      event('Update', properties({ Events: ['fine_tune.failed'] }), {
+        PhysicalResourceId: 'wh_2',
+        OldResourceProperties: properties(),
+      }),
+      deps(),
+    );
+    await onEvent(event('Delete', properties(), { PhysicalResourceId: 'wh_2' }), deps());
+    expect([...together.webhooks.keys()]).toEqual([replacement.PhysicalResourceId]);
   });
 });
 

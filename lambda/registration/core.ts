@@ -3,9 +3,11 @@ import { Logger } from '../shared/log';
 import {
   ApiClock,
   ApiResponse,
+  backoffMs,
   DEFAULT_API_BASE_URL,
   errorDetail,
   isRetryable,
+  retryAfterMs,
   togetherRequest,
   TogetherUnreachableError,
 } from '../shared/together-api';
@@ -187,6 +189,23 @@ export async function onEvent(
   }
 }
 
+/**
+ * The URL registered with Together: the endpoint, tagged with this registration's settings. Orphans of a lost answer
+ * share it, a replacement (other events, a new secret version) does not: so Delete can remove every webhook of this
+ * registration and none of the one replacing it. The verifier ignores the query string.
+ */
+export function registeredUrl(s: RegistrationSettings): string {
+  const tag = createHash('sha256').update(material(s)).digest('hex').slice(0, 12);
+  return `${s.url}${s.url.includes('?') ? '&' : '?'}registration=${tag}`;
+}
+
+const MAX_POST_ATTEMPTS = 8;
+
+interface ListedWebhook {
+  readonly id: string;
+  readonly url: string;
+}
+
 async function register(s: RegistrationSettings, deps: RegistrationDeps): Promise<RegistrationResult> {
   const [apiKey, signing] = await Promise.all([
     deps.readSecret(
@@ -196,49 +215,141 @@ async function register(s: RegistrationSettings, deps: RegistrationDeps): Promis
     ),
     deps.readSecret(s.signingSecretArn, s.signingSecretJsonField, 'the webhook signing secret'),
   ]);
+  const url = registeredUrl(s);
+  const registered = (id: string, attempts: number, adopted = false): RegistrationResult => {
+    deps.log({
+      level: 'INFO',
+      message: adopted ? 'webhook adopted' : 'webhook registered',
+      webhookId: id,
+      attempts,
+    });
+    return {
+      PhysicalResourceId: id,
+      Data: { Status: 'registered', WebhookId: id, SecretVersionId: signing.versionId ?? '' },
+    };
+  };
+
+  // One POST at a time: before trying again after an answer that never came (or a 5xx, which may follow a create),
+  // look for what that POST may have created, so a retry never leaves a second webhook holding the secret.
+  for (let attempt = 1; ; attempt++) {
+    let res: ApiResponse | undefined;
+    let lost: string | undefined;
+    try {
+      res = await togetherRequest({
+        baseUrl: s.apiBaseUrl,
+        apiKey: apiKey.value,
+        method: 'POST',
+        path: '/webhooks',
+        body: { url, events: s.events, secret: signing.value },
+        deadlineMs: deps.deadlineMs,
+        clock: deps.clock,
+        maxAttempts: 1,
+      });
+    } catch (err) {
+      if (!(err instanceof TogetherUnreachableError)) throw err;
+      lost = err.message;
+    }
+    if (res && res.status !== 429 && res.status < 500) return answered(res, attempt);
+    if (res && res.status >= 500) lost = `HTTP ${res.status}: ${errorDetail(res.json, res.status).message}`;
+    if (lost !== undefined) {
+      const mine = await findRegistration(url, lost, s, apiKey.value, deps);
+      if (mine) return registered(mine.id, attempt, true);
+    }
+    const wait =
+      (res ? retryAfterMs(res.headers, deps.clock.now()) : undefined) ??
+      backoffMs(attempt - 1, deps.clock.random());
+    if (attempt >= MAX_POST_ATTEMPTS || deps.clock.now() + wait >= deps.deadlineMs) {
+      if (res) throw new Error(failureMessage('register the webhook', { ...res, attempts: attempt }, s));
+      throw new Error(`${lost}; nothing was registered (the list of webhooks shows none for this stack).`);
+    }
+    await deps.clock.sleep(wait);
+  }
+
+  function answered(res: ApiResponse, attempts: number): RegistrationResult {
+    if (res.status === 404 || res.status === 405) {
+      deps.log({
+        level: 'WARN',
+        message: 'Together has no webhooks endpoint',
+        status: res.status,
+        required: s.required,
+      });
+      if (s.required) {
+        throw new Error(
+          `Together answered HTTP ${res.status} to POST ${s.apiBaseUrl}/webhooks: its API has no webhooks endpoint for ` +
+            'this account, and registration is required (required: true), so the deploy stops here. ' +
+            'Turn on the poller (TogetherWebhooks poller props) to receive the same events by polling Together, ' +
+            'or set required: false to deploy with registration reported as "unsupported".',
+        );
+      }
+      return {
+        PhysicalResourceId: unsupportedId(s),
+        Data: { Status: 'unsupported', WebhookId: '', SecretVersionId: '' },
+      };
+    }
+    if (res.status < 200 || res.status >= 300)
+      throw new Error(failureMessage('register the webhook', { ...res, attempts }, s));
+    const id = (res.json as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string' || id === '') {
+      throw new Error(
+        `Together answered HTTP ${res.status} to the registration without a webhook id; nothing to track.`,
+      );
+    }
+    return registered(id, attempts);
+  }
+}
+
+/** Every webhook Together lists, or undefined when it cannot list them (404/405). */
+async function listWebhooks(
+  s: RegistrationSettings,
+  apiKey: string,
+  deps: RegistrationDeps,
+): Promise<ListedWebhook[] | undefined> {
   const res = await togetherRequest({
     baseUrl: s.apiBaseUrl,
-    apiKey: apiKey.value,
-    method: 'POST',
+    apiKey,
+    method: 'GET',
     path: '/webhooks',
-    body: { url: s.url, events: s.events, secret: signing.value },
     deadlineMs: deps.deadlineMs,
     clock: deps.clock,
   });
+  if (res.status === 404 || res.status === 405) return undefined;
+  if (res.status < 200 || res.status >= 300) throw new Error(failureMessage('list the webhooks', res, s));
+  const data = (res.json as { data?: unknown } | undefined)?.data;
+  if (!Array.isArray(data)) throw new Error('Together listed the webhooks without a data array');
+  return data.filter(
+    (w): w is ListedWebhook =>
+      typeof w === 'object' && w !== null && typeof w.id === 'string' && typeof w.url === 'string',
+  );
+}
 
-  if (res.status === 404 || res.status === 405) {
-    deps.log({
-      level: 'WARN',
-      message: 'Together has no webhooks endpoint',
-      status: res.status,
-      required: s.required,
-    });
-    if (s.required) {
-      throw new Error(
-        `Together answered HTTP ${res.status} to POST ${s.apiBaseUrl}/webhooks: its API has no webhooks endpoint for ` +
-          'this account, and registration is required (required: true), so the deploy stops here. ' +
-          'Turn on the poller (TogetherWebhooks poller props) to receive the same events by polling Together, ' +
-          'or set required: false to deploy with registration reported as "unsupported".',
-      );
-    }
-    return {
-      PhysicalResourceId: unsupportedId(s),
-      Data: { Status: 'unsupported', WebhookId: '', SecretVersionId: '' },
-    };
-  }
-  if (res.status < 200 || res.status >= 300) throw new Error(failureMessage('register the webhook', res, s));
-
-  const id = (res.json as { id?: unknown } | undefined)?.id;
-  if (typeof id !== 'string' || id === '') {
+/** After a POST whose answer was lost: the webhook it may have created, or undefined if it created none. */
+async function findRegistration(
+  url: string,
+  lost: string,
+  s: RegistrationSettings,
+  apiKey: string,
+  deps: RegistrationDeps,
+): Promise<ListedWebhook | undefined> {
+  let listed: ListedWebhook[] | undefined;
+  try {
+    listed = await listWebhooks(s, apiKey, deps);
+  } catch (err) {
     throw new Error(
-      `Together answered HTTP ${res.status} to the registration without a webhook id; nothing to track.`,
+      `POST ${s.apiBaseUrl}/webhooks got no usable answer (${lost}), and the webhooks could not be listed to see ` +
+        `whether it created one (${(err as Error).message}). Deploy again later; if Together shows a webhook for ` +
+        `${url}, it is this one.`,
+      { cause: err },
     );
   }
-  deps.log({ level: 'INFO', message: 'webhook registered', webhookId: id, attempts: res.attempts });
-  return {
-    PhysicalResourceId: id,
-    Data: { Status: 'registered', WebhookId: id, SecretVersionId: signing.versionId ?? '' },
-  };
+  if (listed === undefined) {
+    throw new Error(
+      `POST ${s.apiBaseUrl}/webhooks got no usable answer (${lost}), so Together may have created a webhook for ` +
+        `${url}. Its API cannot list webhooks to check, so this deploy does not try again: a second one would be ` +
+        "left behind holding the signing secret. Look for that URL in Together's dashboard, delete the webhook if it " +
+        'is there, then deploy again.',
+    );
+  }
+  return listed.find((w) => w.url === url);
 }
 
 async function unregister(
@@ -246,8 +357,8 @@ async function unregister(
   s: RegistrationSettings,
   deps: RegistrationDeps,
 ): Promise<void> {
-  // Nothing was registered: Together had no endpoint, or the Create failed before it got an id.
-  if (!id || id.startsWith(UNSUPPORTED_PREFIX) || !/^[A-Za-z0-9_.:-]{1,200}$/.test(id)) {
+  // Together had no endpoint: nothing can have been created.
+  if (id?.startsWith(UNSUPPORTED_PREFIX)) {
     deps.log({ level: 'INFO', message: 'nothing to delete', physicalResourceId: id });
     return;
   }
@@ -256,11 +367,40 @@ async function unregister(
     s.apiKeyJsonField,
     `the Together API key secret ${s.apiKeySecretName}`,
   );
+  const ids = new Set<string>();
+  // A failed Create leaves the request id as physical id: no webhook id, but maybe an orphan to find below.
+  if (id && /^[A-Za-z0-9_.:-]{1,200}$/.test(id) && !id.includes('/')) ids.add(id);
+  // Every webhook of this registration, orphans of a lost answer included (a replacement's URL differs).
+  const url = registeredUrl(s);
+  try {
+    const listed = await listWebhooks(s, apiKey.value, deps);
+    for (const w of listed ?? []) if (w.url === url) ids.add(w.id);
+  } catch (err) {
+    // Listing is a tidy-up: the webhook by id is still deleted.
+    deps.log({
+      level: 'WARN',
+      message: 'could not list webhooks to find orphans',
+      error: (err as Error).message,
+    });
+  }
+  if (ids.size === 0) {
+    deps.log({ level: 'INFO', message: 'nothing to delete', physicalResourceId: id });
+    return;
+  }
+  for (const webhookId of ids) await deleteWebhook(webhookId, s, apiKey.value, deps);
+}
+
+async function deleteWebhook(
+  id: string,
+  s: RegistrationSettings,
+  apiKey: string,
+  deps: RegistrationDeps,
+): Promise<void> {
   let res: ApiResponse;
   try {
     res = await togetherRequest({
       baseUrl: s.apiBaseUrl,
-      apiKey: apiKey.value,
+      apiKey,
       method: 'DELETE',
       path: `/webhooks/${encodeURIComponent(id)}`,
       deadlineMs: deps.deadlineMs,

@@ -24,6 +24,8 @@ export interface ScriptedAnswer {
   readonly drop?: boolean;
   /** Hold the answer this long (real time): a hung or slow server. */
   readonly delayMs?: number;
+  /** Do what the request asks (e.g. create the webhook), then close the connection: an answer lost on the way. */
+  readonly handledThenLost?: boolean;
 }
 
 export interface Webhook {
@@ -53,6 +55,8 @@ export interface FakeJobs {
 export class FakeTogether {
   apiKey = 'tgp_test_key_0123456789abcdef';
   webhooksSupported = true;
+  /** GET /v1/webhooks (listing) answers; false: 404, as on an API that can create but not list. */
+  webhooksListSupported = true;
   readonly jobs: FakeJobs = {
     fineTunes: [],
     events: new Map(),
@@ -106,6 +110,7 @@ export class FakeTogether {
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
+    this.webhooksListSupported = true;
     this.latency = undefined;
     this.nextId = 1;
   }
@@ -154,7 +159,15 @@ export class FakeTogether {
     const script = this.scripts.find(
       (s) => s.method === req.method && s.path.test(req.path) && s.answers.length > 0,
     );
-    if (script) return script.answers.shift()!;
+    if (script) {
+      const scripted = script.answers.shift()!;
+      if (scripted.handledThenLost) return { ...this.handled(req), drop: true };
+      return scripted;
+    }
+    return this.handled(req);
+  }
+
+  private handled(req: RecordedRequest): ScriptedAnswer {
     if (req.headers.authorization !== `Bearer ${this.apiKey}`) {
       return {
         status: 401,
@@ -205,6 +218,13 @@ export class FakeTogether {
 
   private webhooksRoute(req: RecordedRequest, id: string | undefined): ScriptedAnswer {
     if (!this.webhooksSupported) return { status: 404, body: TOGETHER_ERROR('Not found') };
+    if (req.method === 'GET' && id === undefined) {
+      if (!this.webhooksListSupported) return { status: 404, body: TOGETHER_ERROR('Not found') };
+      return {
+        status: 200,
+        body: { data: [...this.webhooks.values()].map((w) => ({ id: w.id, url: w.url, events: w.events })) },
+      };
+    }
     if (req.method === 'POST' && id === undefined) {
       const b = req.body as Partial<Webhook> | undefined;
       if (
