@@ -328,6 +328,8 @@ export class TogetherWebhooks extends Construct {
     this.httpApi = new apigwv2.HttpApi(this, 'Api', {
       description: 'Together AI webhook receiver',
       createDefaultStage: false,
+      // With a custom domain, the execute-api URL would be a second way in that bypasses it.
+      disableExecuteApiEndpoint: props.domainName !== undefined ? true : undefined,
     });
     this.httpApi.addRoutes({
       path: WEBHOOK_PATH,

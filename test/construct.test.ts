@@ -449,6 +449,11 @@ describe('bring your own', () => {
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::ApiGatewayV2::DomainName', { DomainName: 'hooks.example.com' });
     t.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+    // The execute-api URL would bypass the domain (and whatever guards it): off.
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
+    expect(
+      JSON.stringify(stackWith().stack.resolve(Template.fromStack(stackWith().stack).toJSON())),
+    ).not.toContain('"DisableExecuteApiEndpoint":true');
   });
 });
 

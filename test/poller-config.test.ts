@@ -26,10 +26,21 @@ test.each([
   [{ STATE_SCOPE: '' }, /STATE_SCOPE is required/],
   [{ STATE_SCOPE: 'a#b' }, /STATE_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "a#b"/],
   [{ MODEL_MISSING_MINUTES: '-1' }, /MODEL_MISSING_MINUTES must be a number of minutes, got "-1"/],
+  // A token can pass synth as the base URL: plain http is refused when it arrives, loopback aside.
+  [
+    { API_BASE_URL: 'http://api.together.xyz/v1' },
+    /API_BASE_URL must be https \(http only for 127\.0\.0\.1 or localhost\), got "http:\/\/api\.together\.xyz\/v1"/,
+  ],
   [{ WATCH_MODELS: 'a,b' }, /WATCH_MODELS must be JSON, got "a,b"/],
   [{ WATCH_MODELS: '[1]' }, /WATCH_MODELS has the wrong shape/],
   [{ MODEL_INFO: '[]' }, /MODEL_INFO has the wrong shape/],
   [{ STALL_AFTER_MINUTES: 'soon' }, /STALL_AFTER_MINUTES must be a number of minutes, got "soon"/],
 ])('%j is refused with what was wrong', (override, message) => {
   expect(() => readPollerEnv({ ...base, ...override })).toThrow(message);
+});
+
+test('http to this machine is allowed (local fakes and tests)', () => {
+  expect(readPollerEnv({ ...base, API_BASE_URL: 'http://127.0.0.1:4010/v1' }).apiBaseUrl).toBe(
+    'http://127.0.0.1:4010/v1',
+  );
 });

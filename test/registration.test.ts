@@ -248,6 +248,15 @@ describe('registration never orphans a webhook (issue 10)', () => {
   });
 });
 
+test('an http:// base URL is refused when the resource runs (a token passed synth), loopback aside', () => {
+  expect(() => parseSettings(properties({ ApiBaseUrl: 'http://api.together.xyz/v1' }))).toThrow(
+    'Custom::TogetherWebhook: ApiBaseUrl must be https (http only for 127.0.0.1 or localhost), got "http://api.together.xyz/v1"',
+  );
+  expect(parseSettings(properties({ ApiBaseUrl: 'http://localhost:4010/v1' })).apiBaseUrl).toBe(
+    'http://localhost:4010/v1',
+  );
+});
+
 describe('Together refusing', () => {
   test('a bad API key fails at once with the secret to fix, and nothing is registered', async () => {
     storedApiKey = 'tgp_revoked_key';

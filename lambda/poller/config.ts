@@ -1,4 +1,4 @@
-import { DEFAULT_API_BASE_URL } from '../shared/together-api';
+import { checkApiBaseUrl, DEFAULT_API_BASE_URL } from '../shared/together-api';
 import { requiredEnv } from '../shared/env';
 
 /** Everything the poller reads from its environment, validated. */
@@ -58,7 +58,7 @@ export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
     apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
     apiKeySecretName: env.API_KEY_SECRET_NAME || requiredEnv(env, 'API_KEY_SECRET_ARN'),
     apiKeyJsonField: env.API_KEY_JSON_FIELD || undefined,
-    apiBaseUrl: env.API_BASE_URL || DEFAULT_API_BASE_URL,
+    apiBaseUrl: checkApiBaseUrl('API_BASE_URL', env.API_BASE_URL || DEFAULT_API_BASE_URL),
     alertTopicArn: env.ALERT_TOPIC_ARN || undefined,
     watchModels: json(
       env,

@@ -4,6 +4,7 @@ import {
   ApiClock,
   ApiResponse,
   backoffMs,
+  checkApiBaseUrl,
   DEFAULT_API_BASE_URL,
   errorDetail,
   isRetryable,
@@ -90,10 +91,10 @@ export function parseSettings(props: Record<string, unknown>): RegistrationSetti
   }
   const url = text(props, 'Url')!;
   if (!/^https:\/\//.test(url)) throw new Error(`${RESOURCE_TYPE}: Url must be an https URL, got "${url}"`);
-  const apiBaseUrl = text(props, 'ApiBaseUrl', false) ?? DEFAULT_API_BASE_URL;
-  if (!/^https?:\/\//.test(apiBaseUrl)) {
-    throw new Error(`${RESOURCE_TYPE}: ApiBaseUrl must be an http(s) URL, got "${apiBaseUrl}"`);
-  }
+  const apiBaseUrl = checkApiBaseUrl(
+    `${RESOURCE_TYPE}: ApiBaseUrl`,
+    text(props, 'ApiBaseUrl', false) ?? DEFAULT_API_BASE_URL,
+  );
   const required = String(props.Required ?? 'false');
   if (required !== 'true' && required !== 'false') {
     throw new Error(`${RESOURCE_TYPE}: Required must be true or false, got "${required}"`);
