@@ -14,8 +14,10 @@ import {
   aws_secretsmanager as secretsmanager,
   aws_sns as sns,
   aws_sqs as sqs,
+  ArnFormat,
   Duration,
   RemovalPolicy,
+  Stack,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction, grantClaimPath } from './assets';
@@ -481,24 +483,59 @@ export class TogetherWebhooks extends Construct {
       description: 'Encrypts the Together webhooks alert topic',
       enableKeyRotation: true,
     });
-    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
-      key.addToResourcePolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal(service)],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-        }),
-      );
-    }
-    return new sns.Topic(this, 'AlertTopic', {
+    const topic = new sns.Topic(this, 'AlertTopic', {
       displayName: 'Together AI alerts',
       masterKey: key,
       enforceSSL: true,
     });
+    // CloudWatch, for alarms of this account only (its requests carry these keys, so they can be pinned). EventBridge
+    // gets no service principal here at all: its alert rules publish with a role (its KMS calls carry no such keys).
+    const stack = Stack.of(this);
+    const alarmsOfThisAccount = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [cloudwatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [cloudwatch],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
+    return topic;
   }
 
   /** One rule per alerting type, apart from the user's routes, so turning alerts off leaves those untouched. */
   private routeAlerts(topic: sns.ITopic): void {
+    // One role for every alert rule: publish to this topic and use its key, nothing else, assumable by EventBridge
+    // for this account only.
+    const publisher = new iam.Role(this, 'AlertPublisherRole', {
+      description: 'EventBridge publishes Together AI alerts to the alert topic',
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    });
+    publisher.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+    );
+    topic.masterKey?.grant(publisher, 'kms:Decrypt', 'kms:GenerateDataKey');
     for (const type of EVENT_TYPES) {
       const alert = eventSpec(type).alert;
       if (!alert) continue;
@@ -509,7 +546,7 @@ export class TogetherWebhooks extends Construct {
       });
       rule.addTarget(
         new DeadLetteredTarget(
-          new targets.SnsTopic(topic, { message: alertMessage(type, alert.advice) }),
+          new RolePublishedTopic(topic, publisher, alertMessage(type, alert.advice)),
           this.deadLetterQueue,
           this.retryAttempts,
         ),
@@ -612,6 +649,19 @@ export class TogetherWebhooks extends Construct {
       rejectedThreshold,
       'Many Together webhooks failed signature checks: a rotated secret not yet shared, or forged requests.',
     );
+  }
+}
+
+/** The alert topic as a rule target, published to with `role` (targets.SnsTopic would grant kms:GenerateDataKey*). */
+class RolePublishedTopic implements events.IRuleTarget {
+  constructor(
+    private readonly topic: sns.ITopic,
+    private readonly role: iam.IRole,
+    private readonly message: events.RuleTargetInput,
+  ) {}
+
+  bind(): events.RuleTargetConfig {
+    return { arn: this.topic.topicArn, input: this.message, role: this.role, targetResource: this.topic };
   }
 }
 

@@ -174,7 +174,9 @@ describe('defaults', () => {
     const { hooks } = stackWith();
     const ids = hooks.node.children
       .map((c) => c.node.id)
-      .filter((id) => id.startsWith('Alert') && id !== 'AlertTopic' && id !== 'AlertKey');
+      .filter(
+        (id) => id.startsWith('Alert') && !['AlertTopic', 'AlertKey', 'AlertPublisherRole'].includes(id),
+      );
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
       'AlertFineTuneFailed',
@@ -183,10 +185,61 @@ describe('defaults', () => {
     ]);
   });
 
-  test('the key lets EventBridge and CloudWatch publish to the encrypted topic', () => {
-    const policy = JSON.stringify(t.findResources('AWS::KMS::Key'));
-    expect(policy).toContain('events.amazonaws.com');
-    expect(policy).toContain('cloudwatch.amazonaws.com');
+  test('only our alarms and our rules may publish to the encrypted topic: no service principal without a condition', () => {
+    // CloudWatch: on the key and the topic, only for alarms of this account (aws:SourceAccount, aws:SourceArn).
+    const alarmsOnly = {
+      StringEquals: { 'aws:SourceAccount': '111111111111' },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:us-east-1:111111111111:alarm:*']],
+        },
+      },
+    };
+    const keyStatements = Object.values(t.findResources('AWS::KMS::Key'))[0].Properties.KeyPolicy.Statement;
+    const topicStatements = Object.values(t.findResources('AWS::SNS::TopicPolicy'))[0].Properties
+      .PolicyDocument.Statement;
+    for (const statements of [keyStatements, topicStatements]) {
+      const services = statements.filter(
+        (st: { Principal?: { Service?: unknown } }) => st.Principal?.Service,
+      );
+      expect(services).toEqual([
+        expect.objectContaining({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Condition: alarmsOnly,
+        }),
+      ]);
+    }
+    // EventBridge publishes alerts with one role, trusted for this account only (its KMS calls carry no source
+    // keys to pin on the key), allowed this topic and this key and nothing else.
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'detail-type': ['fine_tune.failed'] },
+      Targets: [
+        Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('AlertTopic') }, RoleArn: Match.anyValue() }),
+      ],
+    });
+    t.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': '111111111111' } },
+          }),
+        ],
+      },
+    });
+    const publisher = Object.values(t.findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify(p.Properties.Roles).includes('AlertPublisherRole'),
+    )!;
+    expect(publisher.Properties.PolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Action: 'sns:Publish',
+        Resource: { Ref: expect.stringMatching(/AlertTopic/) },
+      }),
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/AlertKey/), 'Arn'] },
+      }),
+    ]);
   });
 
   test('alarms on verifier errors, 5xx answers, dead letters and rejected signatures notify the topic', () => {
