@@ -50,6 +50,38 @@ describe('SecretCache', () => {
     expect(source.calls).toBe(1);
   });
 
+  test('Secrets Manager down past the TTL: the last good keys serve, marked stale, for an hour at most', async () => {
+    let down = false;
+    let calls = 0;
+    const cache = new SecretCache(
+      async () => {
+        calls++;
+        if (down) throw new Error('ServiceUnavailableException');
+        return ['good'];
+      },
+      'together-hmac',
+      300_000,
+      10_000,
+      3_600_000,
+    );
+    expect((await cache.get(0)).stale).toBeUndefined();
+    down = true;
+    const stale = await cache.get(300_000);
+    expect(stale).toMatchObject({ stale: true, loadedAtMs: 0 });
+    expect(stale.keys.map(String)).toEqual(['good']);
+    expect(String(stale.error)).toContain('ServiceUnavailableException');
+    // Not asked again on every request while it is down: once per minimum refresh interval.
+    await cache.get(305_000);
+    expect(calls).toBe(2);
+    await cache.get(310_000);
+    expect(calls).toBe(3);
+    // Past TTL plus the grace hour: no more stale keys.
+    await expect(cache.get(300_000 + 3_600_000)).rejects.toThrow('ServiceUnavailableException');
+    // Back up: fresh keys, no longer stale.
+    down = false;
+    expect((await cache.get(4_000_000)).stale).toBeUndefined();
+  });
+
   test('a failed fetch is not cached: the next request tries again', async () => {
     let calls = 0;
     const cache = new SecretCache(

@@ -373,6 +373,30 @@ describe('failures where the sender should retry: 5xx, and the retry delivers ex
     down.destroy();
   });
 
+  test('Secrets Manager down past the cache TTL: verified with the last good keys for an hour, counted', async () => {
+    let failure: Error | undefined;
+    h = harness({ dynamoClient: dynamo.client, table, failSecrets: () => failure });
+    expect((await send(signedRequest(envelope('st-1')))).statusCode).toBe(200);
+    failure = new Error('ServiceUnavailableException');
+    h.clock.now += 10 * 60_000;
+    expect(
+      (
+        await send(
+          signedRequest(
+            envelope('st-2', 'batch.done', { batch_id: 'b-st', output_url: null, total_tokens: 1 }),
+          ),
+        )
+      ).statusCode,
+    ).toBe(200);
+    expect(h.logs.at(-1)).toMatchObject({
+      outcome: 'published',
+      StaleSecret: 1,
+      secretError: expect.stringContaining('ServiceUnavailable'),
+    });
+    h.clock.now += 60 * 60_000;
+    expect((await send(signedRequest(envelope('st-3')))).statusCode).toBe(503);
+  });
+
   test('Secrets Manager failing -> 503; a malformed secret -> 500; neither publishes', async () => {
     let failure: Error | undefined = new Error('ThrottlingException');
     h = harness({ dynamoClient: dynamo.client, table, failSecrets: () => failure });

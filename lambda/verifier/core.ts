@@ -227,6 +227,11 @@ async function handle(
   } catch (err) {
     return record.unavailable('secret_error', err, 'signing secret unavailable; retry later');
   }
+  if (loaded.stale) {
+    // Secrets Manager is failing: verified with the last good keys, within their grace period.
+    counters.StaleSecret = 1;
+    line.secretError = errorName(loaded.error);
+  }
   let verified = verifyAndParse(decoded, scheme, loaded.keys, nowMs);
   if (!verified.ok && verified.reason === SIGNATURE_MISMATCH) {
     // Perhaps rotated since we cached it: look once more before refusing.
