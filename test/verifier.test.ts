@@ -374,7 +374,7 @@ describe('failures where the sender should retry: 5xx, and the retry delivers ex
   });
 
   test('Secrets Manager down past the cache TTL: verified with the last good keys for an hour, counted', async () => {
-    let failure: Error | undefined;
+    let failure: Error | undefined = undefined;
     h = harness({ dynamoClient: dynamo.client, table, failSecrets: () => failure });
     expect((await send(signedRequest(envelope('st-1')))).statusCode).toBe(200);
     failure = new Error('ServiceUnavailableException');
