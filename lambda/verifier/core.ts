@@ -12,7 +12,14 @@ import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shar
 import { MAX_ENTRY_BYTES, publishOutcomeUnknown } from '../shared/publisher';
 import { LoadedKeys } from './secrets';
 import { SecretFormatError } from '../shared/secret-value';
-import { Headers, RawBody, SchemeName, SIGNATURE_MISMATCH, verifySignature } from './signature';
+import {
+  Headers,
+  RawBody,
+  SchemeName,
+  SIGNATURE_MISMATCH,
+  TOGETHER_SIGNATURE_HEADER,
+  verifySignature,
+} from './signature';
 
 /** What the verifier needs of an API Gateway event (HTTP API 2.0 or REST 1.0). */
 export interface WebhookRequest {
@@ -137,6 +144,17 @@ export function verifyAndParse(
   const signature = verifySignature(scheme, decoded.headers, decoded.body, keys, nowMs);
   if (!signature.ok) return reject(401, signature.reason);
   return parseEnvelope(decoded.body, decoded.byteLength);
+}
+
+/**
+ * What tells two bodies of one delivery id apart (PayloadMismatch). Under together-hmac the verified signature is a
+ * keyed hash of exactly these bytes, so the body is not hashed a second time; Standard Webhooks signs the id and
+ * timestamp too (a retry's timestamp differs), so its bodies are hashed.
+ */
+function payloadHash(scheme: SchemeName, decoded: DecodedRequest): string {
+  const signature = decoded.headers[TOGETHER_SIGNATURE_HEADER];
+  if (scheme === 'together-hmac' && signature) return `hmac:${signature.trim().toLowerCase()}`;
+  return createHash('sha256').update(decoded.body).digest('hex');
 }
 
 function respond(statusCode: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -272,7 +290,7 @@ async function handle(
     {
       id: key,
       deliveryId: envelope.id,
-      payloadHash: createHash('sha256').update(decoded.body).digest('hex'),
+      payloadHash: payloadHash(scheme, decoded),
       token: deps.newToken(),
       nowMs,
       inProgressMs: Math.max(1000, remainingTimeMs),
