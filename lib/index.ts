@@ -1,4 +1,6 @@
-export * from './events';
+// The jsii entry point: what every language gets. The TypeScript-only typed-event helpers (the catalogue, typed
+// EventBridge events, guards, sample events) are `together-webhooks/events` (lib/events.ts).
+export * from './event-type';
 export * from './poller';
 export * from './registration';
 export * from './signature-scheme';

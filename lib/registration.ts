@@ -12,7 +12,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction } from './assets';
-import { TogetherEventType, WEBHOOK_EVENT_TYPES } from './events';
+import { WEBHOOK_EVENT_TYPES } from './events';
 import { checkEventType, checkHttpsUrl } from './validation';
 
 /** Together's public API base URL. */
@@ -28,10 +28,10 @@ export interface RegistrationOptions {
    */
   readonly apiKeyJsonField?: string;
   /**
-   * The event types to subscribe to.
+   * The event types to subscribe to: `EventType` constants (or their strings), checked at synth.
    * @default - every catalogue type Together sends (not the poller's own `fine_tune.stalled`)
    */
-  readonly events?: TogetherEventType[];
+  readonly events?: string[];
   /**
    * Together's API base URL.
    * @default 'https://api.together.xyz/v1'

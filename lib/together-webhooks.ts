@@ -403,7 +403,7 @@ export class TogetherWebhooks extends Construct {
    * Targets without their own dead-letter queue get the construct's, with retries. Returns the rule that took the
    * last target.
    */
-  public onEvent(eventType: TogetherEventType, ...ruleTargets: events.IRuleTarget[]): events.Rule {
+  public onEvent(eventType: string, ...ruleTargets: events.IRuleTarget[]): events.Rule {
     checkEventType('TogetherWebhooks', 'onEvent', eventType);
     let route = this.routeFor(eventType);
     for (const target of ruleTargets) {

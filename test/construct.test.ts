@@ -14,14 +14,13 @@ import {
 } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  EVENT_TYPES,
-  handlerProperty,
+  EventType,
   SignatureScheme,
   TogetherEventHandlers,
-  TogetherEventType,
   TogetherWebhooks,
   TogetherWebhooksProps,
 } from '../lib';
+import { EVENT_TYPES, handlerProperty, TogetherEventType } from '../lib/events';
 import { actionsOf, functionStatements, resourcesFor } from './support/iam';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
@@ -651,4 +650,15 @@ describe('props are validated at synth, showing the value received', () => {
   ])('%s', (_name, props, message) => {
     expect(() => stackWith(props as TogetherWebhooksProps)).toThrow(message);
   });
+});
+
+test('EventType has one constant per catalogue type, in catalogue order, each the type itself', () => {
+  expect(EventType.all()).toEqual(EVENT_TYPES);
+  const constants = Object.entries(EventType).filter(([name]) => /^[A-Z_]+$/.test(name));
+  expect(constants.map(([, value]) => value).sort()).toEqual([...EVENT_TYPES].sort());
+  for (const [name, value] of constants) expect(name).toBe(String(value).toUpperCase().replace(/\./g, '_'));
+  const { stack, hooks } = stackWith({ alerts: false });
+  expect(hooks.onEvent(EventType.BATCH_DONE).node.id).toBe('RouteBatchDone');
+  expect(() => hooks.onEvent('batch.finished')).toThrow(/unknown event type "batch.finished" in onEvent/);
+  expect(stack).toBeDefined();
 });

@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { TogetherEventBridgeEvent } from '../lib';
+import { TogetherEventBridgeEvent } from '../lib/events';
 import { FakeTogether, TOGETHER_ERROR } from './support/fake-together';
 import { describedPath } from './support/openapi';
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ts from 'typescript';
@@ -42,7 +43,7 @@ test('the README has TypeScript snippets, and every one compiles', () => {
     esModuleInterop: true,
     types: ['node'],
     baseUrl: root,
-    paths: { 'together-webhooks': ['lib/index.ts'] },
+    paths: { 'together-webhooks': ['lib/index.ts'], 'together-webhooks/events': ['lib/events.ts'] },
   };
   const host = ts.createCompilerHost(options);
   const read = host.readFile;
@@ -60,3 +61,14 @@ test('the README has TypeScript snippets, and every one compiles', () => {
     });
   expect(problems).toEqual([]);
 }, 60_000);
+
+test('every Python snippet in the README compiles', () => {
+  const python = [...readme.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]);
+  expect(python.length).toBeGreaterThanOrEqual(2);
+  for (const code of python) {
+    // compile() only: the aws-cdk-lib Python package is not installable here, so the snippets cannot run.
+    execFileSync('python3', ['-c', 'import sys; compile(sys.stdin.read(), "README snippet", "exec")'], {
+      input: code,
+    });
+  }
+});

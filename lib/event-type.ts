@@ -1,0 +1,36 @@
+/**
+ * The catalogue's event types as constants, for every language the library is published in (a string union would
+ * not survive jsii). `onEvent(EventType.BATCH_DONE, ...)` in TypeScript, `on_event(EventType.BATCH_DONE, ...)` in
+ * Python. A test keeps them in step with the catalogue (lib/events.ts).
+ */
+export class EventType {
+  /** A fine-tuning job finished and its model is ready. */
+  public static readonly FINE_TUNE_COMPLETED = 'fine_tune.completed';
+  /** A fine-tuning job stopped with an error. */
+  public static readonly FINE_TUNE_FAILED = 'fine_tune.failed';
+  /** A fine-tuning job saved a checkpoint. */
+  public static readonly FINE_TUNE_CHECKPOINT = 'fine_tune.checkpoint';
+  /** A fine-tuning job was cancelled. */
+  public static readonly FINE_TUNE_CANCELLED = 'fine_tune.cancelled';
+  /** A fine-tuning job has shown no progress for hours (the poller only). */
+  public static readonly FINE_TUNE_STALLED = 'fine_tune.stalled';
+  /** A model you use is deprecated and will be removed. */
+  public static readonly MODEL_DEPRECATED = 'model.deprecated';
+  /** A batch job reached a terminal state. */
+  public static readonly BATCH_DONE = 'batch.done';
+
+  /** Every catalogue event type, in catalogue order. */
+  public static all(): string[] {
+    return [
+      EventType.FINE_TUNE_COMPLETED,
+      EventType.FINE_TUNE_FAILED,
+      EventType.FINE_TUNE_CHECKPOINT,
+      EventType.FINE_TUNE_CANCELLED,
+      EventType.FINE_TUNE_STALLED,
+      EventType.MODEL_DEPRECATED,
+      EventType.BATCH_DONE,
+    ];
+  }
+
+  private constructor() {}
+}
