@@ -18,6 +18,10 @@ export class EventType {
   public static readonly MODEL_DEPRECATED = 'model.deprecated';
   /** A batch job reached a terminal state. */
   public static readonly BATCH_DONE = 'batch.done';
+  /** An evaluation job finished with results (the poller, with `evaluations` on). */
+  public static readonly EVALUATION_COMPLETED = 'evaluation.completed';
+  /** An evaluation job stopped with an error (the poller, with `evaluations` on). */
+  public static readonly EVALUATION_FAILED = 'evaluation.failed';
 
   /** Every catalogue event type, in catalogue order. */
   public static all(): string[] {
@@ -29,6 +33,8 @@ export class EventType {
       EventType.FINE_TUNE_STALLED,
       EventType.MODEL_DEPRECATED,
       EventType.BATCH_DONE,
+      EventType.EVALUATION_COMPLETED,
+      EventType.EVALUATION_FAILED,
     ];
   }
 

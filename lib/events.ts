@@ -201,6 +201,58 @@ export const EVENT_CATALOGUE = {
       },
     },
   },
+  'evaluation.completed': {
+    description: 'An evaluation job finished with results.',
+    outcomeKey: ['workflow_id'],
+    pollerOnly: true,
+    fields: {
+      workflow_id: { kind: 'string', example: 'eval-1234aedf', description: 'The evaluation job id.' },
+      evaluation_type: {
+        kind: 'string',
+        nullable: true,
+        example: 'score',
+        description: 'classify, score or compare.',
+      },
+      pass_percentage: {
+        kind: 'number',
+        nullable: true,
+        example: 82.5,
+        description: 'Share of samples that passed (classify, score), null if not reported.',
+      },
+      mean_score: {
+        kind: 'number',
+        nullable: true,
+        example: 7.4,
+        description: 'Mean judge score (score), null otherwise.',
+      },
+      result_file_id: {
+        kind: 'string',
+        nullable: true,
+        example: 'file-1234-aefd',
+        description: 'The file with every sample result, if any.',
+      },
+      summary: {
+        kind: 'string',
+        example: 'score: mean 7.4, 82.5% passed',
+        description: 'The results in one line.',
+      },
+    },
+  },
+  'evaluation.failed': {
+    description: 'An evaluation job stopped with an error.',
+    alert: { advice: "Check the evaluation's parameters, model and input file, then run it again." },
+    outcomeKey: ['workflow_id'],
+    pollerOnly: true,
+    fields: {
+      workflow_id: { kind: 'string', example: 'eval-1234aedf', description: 'The evaluation job id.' },
+      status: { kind: 'string', example: 'error', description: 'error or user_error.' },
+      error_message: {
+        kind: 'string',
+        example: 'input file has no "prompt" column',
+        description: 'What Together reported.',
+      },
+    },
+  },
 } as const satisfies Record<string, EventSpec>;
 
 export type EventCatalogue = typeof EVENT_CATALOGUE;

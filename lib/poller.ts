@@ -61,6 +61,12 @@ export interface PollerOptions {
    */
   readonly modelMissingFor?: Duration;
   /**
+   * Follow Together's evaluation jobs too: each terminal one is published as `evaluation.completed` (with a summary
+   * of its results) or `evaluation.failed`. One more request a poll.
+   * @default false
+   */
+  readonly evaluations?: boolean;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -150,6 +156,7 @@ export class TogetherJobPoller extends Construct {
         MODEL_INFO: JSON.stringify(modelInfo),
         STALL_AFTER_MINUTES: String((props.stallAfter ?? Duration.hours(6)).toMinutes()),
         MODEL_MISSING_MINUTES: String((props.modelMissingFor ?? Duration.hours(1)).toMinutes()),
+        ...(props.evaluations ? { EVALUATIONS: 'true' } : {}),
         INITIAL_LOOKBACK_MINUTES: String((props.initialLookback ?? Duration.hours(1)).toMinutes()),
         RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
         METRICS_NAMESPACE: props.metricsNamespace,

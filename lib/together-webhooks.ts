@@ -85,6 +85,16 @@ export interface TogetherEventHandlers {
    * @default - none
    */
   readonly batchDone?: events.IRuleTarget[];
+  /**
+   * `evaluation.completed` (poller, `evaluations` on): an evaluation job finished with results.
+   * @default - none
+   */
+  readonly evaluationCompleted?: events.IRuleTarget[];
+  /**
+   * `evaluation.failed` (poller, `evaluations` on): an evaluation job stopped with an error.
+   * @default - none
+   */
+  readonly evaluationFailed?: events.IRuleTarget[];
 }
 
 /** Props of `TogetherWebhooks`: every one optional; the defaults make a complete, secure receiver. */

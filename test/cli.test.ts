@@ -7,7 +7,7 @@ import { main } from '../bin/cli';
 import { Io } from '../bin/cli/io';
 import { secretToKey, verifySignature } from '../lambda/verifier/signature';
 import { FakeTogether } from './support/fake-together';
-import { batch, fineTune, fineTuneEvent, MINUTE } from './support/together-fixtures';
+import { batch, evaluation, fineTune, fineTuneEvent, MINUTE } from './support/together-fixtures';
 
 /** The together-webhooks CLI, run in-process with its output captured. */
 
@@ -254,6 +254,24 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
     const c = capture({ TOGETHER_API_KEY: 'k' });
     expect(await c.run('listen', '--forward-to', receiverUrl, '--api-base-url', together.baseUrl)).toBe(2);
     expect(c.err.join('\n')).toMatch(/--secret is required with --forward-to/);
+  });
+
+  test('--evaluations follows evaluation jobs too; without it, /evaluation is never asked', async () => {
+    const now = Date.now();
+    together.jobs.evaluations = [evaluation('eval-x', 'error', now - MINUTE, { message: 'bad input file' })];
+    const c = capture({ TOGETHER_API_KEY: together.apiKey });
+    const argv = ['listen', '--once', '--api-base-url', together.baseUrl, '--state', join(dir, 's.json')];
+    expect(await c.run(...argv)).toBe(0);
+    expect(c.out).toEqual([]);
+    expect(together.requests.some((r) => r.path.startsWith('/v1/evaluation'))).toBe(false);
+    expect(await c.run(...argv, '--evaluations')).toBe(0);
+    expect(c.out.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({
+        id: 'evaluation.failed:eval-x',
+        data: { workflow_id: 'eval-x', status: 'error', error_message: 'bad input file' },
+      }),
+    ]);
+    expect(c.err.join('\n')).toMatch(/1 evaluations/);
   });
 
   test('without --forward-to, each outcome is one JSON line on stdout', async () => {

@@ -178,6 +178,7 @@ describe('defaults', () => {
       );
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
+      'AlertEvaluationFailed',
       'AlertFineTuneFailed',
       'AlertFineTuneStalled',
       'AlertModelDeprecated',
@@ -593,6 +594,8 @@ describe('friction a newcomer hit (issue 9)', () => {
       fineTuneStalled: 'fine_tune.stalled',
       modelDeprecated: 'model.deprecated',
       batchDone: 'batch.done',
+      evaluationCompleted: 'evaluation.completed',
+      evaluationFailed: 'evaluation.failed',
     };
     expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());
     for (const [property, type] of Object.entries(byProperty)) expect(handlerProperty(type)).toBe(property);

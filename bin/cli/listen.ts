@@ -89,6 +89,7 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
       apiBaseUrl,
       apiKeySecretName: 'TOGETHER_API_KEY',
       watchModels: args.flags.get('watch-model') ?? [],
+      evaluations: flag(args, 'evaluations') === 'true',
       modelInfo: {},
       stallAfterMs: 6 * 3600_000,
       modelMissingMs: 3600_000,
@@ -139,9 +140,10 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
 function describe(s: PollSummary): string {
   const parts = [
     `poll ${s.outcome}`,
-    `${s.checked.fineTunes} fine-tunes, ${s.checked.batches} batches`,
+    `${s.checked.fineTunes} fine-tunes, ${s.checked.batches} batches` +
+      (s.checked.evaluations ? `, ${s.checked.evaluations} evaluations` : ''),
     `${s.published} forwarded, ${s.duplicates} already sent`,
-    `${s.followed.fineTunes + s.followed.batches} followed`,
+    `${s.followed.fineTunes + s.followed.batches + s.followed.evaluations} followed`,
   ];
   if (s.reason) parts.push(s.reason);
   return parts.join('; ');

@@ -16,6 +16,7 @@ export interface PollerEnv {
   readonly modelInfo: Record<string, { replacementModel?: string; sunsetDate?: string }>;
   readonly stallAfterMs: number;
   readonly modelMissingMs: number;
+  readonly evaluations: boolean;
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
@@ -69,6 +70,7 @@ export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
     modelInfo: json(env, 'MODEL_INFO', {}, (v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
     stallAfterMs: minutes(env, 'STALL_AFTER_MINUTES', 360),
     modelMissingMs: minutes(env, 'MODEL_MISSING_MINUTES', 60),
+    evaluations: env.EVALUATIONS === 'true',
     initialLookbackMs: minutes(env, 'INITIAL_LOOKBACK_MINUTES', 60),
     retentionSeconds: Math.round(Number(env.RETENTION_DAYS || 7) * 86400),
     metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',

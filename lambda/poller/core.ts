@@ -7,6 +7,7 @@ import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-
 import { ApiClock } from '../shared/together-api';
 import { PollApi, RequestFailed, StopKind, StopPoll } from './api';
 import { BatchSource } from './sources/batches';
+import { EvaluationSource } from './sources/evaluations';
 import { FineTuneSource } from './sources/fine-tunes';
 import { freshModelsState, watchModels } from './sources/models';
 import { PollerState, PollerStateStore, STATE_VERSION } from './state';
@@ -32,6 +33,8 @@ export interface PollerConfig {
   readonly stallAfterMs: number;
   /** A watched model missing for this long: `model.deprecated`. */
   readonly modelMissingMs: number;
+  /** Follow evaluation jobs too (`evaluation.completed` / `evaluation.failed`). */
+  readonly evaluations?: boolean;
   /** On the very first poll, outcomes this recent are still published. */
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
@@ -124,9 +127,9 @@ export interface PollSummary {
   /** completed: all done; incomplete: something is held back for the next poll; stopped: the poll ended early. */
   outcome: 'completed' | 'incomplete' | 'stopped' | 'skipped';
   reason?: string;
-  checked: { fineTunes: number; batches: number; models: number };
+  checked: { fineTunes: number; batches: number; evaluations: number; models: number };
   /** Jobs followed until their terminal state is published, after this poll. */
-  followed: { fineTunes: number; batches: number };
+  followed: { fineTunes: number; batches: number; evaluations: number };
   /** Followed jobs whose progress was read this poll. */
   visited: number;
   /** Finished jobs whose terminal state is still to be delivered. */
@@ -148,8 +151,8 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
   const limits: PollerLimits = { ...DEFAULT_LIMITS, ...deps.config.limits };
   const summary: PollSummary = {
     outcome: 'completed',
-    checked: { fineTunes: 0, batches: 0, models: 0 },
-    followed: { fineTunes: 0, batches: 0 },
+    checked: { fineTunes: 0, batches: 0, evaluations: 0, models: 0 },
+    followed: { fineTunes: 0, batches: 0, evaluations: 0 },
     visited: 0,
     heldBack: 0,
     published: 0,
@@ -241,10 +244,15 @@ async function pollSources(
     trackerLimits,
   );
   const batches = new JobTracker(new BatchSource(config.apiBaseUrl), state.batches, ctx, run, trackerLimits);
+  const trackers = [fineTunes, batches];
+  if (config.evaluations) {
+    state.evaluations ??= freshSourceState(now, config.initialLookbackMs);
+    trackers.push(new JobTracker(new EvaluationSource(), state.evaluations, ctx, run, trackerLimits));
+  }
+  const evaluations = trackers[2];
 
   try {
-    await fineTunes.settle();
-    await batches.settle();
+    for (const tracker of trackers) await tracker.settle();
     if (config.watchModels.length > 0 && run.canStart()) {
       state.models ??= freshModelsState();
       try {
@@ -260,15 +268,19 @@ async function pollSources(
         else run.fail(`models: ${err instanceof RequestFailed ? err.message : errorName(err)}`);
       }
     }
-    await fineTunes.follow();
-    await batches.follow();
+    for (const tracker of trackers) await tracker.follow();
   } finally {
     summary.requests = api.requests;
     summary.checked.fineTunes = fineTunes.listed ?? 0;
     summary.checked.batches = batches.listed ?? 0;
-    summary.followed = { fineTunes: fineTunes.followed(), batches: batches.followed() };
-    summary.visited = fineTunes.visited + batches.visited;
-    summary.heldBack = fineTunes.heldBack() + batches.heldBack();
+    summary.checked.evaluations = evaluations?.listed ?? 0;
+    summary.followed = {
+      fineTunes: fineTunes.followed(),
+      batches: batches.followed(),
+      evaluations: evaluations?.followed() ?? 0,
+    };
+    summary.visited = trackers.reduce((n, t) => n + t.visited, 0);
+    summary.heldBack = trackers.reduce((n, t) => n + t.heldBack(), 0);
   }
   if (api.succeeded > 0 && run.stop?.kind !== 'auth') closeAuthIncident(deps, state);
 }
@@ -412,7 +424,7 @@ function report(deps: PollerDeps, summary: PollSummary, startMs: number): PollSu
         OutOfTime: summary.outOfTime ? 1 : 0,
         RateLimited: summary.rateLimited ? 1 : 0,
         TogetherRequests: summary.requests,
-        FollowedJobs: summary.followed.fineTunes + summary.followed.batches,
+        FollowedJobs: summary.followed.fineTunes + summary.followed.batches + summary.followed.evaluations,
         HeldBack: summary.heldBack,
       };
   deps.log(withMetrics(line, deps.config.metrics, counters, startMs));

@@ -36,6 +36,7 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
       modelInfo: config.modelInfo,
       stallAfterMs: config.stallAfterMs,
       modelMissingMs: config.modelMissingMs,
+      evaluations: config.evaluations,
       initialLookbackMs: config.initialLookbackMs,
       retentionSeconds: config.retentionSeconds,
       metrics: { namespace: config.metricsNamespace, service: config.metricsService },

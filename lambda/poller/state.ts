@@ -83,15 +83,17 @@ export interface PollHealth {
 export interface PollerState {
   fineTunes?: JobSourceState;
   batches?: JobSourceState;
+  evaluations?: JobSourceState;
   models?: ModelsState;
   health?: PollHealth;
 }
 
 export type StatePart = keyof PollerState;
-const PARTS: readonly StatePart[] = ['fineTunes', 'batches', 'models', 'health'];
+const PARTS: readonly StatePart[] = ['fineTunes', 'batches', 'evaluations', 'models', 'health'];
 const PART_KEYS: Record<StatePart, string> = {
   fineTunes: 'fine-tunes',
   batches: 'batches',
+  evaluations: 'evaluations',
   models: 'models',
   health: 'health',
 };

@@ -8,7 +8,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EVENT_TYPES, outcomeKey, sampleEvent, TogetherEnvelope } from '../../lib/events';
+import { eventSpec, EVENT_TYPES, outcomeKey, sampleEvent, TogetherEnvelope } from '../../lib/events';
 import { sendHttp } from '../../lambda/shared/http';
 import { deliverOnce, DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
 import { handleWebhook, VerifierDeps, WebhookRequest } from '../../lambda/verifier/core';
@@ -145,8 +145,9 @@ function eventFor(i: number): TogetherEnvelope {
   const type = EVENT_TYPES[i % EVENT_TYPES.length];
   const sample = sampleEvent(type, `evt_rel_${i}`);
   const data: Record<string, unknown> = { ...sample.data };
-  for (const field of ['fine_tune_id', 'batch_id', 'model_id'])
-    if (field in data) data[field] = `${field}-${i}`;
+  // The first outcome field names the job (fine_tune_id, batch_id, model_id, workflow_id, ...).
+  const field = eventSpec(type).outcomeKey[0];
+  data[field] = `${field}-${i}`;
   return { ...sample, data };
 }
 

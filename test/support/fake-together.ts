@@ -10,6 +10,8 @@ import { AddressInfo } from 'node:net';
 export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
+  /** The query string, `?` included (or empty). */
+  readonly search: string;
   readonly headers: IncomingMessage['headers'];
   readonly body: unknown;
 }
@@ -50,6 +52,8 @@ export interface FakeJobs {
   files: Map<string, string>;
   /** Jobs left out of the listings (a listing that lags or drops them) but still answered by id. */
   unlisted: Set<string>;
+  /** Evaluation jobs, newest first as Together lists them (GET /evaluation honours `limit`, default 10). */
+  evaluations: Array<Record<string, unknown>>;
 }
 
 export class FakeTogether {
@@ -65,6 +69,7 @@ export class FakeTogether {
     models: [],
     files: new Map(),
     unlisted: new Set(),
+    evaluations: [],
   };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
@@ -107,6 +112,7 @@ export class FakeTogether {
     this.jobs.models = [];
     this.jobs.files.clear();
     this.jobs.unlisted.clear();
+    this.jobs.evaluations = [];
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
@@ -129,6 +135,7 @@ export class FakeTogether {
     const recorded: RecordedRequest = {
       method: req.method ?? 'GET',
       path: url.pathname,
+      search: url.search,
       headers: req.headers,
       body,
     };
@@ -176,12 +183,25 @@ export class FakeTogether {
     }
     const hook = /^\/v1\/webhooks(?:\/([^/]+))?$/.exec(req.path);
     if (hook) return this.webhooksRoute(req, hook[1]);
-    const jobs = req.method === 'GET' ? this.jobsRoute(req.path) : undefined;
+    const jobs = req.method === 'GET' ? this.jobsRoute(req.path, req.search) : undefined;
     if (jobs) return jobs;
     return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
   }
 
-  private jobsRoute(path: string): ScriptedAnswer | undefined {
+  private jobsRoute(path: string, search = ''): ScriptedAnswer | undefined {
+    if (path === '/v1/evaluation') {
+      const limit = Number(new URLSearchParams(search).get('limit') ?? 10);
+      const listed = this.jobs.evaluations.filter((e) => !this.jobs.unlisted.has(e.workflow_id as string));
+      return { status: 200, body: listed.slice(0, limit) };
+    }
+    const evaluation = /^\/v1\/evaluation\/([^/]+)$/.exec(path);
+    if (evaluation && evaluation[1] !== 'model-list') {
+      const id = decodeURIComponent(evaluation[1]);
+      const job = this.jobs.evaluations.find((e) => e.workflow_id === id);
+      return job
+        ? { status: 200, body: job }
+        : { status: 404, body: TOGETHER_ERROR(`Evaluation ${id} not found`) };
+    }
     const listed = (jobs: Array<Record<string, unknown>>) =>
       jobs.filter((j) => !this.jobs.unlisted.has(j.id as string));
     if (path === '/v1/fine-tunes') return { status: 200, body: { data: listed(this.jobs.fineTunes) } };

@@ -14,10 +14,51 @@ const doc = parse(
   >;
 };
 
+/** Follows a local `$ref` (`#/components/schemas/X`) to the schema it names. */
+function resolved(node: unknown): Record<string, unknown> | undefined {
+  if (typeof node !== 'object' || node === null) return undefined;
+  const ref = (node as { $ref?: unknown }).$ref;
+  if (typeof ref !== 'string') return node as Record<string, unknown>;
+  let at: unknown = doc;
+  for (const part of ref.replace(/^#\//, '').split('/'))
+    at = (at as Record<string, unknown> | undefined)?.[part];
+  return resolved(at);
+}
+
+/**
+ * Two places where Together's description says less than JSON Schema would read into it; read them as meant.
+ * - `nullable: true` beside a `oneOf` with no `type` (EvaluationJob.results): one of these, or null.
+ * - a `oneOf` whose branches are all objects with nothing required (the same field): any object matches every
+ *   branch, so no answer could ever satisfy "exactly one". It means "one of these shapes": `anyOf`.
+ */
+function readAsMeant(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(readAsMeant);
+  if (typeof node !== 'object' || node === null) return node;
+  const entries = Object.entries(node).map(([k, v]) => [k, readAsMeant(v)] as const);
+  const copy = Object.fromEntries(entries) as Record<string, unknown>;
+  const branches = (node as { oneOf?: unknown }).oneOf;
+  const overlapping =
+    Array.isArray(branches) &&
+    branches.every((b) => {
+      const schema = resolved(b);
+      return schema?.type === 'object' && !Array.isArray(schema.required);
+    });
+  if (overlapping) {
+    copy.anyOf = copy.oneOf;
+    delete copy.oneOf;
+  }
+  if (copy.nullable === true && !('type' in copy)) {
+    const { description, ...schema } = copy;
+    delete schema.nullable;
+    return { ...(description ? { description } : {}), anyOf: [schema, { type: 'null' }] };
+  }
+  return copy;
+}
 const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addFormat('float64', true);
-ajv.addSchema(doc, 'openapi');
+ajv.addFormat('integer', true);
+ajv.addSchema(readAsMeant(doc) as object, 'openapi');
 
 const templates = Object.keys(doc.paths).map((template) => ({
   template,

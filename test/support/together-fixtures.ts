@@ -69,3 +69,29 @@ export function batch(
 export function model(id: string) {
   return { id, object: 'model', created: 1692896905, type: 'chat', display_name: id.split('/').pop() };
 }
+
+export function evaluation(
+  id: string,
+  status: string,
+  updatedAt: number,
+  opts: {
+    type?: 'classify' | 'score' | 'compare';
+    results?: Record<string, unknown> | null;
+    message?: string;
+  } = {},
+) {
+  return {
+    workflow_id: id,
+    type: opts.type ?? 'score',
+    owner_id: 'user_789xyz012',
+    status,
+    status_updates: [
+      { status: 'pending', message: 'Job is pending evaluation', timestamp: iso(T0 - HOUR) },
+      ...(opts.message ? [{ status, message: opts.message, timestamp: iso(updatedAt) }] : []),
+    ],
+    parameters: { judge: { model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo' } },
+    created_at: iso(T0 - HOUR),
+    updated_at: iso(updatedAt),
+    results: opts.results === undefined ? null : opts.results,
+  };
+}
