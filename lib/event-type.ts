@@ -22,6 +22,12 @@ export class EventType {
   public static readonly EVALUATION_COMPLETED = 'evaluation.completed';
   /** An evaluation job stopped with an error (the poller, with `evaluations` on). */
   public static readonly EVALUATION_FAILED = 'evaluation.failed';
+  /** A dedicated endpoint finished starting (the poller, with `endpoints` on). */
+  public static readonly ENDPOINT_READY = 'endpoint.ready';
+  /** A dedicated endpoint failed to start (the poller, with `endpoints` on). */
+  public static readonly ENDPOINT_FAILED = 'endpoint.failed';
+  /** A finished batch's output was copied to S3 and its tokens counted (`TogetherBatchResults`). */
+  public static readonly BATCH_COLLECTED = 'batch.collected';
 
   /** Every catalogue event type, in catalogue order. */
   public static all(): string[] {
@@ -35,6 +41,9 @@ export class EventType {
       EventType.BATCH_DONE,
       EventType.EVALUATION_COMPLETED,
       EventType.EVALUATION_FAILED,
+      EventType.ENDPOINT_READY,
+      EventType.ENDPOINT_FAILED,
+      EventType.BATCH_COLLECTED,
     ];
   }
 

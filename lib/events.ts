@@ -40,8 +40,11 @@ export interface EventSpec {
    * left out of the key.
    */
   readonly outcomeKey: readonly string[];
-  /** Only the poller produces it; Together is not asked to send it. */
-  readonly pollerOnly?: boolean;
+  /**
+   * Published by this library, not sent by Together (so registration does not ask for it): `poller`, or the
+   * recipe construct that publishes it.
+   */
+  readonly producer?: string;
   readonly fields: Readonly<Record<string, FieldSpec>>;
 }
 
@@ -49,6 +52,22 @@ const FINE_TUNE_ID: FieldSpec = {
   kind: 'string',
   example: 'ft-8a7b6c5d',
   description: 'The fine-tune job id (ft-...).',
+};
+
+const ENDPOINT_ID: FieldSpec = {
+  kind: 'string',
+  example: 'endpoint-d23901de-ef8f-44bf-b3e7-de9c1ca8f2d7',
+  description: 'The dedicated endpoint id.',
+};
+const ENDPOINT_NAME: FieldSpec = {
+  kind: 'string',
+  example: 'acme/Meta-Llama-3.1-8B-Instruct-ft-a32b82a1',
+  description: "The endpoint's system name: what inference requests pass as `model`.",
+};
+const ENDPOINT_MODEL: FieldSpec = {
+  kind: 'string',
+  example: 'acme/Meta-Llama-3.1-8B-Instruct-ft',
+  description: 'The model the endpoint serves.',
 };
 
 export const EVENT_CATALOGUE = {
@@ -115,7 +134,7 @@ export const EVENT_CATALOGUE = {
         'Check the training data format: validate the JSONL before submitting. Cancel and resubmit if it stays stuck.',
     },
     outcomeKey: ['fine_tune_id', 'since'],
-    pollerOnly: true,
+    producer: 'poller',
     fields: {
       fine_tune_id: FINE_TUNE_ID,
       status: { kind: 'string', example: 'running', description: 'The job status that has not changed.' },
@@ -204,7 +223,7 @@ export const EVENT_CATALOGUE = {
   'evaluation.completed': {
     description: 'An evaluation job finished with results.',
     outcomeKey: ['workflow_id'],
-    pollerOnly: true,
+    producer: 'poller',
     fields: {
       workflow_id: { kind: 'string', example: 'eval-1234aedf', description: 'The evaluation job id.' },
       evaluation_type: {
@@ -242,7 +261,7 @@ export const EVENT_CATALOGUE = {
     description: 'An evaluation job stopped with an error.',
     alert: { advice: "Check the evaluation's parameters, model and input file, then run it again." },
     outcomeKey: ['workflow_id'],
-    pollerOnly: true,
+    producer: 'poller',
     fields: {
       workflow_id: { kind: 'string', example: 'eval-1234aedf', description: 'The evaluation job id.' },
       status: { kind: 'string', example: 'error', description: 'error or user_error.' },
@@ -251,6 +270,82 @@ export const EVENT_CATALOGUE = {
         example: 'input file has no "prompt" column',
         description: 'What Together reported.',
       },
+    },
+  },
+  'endpoint.ready': {
+    description: 'A dedicated endpoint finished starting and serves its model.',
+    outcomeKey: ['endpoint_id', 'since'],
+    producer: 'poller',
+    fields: {
+      endpoint_id: ENDPOINT_ID,
+      endpoint_name: ENDPOINT_NAME,
+      model: ENDPOINT_MODEL,
+      since: {
+        kind: 'string',
+        example: '2026-11-23T11:52:00Z',
+        description: 'When this start began (the endpoint created, or seen starting): names the episode.',
+      },
+    },
+  },
+  'endpoint.failed': {
+    description: 'A dedicated endpoint failed to start.',
+    alert: {
+      advice: "Check the endpoint's hardware and model in Together's console; delete it if it stays in ERROR.",
+    },
+    outcomeKey: ['endpoint_id', 'since'],
+    producer: 'poller',
+    fields: {
+      endpoint_id: ENDPOINT_ID,
+      endpoint_name: ENDPOINT_NAME,
+      model: ENDPOINT_MODEL,
+      state: { kind: 'string', example: 'ERROR', description: 'The state Together reports.' },
+      since: {
+        kind: 'string',
+        example: '2026-11-23T11:52:00Z',
+        description: 'When this start began (the endpoint created, or seen starting): names the episode.',
+      },
+    },
+  },
+  'batch.collected': {
+    description: "A finished batch's output was copied to S3 and its tokens counted.",
+    outcomeKey: ['batch_id'],
+    producer: 'TogetherBatchResults',
+    fields: {
+      batch_id: {
+        kind: 'string',
+        example: '0b7c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b',
+        description: 'The batch job id.',
+      },
+      s3_uri: {
+        kind: 'string',
+        nullable: true,
+        example: 's3://acme-batch-results/together/0b7c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b/output.jsonl',
+        description: 'Where the output file now is, null if the batch had none.',
+      },
+      error_s3_uri: {
+        kind: 'string',
+        nullable: true,
+        example: null,
+        description: 'Where the error file now is, null if the batch had none.',
+      },
+      lines: { kind: 'integer', example: 1200, description: 'Result lines in the output file.' },
+      failed_lines: {
+        kind: 'integer',
+        example: 3,
+        description: 'Requests that failed: error lines, and output lines with an error or an HTTP error status.',
+      },
+      total_tokens: {
+        kind: 'integer',
+        example: 1843200,
+        description: "Sum of each output line's usage.total_tokens.",
+      },
+      prompt_tokens: { kind: 'integer', example: 1228800, description: 'Sum of usage.prompt_tokens.' },
+      completion_tokens: {
+        kind: 'integer',
+        example: 614400,
+        description: 'Sum of usage.completion_tokens.',
+      },
+      bytes: { kind: 'integer', example: 5242880, description: 'Size of the output file.' },
     },
   },
 } as const satisfies Record<string, EventSpec>;
@@ -451,8 +546,8 @@ export function handlerProperty(type: string): string {
   return type.replace(/[^A-Za-z0-9]+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Catalogue types Together itself may send (the poller-only ones excluded). */
-export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter((type) => !eventSpec(type).pollerOnly);
+/** Catalogue types Together itself may send (those this library produces excluded). */
+export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter((type) => !eventSpec(type).producer);
 
 /** A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests). */
 export function sampleEvent<T extends TogetherEventType>(

@@ -95,6 +95,21 @@ export interface TogetherEventHandlers {
    * @default - none
    */
   readonly evaluationFailed?: events.IRuleTarget[];
+  /**
+   * `endpoint.ready` (poller, `endpoints` on): a dedicated endpoint finished starting and serves its model.
+   * @default - none
+   */
+  readonly endpointReady?: events.IRuleTarget[];
+  /**
+   * `endpoint.failed` (poller, `endpoints` on): a dedicated endpoint failed to start.
+   * @default - none
+   */
+  readonly endpointFailed?: events.IRuleTarget[];
+  /**
+   * `batch.collected` (`TogetherBatchResults`): a finished batch's output was copied to S3 and its tokens counted.
+   * @default - none
+   */
+  readonly batchCollected?: events.IRuleTarget[];
 }
 
 /** Props of `TogetherWebhooks`: every one optional; the defaults make a complete, secure receiver. */

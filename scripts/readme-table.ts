@@ -31,7 +31,7 @@ export function eventsTable(): string {
             .map(([k, v]) => `\`${k}\` is ${v.join(' or ')}`)
             .join(', ')}`
         : 'yes';
-    return `| \`${type}\`${spec.pollerOnly ? ' (poller)' : ''} | ${spec.description} | ${fields} | ${alert} |`;
+    return `| \`${type}\`${spec.producer ? ` (${spec.producer})` : ''} | ${spec.description} | ${fields} | ${alert} |`;
   });
   return [
     '| detail-type | when | `data` fields (`?`: may be absent) | alert topic |',

@@ -596,6 +596,9 @@ describe('friction a newcomer hit (issue 9)', () => {
       batchDone: 'batch.done',
       evaluationCompleted: 'evaluation.completed',
       evaluationFailed: 'evaluation.failed',
+      endpointReady: 'endpoint.ready',
+      endpointFailed: 'endpoint.failed',
+      batchCollected: 'batch.collected',
     };
     expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());
     for (const [property, type] of Object.entries(byProperty)) expect(handlerProperty(type)).toBe(property);
