@@ -290,7 +290,8 @@ export const EVENT_CATALOGUE = {
   'endpoint.failed': {
     description: 'A dedicated endpoint failed to start.',
     alert: {
-      advice: "Check the endpoint's hardware and model in Together's console; delete it if it stays in ERROR.",
+      advice:
+        "Check the endpoint's hardware and model in Together's console; delete it if it stays in ERROR.",
     },
     outcomeKey: ['endpoint_id', 'since'],
     producer: 'poller',
@@ -332,7 +333,8 @@ export const EVENT_CATALOGUE = {
       failed_lines: {
         kind: 'integer',
         example: 3,
-        description: 'Requests that failed: error lines, and output lines with an error or an HTTP error status.',
+        description:
+          'Requests that failed: error lines, and output lines with an error or an HTTP error status.',
       },
       total_tokens: {
         kind: 'integer',

@@ -1,7 +1,9 @@
 // The jsii entry point: what every language gets. The TypeScript-only typed-event helpers (the catalogue, typed
 // EventBridge events, guards, sample events) are `together-webhooks/events` (lib/events.ts).
+export * from './auto-deploy';
 export * from './event-type';
 export * from './poller';
 export * from './registration';
 export * from './signature-scheme';
 export * from './together-webhooks';
+export * from './training-monitor';

@@ -67,6 +67,12 @@ export interface PollerOptions {
    */
   readonly evaluations?: boolean;
   /**
+   * Follow your dedicated endpoints too: each start is published as `endpoint.ready` or `endpoint.failed`.
+   * `TogetherAutoDeploy` turns it on. One more request a poll.
+   * @default false
+   */
+  readonly endpoints?: boolean;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -117,6 +123,12 @@ export class TogetherJobPoller extends Construct {
   public readonly schedule: events.Rule;
   /** How often it polls. */
   public readonly interval: Duration;
+  /** The Together API key it reads. */
+  public readonly apiKey: secretsmanager.ISecret;
+  /** The field of the key's JSON SecretString that holds the key, if any. */
+  public readonly apiKeyJsonField?: string;
+  /** The Together API base URL it calls. */
+  public readonly apiBaseUrl: string;
   private readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: TogetherJobPollerProps) {
@@ -132,6 +144,9 @@ export class TogetherJobPoller extends Construct {
     );
 
     this.interval = props.interval ?? Duration.minutes(1);
+    this.apiKey = props.apiKey;
+    this.apiKeyJsonField = props.apiKeyJsonField;
+    this.apiBaseUrl = props.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL;
     this.function = bundledFunction(this, 'Function', {
       handler: 'poller',
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
@@ -150,13 +165,14 @@ export class TogetherJobPoller extends Construct {
         API_KEY_SECRET_ARN: props.apiKey.secretArn,
         API_KEY_SECRET_NAME: props.apiKey.secretName,
         ...(props.apiKeyJsonField ? { API_KEY_JSON_FIELD: props.apiKeyJsonField } : {}),
-        API_BASE_URL: props.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL,
+        API_BASE_URL: this.apiBaseUrl,
         ...(props.alertTopic ? { ALERT_TOPIC_ARN: props.alertTopic.topicArn } : {}),
         WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
         MODEL_INFO: JSON.stringify(modelInfo),
         STALL_AFTER_MINUTES: String((props.stallAfter ?? Duration.hours(6)).toMinutes()),
         MODEL_MISSING_MINUTES: String((props.modelMissingFor ?? Duration.hours(1)).toMinutes()),
         ...(props.evaluations ? { EVALUATIONS: 'true' } : {}),
+        ...(props.endpoints ? { ENDPOINTS: 'true' } : {}),
         INITIAL_LOOKBACK_MINUTES: String((props.initialLookback ?? Duration.hours(1)).toMinutes()),
         RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
         METRICS_NAMESPACE: props.metricsNamespace,
@@ -180,6 +196,11 @@ export class TogetherJobPoller extends Construct {
       schedule: events.Schedule.rate(this.interval),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
+  }
+
+  /** Follows your dedicated endpoints' starts from now on (`endpoint.ready` / `endpoint.failed`), as `endpoints` does. */
+  public followEndpoints(): void {
+    this.function.addEnvironment('ENDPOINTS', 'true');
   }
 
   /**

@@ -178,6 +178,7 @@ describe('defaults', () => {
       );
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
+      'AlertEndpointFailed',
       'AlertEvaluationFailed',
       'AlertFineTuneFailed',
       'AlertFineTuneStalled',

@@ -14,7 +14,7 @@ import {
 import { eventsTable, exampleEvents, generatedReadme } from '../scripts/readme-table';
 
 describe('the event catalogue', () => {
-  test("holds the five designed types, plus the poller's cancelled, stalled and evaluation types, with their data fields", () => {
+  test('holds the five designed types, plus those the poller and the recipes produce, with their data fields', () => {
     expect(EVENT_TYPES).toEqual([
       'fine_tune.completed',
       'fine_tune.failed',
@@ -25,10 +25,14 @@ describe('the event catalogue', () => {
       'batch.done',
       'evaluation.completed',
       'evaluation.failed',
+      'endpoint.ready',
+      'endpoint.failed',
+      'batch.collected',
     ]);
     expect(WEBHOOK_EVENT_TYPES).not.toContain('fine_tune.stalled');
     // Together has no webhook for evaluations: registration must not ask for them.
     expect(WEBHOOK_EVENT_TYPES).not.toContain('evaluation.completed');
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('batch.collected');
     expect(Object.keys(EVENT_CATALOGUE['fine_tune.failed'].fields)).toEqual([
       'fine_tune_id',
       'error_message',

@@ -287,7 +287,12 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
           l.jobId === 'ft-gone',
       ),
     ).toBe(true);
-    expect((await pollAt(T0 + 4 * MINUTE)).followed).toEqual({ fineTunes: 0, batches: 0, evaluations: 0 });
+    expect((await pollAt(T0 + 4 * MINUTE)).followed).toEqual({
+      fineTunes: 0,
+      batches: 0,
+      evaluations: 0,
+      endpoints: 0,
+    });
     expectFaithfulFake();
   });
 });

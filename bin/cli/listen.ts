@@ -141,9 +141,10 @@ function describe(s: PollSummary): string {
   const parts = [
     `poll ${s.outcome}`,
     `${s.checked.fineTunes} fine-tunes, ${s.checked.batches} batches` +
-      (s.checked.evaluations ? `, ${s.checked.evaluations} evaluations` : ''),
+      (s.checked.evaluations ? `, ${s.checked.evaluations} evaluations` : '') +
+      (s.checked.endpoints ? `, ${s.checked.endpoints} endpoints` : ''),
     `${s.published} forwarded, ${s.duplicates} already sent`,
-    `${s.followed.fineTunes + s.followed.batches + s.followed.evaluations} followed`,
+    `${Object.values(s.followed).reduce((a, b) => a + b, 0)} followed`,
   ];
   if (s.reason) parts.push(s.reason);
   return parts.join('; ');

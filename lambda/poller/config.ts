@@ -17,6 +17,7 @@ export interface PollerEnv {
   readonly stallAfterMs: number;
   readonly modelMissingMs: number;
   readonly evaluations: boolean;
+  readonly endpoints: boolean;
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
@@ -71,6 +72,7 @@ export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
     stallAfterMs: minutes(env, 'STALL_AFTER_MINUTES', 360),
     modelMissingMs: minutes(env, 'MODEL_MISSING_MINUTES', 60),
     evaluations: env.EVALUATIONS === 'true',
+    endpoints: env.ENDPOINTS === 'true',
     initialLookbackMs: minutes(env, 'INITIAL_LOOKBACK_MINUTES', 60),
     retentionSeconds: Math.round(Number(env.RETENTION_DAYS || 7) * 86400),
     metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',

@@ -7,11 +7,12 @@ import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-
 import { ApiClock } from '../shared/together-api';
 import { PollApi, RequestFailed, StopKind, StopPoll } from './api';
 import { BatchSource } from './sources/batches';
+import { EndpointSource } from './sources/endpoints';
 import { EvaluationSource } from './sources/evaluations';
 import { FineTuneSource } from './sources/fine-tunes';
 import { freshModelsState, watchModels } from './sources/models';
 import { PollerState, PollerStateStore, STATE_VERSION } from './state';
-import { Deferred, freshSourceState, JobTracker, PollContext, PollRun } from './tracker';
+import { Deferred, freshSourceState, JobTracker, ListedJob, PollContext, PollRun } from './tracker';
 
 /**
  * One poll of Together's jobs API, turned into catalogue events through the verifier's claim -> publish ->
@@ -35,6 +36,8 @@ export interface PollerConfig {
   readonly modelMissingMs: number;
   /** Follow evaluation jobs too (`evaluation.completed` / `evaluation.failed`). */
   readonly evaluations?: boolean;
+  /** Follow your dedicated endpoints' starts too (`endpoint.ready` / `endpoint.failed`). */
+  readonly endpoints?: boolean;
   /** On the very first poll, outcomes this recent are still published. */
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
@@ -127,9 +130,9 @@ export interface PollSummary {
   /** completed: all done; incomplete: something is held back for the next poll; stopped: the poll ended early. */
   outcome: 'completed' | 'incomplete' | 'stopped' | 'skipped';
   reason?: string;
-  checked: { fineTunes: number; batches: number; evaluations: number; models: number };
+  checked: { fineTunes: number; batches: number; evaluations: number; endpoints: number; models: number };
   /** Jobs followed until their terminal state is published, after this poll. */
-  followed: { fineTunes: number; batches: number; evaluations: number };
+  followed: { fineTunes: number; batches: number; evaluations: number; endpoints: number };
   /** Followed jobs whose progress was read this poll. */
   visited: number;
   /** Finished jobs whose terminal state is still to be delivered. */
@@ -151,8 +154,8 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
   const limits: PollerLimits = { ...DEFAULT_LIMITS, ...deps.config.limits };
   const summary: PollSummary = {
     outcome: 'completed',
-    checked: { fineTunes: 0, batches: 0, evaluations: 0, models: 0 },
-    followed: { fineTunes: 0, batches: 0, evaluations: 0 },
+    checked: { fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0, models: 0 },
+    followed: { fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0 },
     visited: 0,
     heldBack: 0,
     published: 0,
@@ -244,12 +247,19 @@ async function pollSources(
     trackerLimits,
   );
   const batches = new JobTracker(new BatchSource(config.apiBaseUrl), state.batches, ctx, run, trackerLimits);
-  const trackers = [fineTunes, batches];
+  let evaluations: JobTracker<ListedJob> | undefined;
+  let endpoints: JobTracker<ListedJob> | undefined;
   if (config.evaluations) {
     state.evaluations ??= freshSourceState(now, config.initialLookbackMs);
-    trackers.push(new JobTracker(new EvaluationSource(), state.evaluations, ctx, run, trackerLimits));
+    evaluations = new JobTracker(new EvaluationSource(), state.evaluations, ctx, run, trackerLimits);
   }
-  const evaluations = trackers[2];
+  if (config.endpoints) {
+    state.endpoints ??= freshSourceState(now, config.initialLookbackMs);
+    endpoints = new JobTracker(new EndpointSource(), state.endpoints, ctx, run, trackerLimits);
+  }
+  const trackers = [fineTunes, batches, evaluations, endpoints].filter(
+    (t): t is JobTracker<ListedJob> => t !== undefined,
+  );
 
   try {
     for (const tracker of trackers) await tracker.settle();
@@ -274,10 +284,12 @@ async function pollSources(
     summary.checked.fineTunes = fineTunes.listed ?? 0;
     summary.checked.batches = batches.listed ?? 0;
     summary.checked.evaluations = evaluations?.listed ?? 0;
+    summary.checked.endpoints = endpoints?.listed ?? 0;
     summary.followed = {
       fineTunes: fineTunes.followed(),
       batches: batches.followed(),
       evaluations: evaluations?.followed() ?? 0,
+      endpoints: endpoints?.followed() ?? 0,
     };
     summary.visited = trackers.reduce((n, t) => n + t.visited, 0);
     summary.heldBack = trackers.reduce((n, t) => n + t.heldBack(), 0);
@@ -424,7 +436,7 @@ function report(deps: PollerDeps, summary: PollSummary, startMs: number): PollSu
         OutOfTime: summary.outOfTime ? 1 : 0,
         RateLimited: summary.rateLimited ? 1 : 0,
         TogetherRequests: summary.requests,
-        FollowedJobs: summary.followed.fineTunes + summary.followed.batches + summary.followed.evaluations,
+        FollowedJobs: Object.values(summary.followed).reduce((a, b) => a + b, 0),
         HeldBack: summary.heldBack,
       };
   deps.log(withMetrics(line, deps.config.metrics, counters, startMs));

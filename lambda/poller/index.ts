@@ -37,6 +37,7 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
       stallAfterMs: config.stallAfterMs,
       modelMissingMs: config.modelMissingMs,
       evaluations: config.evaluations,
+      endpoints: config.endpoints,
       initialLookbackMs: config.initialLookbackMs,
       retentionSeconds: config.retentionSeconds,
       metrics: { namespace: config.metricsNamespace, service: config.metricsService },

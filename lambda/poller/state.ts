@@ -84,16 +84,18 @@ export interface PollerState {
   fineTunes?: JobSourceState;
   batches?: JobSourceState;
   evaluations?: JobSourceState;
+  endpoints?: JobSourceState;
   models?: ModelsState;
   health?: PollHealth;
 }
 
 export type StatePart = keyof PollerState;
-const PARTS: readonly StatePart[] = ['fineTunes', 'batches', 'evaluations', 'models', 'health'];
+const PARTS: readonly StatePart[] = ['fineTunes', 'batches', 'evaluations', 'endpoints', 'models', 'health'];
 const PART_KEYS: Record<StatePart, string> = {
   fineTunes: 'fine-tunes',
   batches: 'batches',
   evaluations: 'evaluations',
+  endpoints: 'endpoints',
   models: 'models',
   health: 'health',
 };

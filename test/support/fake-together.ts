@@ -54,7 +54,15 @@ export interface FakeJobs {
   unlisted: Set<string>;
   /** Evaluation jobs, newest first as Together lists them (GET /evaluation honours `limit`, default 10). */
   evaluations: Array<Record<string, unknown>>;
+  /**
+   * Dedicated endpoints as GET /endpoints/{id} shows them (DedicatedEndpoint); POST /endpoints adds one in PENDING,
+   * owned by `FAKE_OWNER`. A test moves one on by setting its `state`.
+   */
+  endpoints: Array<Record<string, unknown>>;
 }
+
+/** The account the fake's API key belongs to: `mine=true` lists its endpoints only. */
+export const FAKE_OWNER = 'devuser';
 
 export class FakeTogether {
   apiKey = 'tgp_test_key_0123456789abcdef';
@@ -70,6 +78,7 @@ export class FakeTogether {
     files: new Map(),
     unlisted: new Set(),
     evaluations: [],
+    endpoints: [],
   };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
@@ -81,6 +90,8 @@ export class FakeTogether {
    * Scripted answers and authentication come after it.
    */
   latency?: (req: RecordedRequest) => Promise<void> | void;
+  /** The fake's clock (created_at of what it creates); a test with a virtual clock sets it. */
+  now: () => number = () => Date.now();
   private server?: Server;
   private nextId = 1;
   baseUrl = '';
@@ -113,11 +124,13 @@ export class FakeTogether {
     this.jobs.files.clear();
     this.jobs.unlisted.clear();
     this.jobs.evaluations = [];
+    this.jobs.endpoints = [];
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
     this.webhooksListSupported = true;
     this.latency = undefined;
+    this.now = () => Date.now();
     this.nextId = 1;
   }
 
@@ -183,6 +196,7 @@ export class FakeTogether {
     }
     const hook = /^\/v1\/webhooks(?:\/([^/]+))?$/.exec(req.path);
     if (hook) return this.webhooksRoute(req, hook[1]);
+    if (/^\/v1\/endpoints(?:\/[^/]+)?$/.test(req.path)) return this.endpointsRoute(req);
     const jobs = req.method === 'GET' ? this.jobsRoute(req.path, req.search) : undefined;
     if (jobs) return jobs;
     return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
@@ -234,6 +248,64 @@ export class FakeTogether {
     }
     if (path === '/v1/models') return { status: 200, body: this.jobs.models };
     return undefined;
+  }
+
+  private endpointsRoute(req: RecordedRequest): ScriptedAnswer {
+    const id = /^\/v1\/endpoints\/([^/]+)$/.exec(req.path)?.[1];
+    if (req.method === 'GET' && id === undefined) {
+      const query = new URLSearchParams(req.search);
+      const shown = this.jobs.endpoints
+        .filter((e) => !this.jobs.unlisted.has(e.id as string))
+        .filter((e) => !query.get('type') || e.type === query.get('type'))
+        .filter((e) => query.get('mine') !== 'true' || e.owner === FAKE_OWNER)
+        // ListEndpoint: the listing shows less than GET /endpoints/{id}.
+        .map(({ object, id: eid, name, model, type, owner, state, created_at }) => ({
+          object,
+          id: eid,
+          name,
+          model,
+          type,
+          owner,
+          state,
+          created_at,
+        }));
+      return { status: 200, body: { object: 'list', data: shown } };
+    }
+    if (req.method === 'GET') {
+      const found = this.jobs.endpoints.find((e) => e.id === decodeURIComponent(id!));
+      return found
+        ? { status: 200, body: found }
+        : { status: 404, body: TOGETHER_ERROR(`Endpoint ${id} not found`) };
+    }
+    if (req.method === 'POST' && id === undefined) {
+      const b = req.body as Record<string, unknown> | undefined;
+      const scaling = b?.autoscaling as Record<string, unknown> | undefined;
+      if (
+        typeof b?.model !== 'string' ||
+        typeof b.hardware !== 'string' ||
+        !Number.isInteger(scaling?.min_replicas) ||
+        !Number.isInteger(scaling?.max_replicas)
+      ) {
+        return { status: 400, body: TOGETHER_ERROR('model, hardware and autoscaling are required') };
+      }
+      const n = this.nextId++;
+      const created = {
+        object: 'endpoint',
+        id: `endpoint-00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+        name: `${FAKE_OWNER}/${b.model}-${n.toString(16).padStart(8, '0')}`,
+        display_name: typeof b.display_name === 'string' ? b.display_name : `${b.model} endpoint`,
+        model: b.model,
+        hardware: b.hardware,
+        type: 'dedicated',
+        owner: FAKE_OWNER,
+        state: 'PENDING',
+        autoscaling: { min_replicas: scaling!.min_replicas, max_replicas: scaling!.max_replicas },
+        created_at: new Date(this.now()).toISOString(),
+      };
+      this.jobs.endpoints.push(created);
+      return { status: 200, body: created };
+    }
+    return { status: 405, body: TOGETHER_ERROR(`${req.method} not allowed`) };
   }
 
   private webhooksRoute(req: RecordedRequest, id: string | undefined): ScriptedAnswer {

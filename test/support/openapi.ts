@@ -90,6 +90,8 @@ export function responseErrors(
   let validate = validators.get(key);
   if (!validate) {
     const response = doc.paths[template][op].responses?.[String(status)];
+    // A text or binary answer (file content) has no JSON to check: the fake records its body as undefined.
+    if (response?.content && !response.content['application/json'] && body === undefined) return undefined;
     if (!response?.content?.['application/json']) return [`${key}: the spec describes no JSON answer`];
     const pointer = template.replace(/~/g, '~0').replace(/\//g, '~1');
     validate = ajv.compile({
@@ -117,4 +119,28 @@ export function answerErrors(
   if (described || status < 400) return responseErrors(method, path, status, body);
   errorData ??= ajv.compile({ $ref: 'openapi#/components/schemas/ErrorData' });
   return errorData(body) ? undefined : (errorData.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
+
+const requestValidators = new Map<string, ValidateFunction>();
+
+/** Checks a request's JSON body against the spec's requestBody for that operation; returns the errors, if any. */
+export function requestErrors(method: string, path: string, body: unknown): string[] | undefined {
+  const template = describedPath(method, path);
+  if (!template) return [`${method} ${path} is not described by the spec`];
+  const op = method.toLowerCase();
+  const key = `${op} ${template}`;
+  let validate = requestValidators.get(key);
+  if (!validate) {
+    const operation = doc.paths[template][op] as { requestBody?: { content?: Record<string, unknown> } };
+    if (!operation.requestBody)
+      return body === undefined ? undefined : [`${key}: the spec describes no body`];
+    if (!operation.requestBody.content?.['application/json'])
+      return [`${key}: the spec describes no JSON body`];
+    const pointer = template.replace(/~/g, '~0').replace(/\//g, '~1');
+    validate = ajv.compile({
+      $ref: `openapi#/paths/${pointer}/${op}/requestBody/content/application~1json/schema`,
+    });
+    requestValidators.set(key, validate);
+  }
+  return validate(body) ? undefined : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
 }

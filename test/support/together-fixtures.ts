@@ -95,3 +95,27 @@ export function evaluation(
     results: opts.results === undefined ? null : opts.results,
   };
 }
+
+/** A dedicated endpoint as GET /endpoints/{id} shows it (DedicatedEndpoint), owned by the fake's account. */
+export function dedicatedEndpoint(
+  id: string,
+  state: string,
+  createdAt: number,
+  opts: { model?: string; owner?: string } = {},
+) {
+  const model = opts.model ?? 'acme/Meta-Llama-3.1-8B-Instruct-ft-1';
+  const owner = opts.owner ?? 'devuser';
+  return {
+    object: 'endpoint',
+    id,
+    name: `${owner}/${model}-${id.slice(-8)}`,
+    display_name: `${model} endpoint`,
+    model,
+    hardware: '1x_nvidia_h100_80gb_sxm',
+    type: 'dedicated',
+    owner,
+    state,
+    autoscaling: { min_replicas: 1, max_replicas: 2 },
+    created_at: iso(createdAt),
+  };
+}

@@ -1,0 +1,68 @@
+import { RequestFailed } from '../api';
+import { FollowedJob, JobSourceState } from '../state';
+import { JobSource, ListedJob, PollContext } from '../tracker';
+import { isObject, iso, time } from './common';
+
+/**
+ * Your dedicated endpoints (opt-in): `GET /endpoints?type=dedicated&mine=true` lists them, `GET /endpoints/{id}`
+ * finds a followed one the listing dropped. Each start is an outcome: an endpoint seen PENDING or STARTING is
+ * followed until it is STARTED (`endpoint.ready`) or in ERROR (`endpoint.failed`); stopped or stopping first, it
+ * publishes nothing. The episode is named by `since`: when the poller first saw it starting, or, for one that
+ * started between two polls, its `created_at`. Together dates an endpoint by its creation only, so one that
+ * restarts and is ready again between two polls is not seen.
+ */
+
+const STARTING = new Set(['PENDING', 'STARTING']);
+
+export interface Endpoint extends ListedJob {
+  readonly name: string;
+  readonly model: string;
+  readonly createdAt?: string;
+}
+
+export function endpoint(item: unknown): Endpoint | undefined {
+  if (!isObject(item) || typeof item.id !== 'string' || item.id === '' || typeof item.state !== 'string')
+    return undefined;
+  const createdAt = typeof item.created_at === 'string' ? item.created_at : undefined;
+  return {
+    id: item.id,
+    status: item.state,
+    terminal: !STARTING.has(item.state),
+    at: time(createdAt),
+    endedBy: NaN,
+    name: typeof item.name === 'string' ? item.name : '',
+    model: typeof item.model === 'string' ? item.model : '',
+    createdAt,
+  };
+}
+
+export class EndpointSource implements JobSource<Endpoint> {
+  readonly name = 'endpoints';
+
+  async list(ctx: PollContext): Promise<Endpoint[]> {
+    const answer = await ctx.api.get('/endpoints?type=dedicated&mine=true');
+    if (!isObject(answer) || !Array.isArray(answer.data))
+      throw new RequestFailed('GET /endpoints: unexpected answer (no data array)');
+    return answer.data.map(endpoint).filter((e): e is Endpoint => e !== undefined);
+  }
+
+  async get(ctx: PollContext, id: string): Promise<Endpoint | undefined> {
+    const answer = await ctx.api.get(`/endpoints/${encodeURIComponent(id)}`, { value: undefined });
+    if (answer === undefined) return undefined;
+    const found = endpoint(answer);
+    if (!found || found.id !== id) throw new RequestFailed(`GET /endpoints/${id}: unexpected answer`);
+    return found;
+  }
+
+  async finish(ctx: PollContext, e: Endpoint, followed: FollowedJob, state: JobSourceState): Promise<void> {
+    if (e.status !== 'STARTED' && e.status !== 'ERROR') {
+      ctx.log({ message: 'endpoint left starting without an outcome', endpointId: e.id, state: e.status });
+      return;
+    }
+    // Followed before this poll: the start the poller watched. Never seen starting: the one its creation began.
+    const since = e.id in state.open ? iso(followed.seen) : (e.createdAt ?? iso(ctx.now));
+    const data = { endpoint_id: e.id, endpoint_name: e.name, model: e.model };
+    if (e.status === 'STARTED') await ctx.deliver('endpoint.ready', undefined, { ...data, since });
+    else await ctx.deliver('endpoint.failed', undefined, { ...data, state: e.status, since });
+  }
+}

@@ -1,0 +1,81 @@
+import { LogLine } from '../shared/log';
+
+/**
+ * Training progress as a CloudWatch metric: each `fine_tune.checkpoint` with a loss becomes one `TrainingLoss`
+ * sample (dimension `FineTuneId`) through an EMF log line, dated by the checkpoint so a late delivery still plots
+ * at its step's time. No API call, so no permission beyond the function's own logs.
+ */
+
+export const TRAINING_LOSS = 'TrainingLoss';
+
+export interface CheckpointDetail {
+  readonly fine_tune_id: string;
+  readonly step: number;
+  readonly loss: number;
+  readonly created_at?: string | number;
+}
+
+/** Rejects what cannot be plotted; a null loss is not an error (the poller may not know it). */
+export function readCheckpoint(event: unknown): CheckpointDetail | { skip: string } {
+  const e = (event ?? {}) as { 'detail-type'?: unknown; detail?: unknown };
+  if (e['detail-type'] !== 'fine_tune.checkpoint') {
+    throw new Error(
+      `expected a fine_tune.checkpoint event, got detail-type ${String(e['detail-type']).slice(0, 80)}`,
+    );
+  }
+  const detail = (e.detail ?? {}) as { data?: Record<string, unknown>; created_at?: unknown };
+  const data = detail.data ?? {};
+  if (typeof data.fine_tune_id !== 'string' || data.fine_tune_id === '') {
+    throw new Error('fine_tune.checkpoint without data.fine_tune_id');
+  }
+  if (data.loss === null || data.loss === undefined) return { skip: 'the checkpoint carries no loss' };
+  if (typeof data.loss !== 'number' || !Number.isFinite(data.loss)) {
+    return { skip: `loss is not a finite number: ${JSON.stringify(data.loss).slice(0, 40)}` };
+  }
+  const createdAt = detail.created_at;
+  return {
+    fine_tune_id: data.fine_tune_id,
+    step: Number.isInteger(data.step) ? (data.step as number) : -1,
+    loss: data.loss,
+    created_at: typeof createdAt === 'string' || typeof createdAt === 'number' ? createdAt : undefined,
+  };
+}
+
+/** CloudWatch takes EMF samples up to two weeks old and two hours ahead; outside that, the sample is dated now. */
+const OLDEST_MS = 14 * 24 * 3600_000 - 3600_000;
+const NEWEST_MS = 2 * 3600_000 - 60_000;
+
+export function sampleTime(createdAt: string | number | undefined, nowMs: number): number {
+  const t =
+    typeof createdAt === 'number'
+      ? createdAt < 1e12
+        ? createdAt * 1000
+        : createdAt
+      : createdAt
+        ? Date.parse(createdAt)
+        : NaN;
+  return Number.isFinite(t) && t >= nowMs - OLDEST_MS && t <= nowMs + NEWEST_MS ? Math.round(t) : nowMs;
+}
+
+/**
+ * The EMF line. A redelivered checkpoint writes the same value at the same time again, which leaves the Average,
+ * Minimum and Maximum the dashboard plots unchanged.
+ */
+export function lossLine(c: CheckpointDetail, namespace: string, nowMs: number): LogLine {
+  return {
+    message: 'training loss',
+    FineTuneId: c.fine_tune_id,
+    step: c.step,
+    [TRAINING_LOSS]: c.loss,
+    _aws: {
+      Timestamp: sampleTime(c.created_at, nowMs),
+      CloudWatchMetrics: [
+        {
+          Namespace: namespace,
+          Dimensions: [['FineTuneId']],
+          Metrics: [{ Name: TRAINING_LOSS, Unit: 'None' }],
+        },
+      ],
+    },
+  };
+}

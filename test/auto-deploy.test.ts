@@ -1,0 +1,282 @@
+import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { TogetherAutoDeploy, TogetherAutoDeployProps, TogetherWebhooks } from '../lib';
+import { actionsOf, functionStatements, resourcesFor } from './support/iam';
+import { randomUUID } from 'node:crypto';
+import {
+  AutoDeployConfig,
+  autoDeploy,
+  AutoDeployDeps,
+  CreateOutcomeUnknown,
+  readFineTuneCompleted,
+} from '../lambda/auto-deploy/core';
+import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
+import { togetherRequest } from '../lambda/shared/together-api';
+import { sampleEvent } from '../lib/events';
+import { answerErrors, describedPath, requestErrors } from './support/openapi';
+import { pollerHarness } from './support/poller-harness';
+import { iso, MINUTE, T0 } from './support/together-fixtures';
+
+/** Issue 12, recipe 1: a completed fine-tune deployed on a dedicated endpoint, once, then followed to ready. */
+
+const h = pollerHarness();
+const { together, clock } = h;
+
+const CONFIG: AutoDeployConfig = {
+  hardware: '1x_nvidia_h100_80gb_sxm',
+  minReplicas: 1,
+  maxReplicas: 2,
+  inactiveTimeoutMinutes: 60,
+  scope: 'test',
+  retentionSeconds: 7 * 86400,
+};
+
+function completed(id: string, data: Record<string, unknown> = {}) {
+  const sample = sampleEvent('fine_tune.completed', `fine_tune.completed:${id}`);
+  return {
+    'detail-type': 'fine_tune.completed',
+    source: 'together.ai',
+    detail: {
+      ...sample,
+      data: {
+        ...sample.data,
+        fine_tune_id: id,
+        model_name: `acme/Meta-Llama-3.1-8B-Instruct-${id}`,
+        ...data,
+      },
+    },
+  };
+}
+
+function deps(
+  overrides: Partial<AutoDeployDeps> = {},
+  config: Partial<AutoDeployConfig> = {},
+): AutoDeployDeps {
+  return {
+    config: { ...CONFIG, ...config },
+    store: new DynamoIdempotencyStore(h.dynamo.client, h.table),
+    nowMs: clock.now(),
+    remainingMs: 30_000,
+    token: randomUUID(),
+    log: (line) => h.logs.push(line),
+    together: (method, path, body) =>
+      togetherRequest({
+        baseUrl: together.baseUrl,
+        apiKey: together.apiKey,
+        method,
+        path,
+        body,
+        deadlineMs: Date.now() + 10_000,
+        maxAttempts: method === 'POST' ? 1 : 3,
+        timeoutMs: 2_000,
+      }),
+    ...overrides,
+  };
+}
+
+const deploy = (event: unknown, d: AutoDeployDeps = deps()) => autoDeploy(readFineTuneCompleted(event), d);
+const posts = () => together.requests.filter((r) => r.method === 'POST' && r.path === '/v1/endpoints');
+
+function expectFaithful() {
+  for (const r of together.requests) {
+    expect(describedPath(r.method, r.path)).toBeDefined();
+    if (r.method === 'POST') expect(requestErrors(r.method, r.path, r.body)).toBeUndefined();
+  }
+  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
+  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
+}
+
+test('a completed fine-tune gets one endpoint; the poller follows it PENDING -> STARTING -> STARTED to endpoint.ready', async () => {
+  const decision = await deploy(completed('ft-1'));
+  expect(decision).toMatchObject({ action: 'created', endpointId: expect.stringMatching(/^endpoint-/) });
+  expect(posts().map((r) => r.body)).toEqual([
+    {
+      model: 'acme/Meta-Llama-3.1-8B-Instruct-ft-1',
+      hardware: '1x_nvidia_h100_80gb_sxm',
+      autoscaling: { min_replicas: 1, max_replicas: 2 },
+      display_name: 'acme/Meta-Llama-3.1-8B-Instruct-ft-1 (fine-tune ft-1)',
+      inactive_timeout: 60,
+    },
+  ]);
+  const endpoint = together.jobs.endpoints[0];
+  const withEndpoints = h.deps({ config: { ...h.deps().config, endpoints: true } });
+  clock.t = T0 + MINUTE;
+  await h.runPoll(withEndpoints);
+  endpoint.state = 'STARTING';
+  clock.t = T0 + 2 * MINUTE;
+  await h.runPoll(withEndpoints);
+  expect(h.keys()).toEqual([]);
+  endpoint.state = 'STARTED';
+  clock.t = T0 + 3 * MINUTE;
+  await h.runPoll(withEndpoints);
+  expect(h.published()).toEqual([
+    {
+      type: 'endpoint.ready',
+      detail: expect.objectContaining({
+        id: `endpoint.ready:${endpoint.id}:${iso(T0 + MINUTE)}`,
+        data: {
+          endpoint_id: endpoint.id,
+          endpoint_name: endpoint.name,
+          model: 'acme/Meta-Llama-3.1-8B-Instruct-ft-1',
+          since: iso(T0 + MINUTE),
+        },
+      }),
+    },
+  ]);
+  expectFaithful();
+});
+
+test('an endpoint that goes to ERROR is one endpoint.failed', async () => {
+  await deploy(completed('ft-2'));
+  const withEndpoints = h.deps({ config: { ...h.deps().config, endpoints: true } });
+  clock.t = T0 + MINUTE;
+  await h.runPoll(withEndpoints);
+  together.jobs.endpoints[0].state = 'ERROR';
+  clock.t = T0 + 2 * MINUTE;
+  await h.runPoll(withEndpoints);
+  clock.t = T0 + 3 * MINUTE;
+  await h.runPoll(withEndpoints);
+  expect(h.published().map((p) => [p.type, p.detail.data.state])).toEqual([['endpoint.failed', 'ERROR']]);
+});
+
+test('redelivered, or delivered twice at once: still one endpoint', async () => {
+  const event = completed('ft-3');
+  const [a, b] = await Promise.allSettled([deploy(event), deploy(event)]);
+  const results = [a, b].map((r) => (r.status === 'fulfilled' ? r.value.action : 'retry'));
+  expect(results.sort()).toEqual(['created', 'retry']);
+  expect(await deploy(event)).toEqual({ action: 'done_before' });
+  expect(await deploy(event)).toEqual({ action: 'done_before' });
+  expect(posts()).toHaveLength(1);
+  expect(together.jobs.endpoints).toHaveLength(1);
+});
+
+test("a create whose answer is lost keeps the claim; the retry after it lapses adopts Together's endpoint", async () => {
+  together.script('POST', /^\/v1\/endpoints$/, { status: 200, handledThenLost: true });
+  const event = completed('ft-4');
+  await expect(deploy(event)).rejects.toBeInstanceOf(CreateOutcomeUnknown);
+  expect(together.jobs.endpoints).toHaveLength(1);
+  // At once (the claim still holds): no second create.
+  await expect(deploy(event)).rejects.toThrow('being deployed by another invocation');
+  // After the claim lapsed (function end + margin): the listing shows it, and it is adopted.
+  clock.t = T0 + 41_000;
+  expect(await deploy(event, deps())).toEqual({
+    action: 'adopted',
+    endpointId: together.jobs.endpoints[0].id,
+    endpointName: together.jobs.endpoints[0].name,
+  });
+  expect(posts()).toHaveLength(1);
+  expect(together.jobs.endpoints).toHaveLength(1);
+  expect(await deploy(event, deps())).toEqual({ action: 'done_before' });
+});
+
+test('Together refusing the create (400) frees the fine-tune for the retry and says why', async () => {
+  together.script('POST', /^\/v1\/endpoints$/, {
+    status: 400,
+    body: {
+      error: { message: 'hardware not available', type: 'invalid_request_error', code: null, param: null },
+    },
+  });
+  const event = completed('ft-5');
+  await expect(deploy(event)).rejects.toThrow(
+    'Together refused the endpoint for acme/Meta-Llama-3.1-8B-Instruct-ft-5: HTTP 400: hardware not available',
+  );
+  expect(await deploy(event)).toMatchObject({ action: 'created' });
+  expect(together.jobs.endpoints).toHaveLength(1);
+});
+
+test('the filter: eval_loss above the limit, unknown, or another model prefix deploys nothing and asks nothing', async () => {
+  const strict = deps({}, { maxEvalLoss: 0.5, modelNamePrefix: 'acme/' });
+  expect(await deploy(completed('ft-6', { eval_loss: 0.51 }), strict)).toEqual({
+    action: 'skipped',
+    reason: 'eval_loss 0.51 is above the limit 0.5',
+  });
+  expect(await deploy(completed('ft-7', { eval_loss: null }), strict)).toEqual({
+    action: 'skipped',
+    reason: 'eval_loss is unknown; deploying needs it at most 0.5',
+  });
+  expect(await deploy(completed('ft-8', { eval_loss: 0.3, model_name: 'other/model' }), strict)).toEqual({
+    action: 'skipped',
+    reason: 'model other/model does not start with "acme/"',
+  });
+  expect(together.requests).toEqual([]);
+  expect(await deploy(completed('ft-9', { eval_loss: 0.5 }), strict)).toMatchObject({ action: 'created' });
+});
+
+test('an event that is not a usable fine_tune.completed is an error naming what is wrong', () => {
+  expect(() => readFineTuneCompleted({ 'detail-type': 'batch.done', detail: {} })).toThrow(
+    'expected a fine_tune.completed event, got detail-type batch.done',
+  );
+  expect(() => readFineTuneCompleted(completed('ft-x', { model_name: '' }))).toThrow(
+    'fine_tune.completed ft-x without data.model_name: nothing to deploy',
+  );
+});
+
+describe('the construct', () => {
+  function synth(props: Partial<TogetherAutoDeployProps> = {}, withPoller = true) {
+    const app = new App({ builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'Deploy', { env: { account: '111111111111', region: 'us-east-1' } });
+    const apiKey = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Key', API_KEY_ARN);
+    const webhooks = new TogetherWebhooks(stack, 'Hooks', withPoller ? { poller: { apiKey } } : {});
+    new TogetherAutoDeploy(stack, 'AutoDeploy', { webhooks, hardware: '1x_nvidia_h100_80gb_sxm', ...props });
+    return Template.fromStack(stack);
+  }
+  const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
+
+  test('fine_tune.completed is routed to it; the poller follows endpoints; settings arrive as plain values', () => {
+    const t = synth({ maxEvalLoss: 0.5, modelNamePrefix: 'acme/', maxReplicas: 3 });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['together.ai'], 'detail-type': ['fine_tune.completed'] },
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AutoDeployFunction'), 'Arn'] } }),
+      ],
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('Polls Together AI jobs'),
+      Environment: { Variables: Match.objectLike({ ENDPOINTS: 'true' }) },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('Deploys completed Together AI fine-tunes'),
+      Environment: {
+        Variables: Match.objectLike({
+          API_KEY_SECRET_ARN: API_KEY_ARN,
+          HARDWARE: '1x_nvidia_h100_80gb_sxm',
+          MIN_REPLICAS: '1',
+          MAX_REPLICAS: '3',
+          INACTIVE_TIMEOUT_MINUTES: '60',
+          MAX_EVAL_LOSS: '0.5',
+          MODEL_NAME_PREFIX: 'acme/',
+        }),
+      },
+    });
+  });
+
+  test('least privilege: its key, item operations on the dedupe table, the dead-letter queue; no bus', () => {
+    const t = synth();
+    const statements = functionStatements(t, 'AutoDeployFunction');
+    expect(actionsOf(statements)).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ]);
+    expect(resourcesFor(statements, 'secretsmanager:')).toEqual([JSON.stringify(API_KEY_ARN)]);
+    expect(JSON.stringify(statements)).not.toContain('"*"');
+  });
+
+  test('props are checked early, with the value received', () => {
+    expect(() => synth({}, false)).toThrow('TogetherAutoDeploy: the webhooks have no poller');
+    expect(() => synth({ hardware: ' ' })).toThrow('hardware must name Together hardware');
+    expect(() => synth({ minReplicas: 3, maxReplicas: 2 })).toThrow(
+      'TogetherAutoDeploy: minReplicas (3) must be at most maxReplicas (2)',
+    );
+    expect(() => synth({ maxReplicas: 0 })).toThrow('maxReplicas must be an integer from 1 to 64, got 0');
+    expect(() => synth({ inactiveTimeout: Duration.seconds(90) })).toThrow(
+      'inactiveTimeout must be whole minutes, got 1 minute 30 seconds',
+    );
+  });
+});
