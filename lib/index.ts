@@ -2,6 +2,7 @@
 // EventBridge events, guards, sample events) are `together-webhooks/events` (lib/events.ts).
 export * from './auto-deploy';
 export * from './event-type';
+export * from './model-aliases';
 export * from './poller';
 export * from './registration';
 export * from './signature-scheme';

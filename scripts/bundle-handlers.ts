@@ -9,7 +9,14 @@ import { buildSync } from 'esbuild';
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export const HANDLERS = ['verifier', 'registration', 'poller', 'training-monitor', 'auto-deploy'] as const;
+export const HANDLERS = [
+  'verifier',
+  'registration',
+  'poller',
+  'training-monitor',
+  'auto-deploy',
+  'model-aliases',
+] as const;
 const root = join(__dirname, '..');
 
 function build(

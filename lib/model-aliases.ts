@@ -1,0 +1,160 @@
+import {
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_ssm as ssm,
+  Duration,
+  Token,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { recipeFunction } from './recipe-function';
+import { TogetherWebhooks } from './together-webhooks';
+
+/** One alias: an SSM parameter holding the model (or endpoint name) an inference pipeline should call. */
+export interface ModelAlias {
+  /** The alias; its parameter is `<parameterPrefix><name>`. Letters, digits, `.`, `_` and `-`. */
+  readonly name: string;
+  /** The model it points at when first deployed (later changes are the handler's). */
+  readonly model: string;
+  /**
+   * Follow new deployments: on `endpoint.ready` for a model whose name starts with this, the alias moves to that
+   * endpoint's name (what inference requests pass as `model`).
+   * @default - the alias moves only on a deprecation
+   */
+  readonly followDeploymentsOf?: string;
+}
+
+/** Props of `TogetherModelAliases`. */
+export interface TogetherModelAliasesProps {
+  /** The receiver whose `model.deprecated` (and `endpoint.ready`) events move the aliases. */
+  readonly webhooks: TogetherWebhooks;
+  /** The aliases. */
+  readonly aliases: ModelAlias[];
+  /**
+   * Prefix of the parameter names.
+   * @default '/together/models/'
+   */
+  readonly parameterPrefix?: string;
+  /**
+   * On `model.deprecated` with a `replacement_model`, move every alias on the deprecated model to it. Off, or
+   * with no replacement named, an alert says which alias needs you.
+   * @default false
+   */
+  readonly switchOnDeprecation?: boolean;
+  /**
+   * Retention of the handler's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Recipe: model aliases in SSM Parameter Store that inference pipelines read, kept on a model that serves: moved
+ * to the replacement when a model is deprecated (if you opt in; otherwise an alert), and to a new endpoint when
+ * one of the models it follows is deployed. Each change is logged and announced on the alert topic.
+ */
+export class TogetherModelAliases extends Construct {
+  /** The handler that moves the aliases. */
+  public readonly function: lambda.Function;
+  /** The alias parameters, in the order given. */
+  public readonly parameters: ssm.StringParameter[];
+  private readonly byAlias = new Map<string, ssm.StringParameter>();
+
+  constructor(scope: Construct, id: string, props: TogetherModelAliasesProps) {
+    super(scope, id);
+    const owner = 'TogetherModelAliases';
+    const prefix = props.parameterPrefix ?? '/together/models/';
+    if (!Token.isUnresolved(prefix) && !/^\/([A-Za-z0-9_.-]+\/)*$/.test(prefix))
+      throw new Error(
+        `${owner}: parameterPrefix must start and end with "/" (e.g. /together/models/), got "${prefix}"`,
+      );
+    if (props.aliases.length === 0)
+      throw new Error(`${owner}: aliases must name at least one alias, got none`);
+    for (const a of props.aliases) {
+      if (!/^[A-Za-z0-9_.-]{1,200}$/.test(a.name))
+        throw new Error(`${owner}: alias names are letters, digits, ".", "_" and "-", got "${a.name}"`);
+      if (this.byAlias.has(a.name)) throw new Error(`${owner}: alias "${a.name}" is given twice`);
+      if (!Token.isUnresolved(a.model) && a.model.trim() === '')
+        throw new Error(`${owner}: alias "${a.name}" needs a model, got ""`);
+      const parameter = new ssm.StringParameter(this, `Alias${a.name.replace(/[^A-Za-z0-9]/g, '')}`, {
+        parameterName: `${prefix}${a.name}`,
+        stringValue: a.model,
+        description: `Together model alias ${a.name}: the model or endpoint inference should call`,
+      });
+      this.byAlias.set(a.name, parameter);
+    }
+    this.parameters = [...this.byAlias.values()];
+
+    const follows = props.aliases.some((a) => a.followDeploymentsOf !== undefined);
+    const poller = props.webhooks.poller;
+    if (follows && !poller) {
+      throw new Error(
+        `${owner}: followDeploymentsOf needs TogetherWebhooks' poller, which publishes endpoint.ready`,
+      );
+    }
+    const alertTopic = props.webhooks.alertTopic;
+    this.function = recipeFunction(this, {
+      webhooks: props.webhooks,
+      handler: 'model-aliases',
+      description: 'Keeps Together model aliases in SSM on a model that serves',
+      eventTypes: follows ? ['model.deprecated', 'endpoint.ready'] : ['model.deprecated'],
+      timeout: Duration.seconds(30),
+      memorySize: 128,
+      logRetention: props.logRetention,
+      environment: {
+        ALIASES: JSON.stringify(
+          props.aliases.map((a) => ({
+            alias: a.name,
+            parameter: `${prefix}${a.name}`,
+            ...(a.followDeploymentsOf !== undefined ? { follow: a.followDeploymentsOf } : {}),
+          })),
+        ),
+        SWITCH_ON_DEPRECATION: String(props.switchOnDeprecation ?? false),
+        TABLE_NAME: props.webhooks.table.tableName,
+        CLAIM_SCOPE: this.node.addr,
+        ...(alertTopic ? { ALERT_TOPIC_ARN: alertTopic.topicArn } : {}),
+      },
+    });
+    // Its own parameters, read and written; nothing else in Parameter Store.
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameters', 'ssm:PutParameter'],
+        resources: this.parameters.map((p) => p.parameterArn),
+      }),
+    );
+    props.webhooks.table.grant(
+      this.function,
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    props.webhooks.table.encryptionKey?.grantEncryptDecrypt(this.function);
+    if (alertTopic) {
+      this.function.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [alertTopic.topicArn] }),
+      );
+      alertTopic.masterKey?.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
+    if (follows) poller!.followEndpoints();
+  }
+
+  /** The parameter of `alias`. */
+  public parameter(alias: string): ssm.IStringParameter {
+    const found = this.byAlias.get(alias);
+    if (!found)
+      throw new Error(
+        `TogetherModelAliases: no alias "${alias}"; aliases: ${[...this.byAlias.keys()].join(', ')}`,
+      );
+    return found;
+  }
+
+  /** Lets `grantee` (an inference service) read every alias. */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:DescribeParameters'],
+      resourceArns: this.parameters.map((p) => p.parameterArn),
+    });
+  }
+}
