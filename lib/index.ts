@@ -1,6 +1,7 @@
 // The jsii entry point: what every language gets. The TypeScript-only typed-event helpers (the catalogue, typed
 // EventBridge events, guards, sample events) are `together-webhooks/events` (lib/events.ts).
 export * from './auto-deploy';
+export * from './batch-results';
 export * from './event-type';
 export * from './model-aliases';
 export * from './poller';

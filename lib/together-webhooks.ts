@@ -284,6 +284,8 @@ export class TogetherWebhooks extends Construct {
   public readonly registration?: TogetherWebhookRegistration;
   /** The job poller, when `poller` is set. */
   public readonly poller?: TogetherJobPoller;
+  /** How long an outcome's claim is remembered (what `dedupeRetention` was set to). */
+  public readonly dedupeRetention: Duration;
 
   private readonly routes = new Map<string, Array<{ rule: events.Rule; targets: number }>>();
   private readonly retryAttempts: number;
@@ -292,6 +294,7 @@ export class TogetherWebhooks extends Construct {
     super(scope, id);
     validateProps(props);
     this.retryAttempts = props.targetRetryAttempts ?? 8;
+    this.dedupeRetention = props.dedupeRetention ?? Duration.days(7);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const scheme = props.signatureScheme ?? SignatureScheme.togetherHmac();
 
@@ -344,7 +347,7 @@ export class TogetherWebhooks extends Construct {
         SECRET_CACHE_TTL_SECONDS: String((props.secretCacheTtl ?? Duration.minutes(5)).toSeconds()),
         TABLE_NAME: this.table.tableName,
         EVENT_BUS_NAME: this.eventBus.eventBusName,
-        RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
+        RETENTION_DAYS: String(this.dedupeRetention.toDays({ integral: false })),
         METRICS_NAMESPACE,
       },
     });

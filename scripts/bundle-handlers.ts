@@ -16,6 +16,7 @@ export const HANDLERS = [
   'training-monitor',
   'auto-deploy',
   'model-aliases',
+  'batch-results',
 ] as const;
 const root = join(__dirname, '..');
 

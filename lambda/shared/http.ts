@@ -1,4 +1,4 @@
-import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { IncomingHttpHeaders, IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /**
@@ -112,4 +112,175 @@ function toHeaders(raw: IncomingHttpHeaders): Headers {
     for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
   }
   return headers;
+}
+
+export interface HttpStreamExchange {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Until the socket is connected and, for https, the TLS handshake done. */
+  readonly connectTimeoutMs: number;
+  /**
+   * The most the server may stay silent while we wait for it (for the headers, or for the next body chunk the
+   * reader asks for). Not counted while the reader holds back: a paused body is our doing, not the server's.
+   */
+  readonly idleTimeoutMs: number;
+  /** Until the last byte of the body, however it is paced. */
+  readonly timeoutMs: number;
+}
+
+export interface HttpStream {
+  readonly status: number;
+  readonly headers: Headers;
+  /**
+   * The body's bytes as they come, read once. The server is read only as fast as this is iterated, so a reader
+   * that awaits between chunks pauses the download (TCP backpressure) instead of buffering it. Throws on a
+   * timeout or when the connection ends before the whole body came.
+   */
+  readonly body: AsyncIterable<Buffer>;
+  /** The body as UTF-8 text, at most `maxBytes` of it (for an error answer); ends the exchange. */
+  text(maxBytes: number): Promise<string>;
+  /** Ends the exchange now; harmless when it is over. */
+  destroy(): void;
+}
+
+/**
+ * One exchange whose answer body is streamed rather than held: resolves at the status line and headers, with the
+ * connect, idle and whole-exchange timeouts still running over the body. Nothing follows redirects.
+ */
+export function openHttpStream(x: HttpStreamExchange): Promise<HttpStream> {
+  return new Promise((resolve, reject) => {
+    let url: URL;
+    try {
+      url = new URL(x.url);
+    } catch {
+      reject(new Error(`not a URL: ${x.url.slice(0, 200)}`));
+      return;
+    }
+    const send =
+      url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
+    if (!send) {
+      reject(new Error(`unsupported protocol ${url.protocol}`));
+      return;
+    }
+    const req = send(url, { method: x.method, headers: { ...x.headers } });
+    let res: IncomingMessage | undefined;
+    let failure: Error | undefined;
+    let over = false;
+    let received = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const stopTimers = () => {
+      clearTimeout(whole);
+      clearTimeout(connecting);
+      clearTimeout(idle);
+    };
+    const fail = (err: Error) => {
+      if (over) return;
+      over = true;
+      failure = err;
+      stopTimers();
+      if (!res) reject(err);
+      // Wakes a reader waiting for the next chunk, with this error.
+      res?.destroy(err);
+      req.destroy();
+    };
+    const armIdle = (waitingFor: string) => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () =>
+          fail(new HttpTimeoutError(`no bytes for ${x.idleTimeoutMs} ms while waiting for ${waitingFor}`)),
+        x.idleTimeoutMs,
+      );
+    };
+    const whole = setTimeout(
+      () => fail(new HttpTimeoutError(`no complete answer within ${x.timeoutMs} ms`)),
+      x.timeoutMs,
+    );
+    const connecting = setTimeout(
+      () => fail(new HttpTimeoutError(`no connection within ${x.connectTimeoutMs} ms`)),
+      x.connectTimeoutMs,
+    );
+    req.on('socket', (socket) => {
+      const connected = () => {
+        clearTimeout(connecting);
+        if (!res && !over) armIdle('the answer');
+      };
+      if (!socket.connecting) connected();
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
+    });
+    const premature = (cause?: unknown) =>
+      new Error(`the connection closed before the whole answer came (${received} bytes in)`, { cause });
+    // A socket failure once the body is flowing is, to the reader, a body cut short.
+    req.on('error', (err) => fail(res && !res.complete ? premature(err) : err));
+    req.on('response', (response) => {
+      res = response;
+      clearTimeout(idle);
+      // Without a listener an 'error' would crash the process; the reader learns of it from `failure`.
+      response.on('error', (err) => fail(response.complete ? err : premature(err)));
+      const done = () => {
+        over = true;
+        stopTimers();
+      };
+      async function* chunks(): AsyncGenerator<Buffer> {
+        const it = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        try {
+          for (;;) {
+            if (failure) throw failure;
+            armIdle('the next bytes');
+            let next: IteratorResult<Buffer>;
+            try {
+              next = await it.next();
+            } catch (err) {
+              throw failure ?? (response.complete ? err : premature(err));
+            } finally {
+              clearTimeout(idle);
+            }
+            if (failure) throw failure;
+            if (next.done) {
+              if (!response.complete) throw premature();
+              done();
+              return;
+            }
+            received += next.value.length;
+            yield next.value;
+          }
+        } finally {
+          // The reader stopped early, or the body failed: let go of the socket.
+          if (!over || failure) {
+            over = true;
+            stopTimers();
+            response.destroy();
+            req.destroy();
+          }
+        }
+      }
+      resolve({
+        status: response.statusCode ?? 0,
+        headers: toHeaders(response.headers),
+        body: { [Symbol.asyncIterator]: () => chunks() },
+        async text(maxBytes: number) {
+          const parts: Buffer[] = [];
+          let bytes = 0;
+          try {
+            for await (const chunk of chunks()) {
+              parts.push(chunk);
+              bytes += chunk.length;
+              if (bytes >= maxBytes) break;
+            }
+          } catch (err) {
+            if (parts.length === 0) throw err;
+          }
+          return Buffer.concat(parts).subarray(0, maxBytes).toString('utf8');
+        },
+        destroy() {
+          if (over && !failure) return;
+          over = true;
+          stopTimers();
+          response.destroy();
+          req.destroy();
+        },
+      });
+    });
+    req.end();
+  });
 }
