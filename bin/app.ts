@@ -10,4 +10,7 @@ new ExampleStack(app, 'TogetherWebhooksExample', {
     'meta-llama/Llama-3.3-70B-Instruct-Turbo',
     'Qwen/Qwen3.5-9B',
   ],
+  // -c autoDeploy=false leaves out the recipe that deploys completed fine-tunes on GPUs.
+  autoDeploy: String(app.node.tryGetContext('autoDeploy') ?? 'true') !== 'false',
+  fineTunePrefix: app.node.tryGetContext('fineTunePrefix'),
 });

@@ -1,6 +1,5 @@
 import {
   aws_events_targets as targets,
-  aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_s3 as s3,
@@ -16,7 +15,13 @@ import {
 import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TogetherWebhooks } from '../lib';
+import {
+  TogetherAutoDeploy,
+  TogetherBatchResults,
+  TogetherModelAliases,
+  TogetherTrainingMonitor,
+  TogetherWebhooks,
+} from '../lib';
 
 export interface ExampleStackProps extends StackProps {
   /** Where alerts are emailed; none when unset. */
@@ -25,23 +30,33 @@ export interface ExampleStackProps extends StackProps {
   readonly apiKeySecretName: string;
   /** Models whose removal from Together's list is published as model.deprecated. */
   readonly watchModels: string[];
+  /**
+   * Deploy completed fine-tunes on a dedicated endpoint (GPUs cost money until Together stops an idle one).
+   * @default true
+   */
+  readonly autoDeploy?: boolean;
+  /**
+   * Only fine-tuned models whose name starts with this are deployed, and the `fine-tuned` alias follows them.
+   * @default - every model
+   */
+  readonly fineTunePrefix?: string;
 }
 
-/** The README's example: every event type handled by a small Lambda, alerts by email, the URL as an output. */
+/**
+ * The README's example: a small Lambda for each designed event type, the four recipes (auto-deploy, model aliases,
+ * batch results, training monitor), alerts by email, the URL as an output.
+ */
 export class ExampleStack extends Stack {
   public readonly hooks: TogetherWebhooks;
+  public readonly autoDeploy?: TogetherAutoDeploy;
+  public readonly aliases: TogetherModelAliases;
+  public readonly batchResults: TogetherBatchResults;
+  public readonly training: TogetherTrainingMonitor;
 
   constructor(scope: Construct, id: string, props: ExampleStackProps) {
     super(scope, id, props);
 
     const apiKey = secretsmanager.Secret.fromSecretNameV2(this, 'TogetherApiKey', props.apiKeySecretName);
-    const outputs = new s3.Bucket(this, 'BatchOutputs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
 
     const fn = (name: string, environment: Record<string, string> = {}) =>
       new lambda.Function(this, name, {
@@ -54,20 +69,10 @@ export class ExampleStack extends Stack {
           retention: logs.RetentionDays.ONE_MONTH,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
-        timeout: Duration.seconds(name === 'BatchDone' ? 120 : 10),
-        memorySize: name === 'BatchDone' ? 1024 : 128,
+        timeout: Duration.seconds(10),
+        memorySize: 128,
         environment,
       });
-
-    const batchDone = fn('BatchDone', {
-      OUTPUT_BUCKET: outputs.bucketName,
-      TOGETHER_API_KEY_SECRET: apiKey.secretArn,
-    });
-    // PutObject under batches/ only (grantPut would add s3:Abort*).
-    batchDone.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [outputs.arnForObjects('batches/*')] }),
-    );
-    apiKey.grantRead(batchDone);
 
     this.hooks = new TogetherWebhooks(this, 'Hooks', {
       handlers: {
@@ -75,7 +80,6 @@ export class ExampleStack extends Stack {
         fineTuneFailed: [new targets.LambdaFunction(fn('FineTuneFailed'))],
         fineTuneCheckpoint: [new targets.LambdaFunction(fn('FineTuneCheckpoint'))],
         modelDeprecated: [new targets.LambdaFunction(fn('ModelDeprecated'))],
-        batchDone: [new targets.LambdaFunction(batchDone)],
       },
       // Together's API has no webhooks endpoint today: the deploy then reports "unsupported" (see README)
       // and the poller delivers the same events; with both on, each outcome still arrives once.
@@ -88,6 +92,38 @@ export class ExampleStack extends Stack {
     if (props.alertEmail) {
       this.hooks.alertTopic?.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
     }
+
+    // Recipe 1: each completed fine-tune on one dedicated endpoint; the poller follows it to endpoint.ready.
+    if (props.autoDeploy ?? true) {
+      this.autoDeploy = new TogetherAutoDeploy(this, 'AutoDeploy', {
+        webhooks: this.hooks,
+        hardware: '1x_nvidia_h100_80gb_sxm',
+        maxEvalLoss: 1.0,
+        modelNamePrefix: props.fineTunePrefix,
+        inactiveTimeout: Duration.hours(1),
+      });
+    }
+    // Recipe 2: what inference pipelines read; moved on deprecations and to new deployments.
+    this.aliases = new TogetherModelAliases(this, 'ModelAliases', {
+      webhooks: this.hooks,
+      aliases: [
+        { name: 'chat', model: props.watchModels[0] ?? 'meta-llama/Llama-3.3-70B-Instruct-Turbo' },
+        ...(this.autoDeploy
+          ? [
+              {
+                name: 'fine-tuned',
+                model: props.watchModels[0] ?? 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+                followDeploymentsOf: props.fineTunePrefix ?? '',
+              },
+            ]
+          : []),
+      ],
+      switchOnDeprecation: true,
+    });
+    // Recipe 3: batch outputs into S3, tokens counted, batch.collected published.
+    this.batchResults = new TogetherBatchResults(this, 'BatchResults', { webhooks: this.hooks });
+    // Recipe 4: training loss per fine-tune, and a dashboard of the whole pipeline.
+    this.training = new TogetherTrainingMonitor(this, 'Training', { webhooks: this.hooks });
 
     new CfnOutput(this, 'WebhookUrl', {
       value: this.hooks.webhookUrl,
@@ -126,7 +162,22 @@ export class ExampleStack extends Stack {
       description: 'The signing secret Together must use (its value stays in Secrets Manager)',
     });
 
-    acknowledgeNagFindings(this, outputs);
+    new CfnOutput(this, 'BatchResultsBucket', {
+      value: this.batchResults.bucket.bucketName,
+      description: `Batch outputs, under ${this.batchResults.keyPrefix}<batch id>/`,
+    });
+    new CfnOutput(this, 'ModelAliasParameters', {
+      value: this.aliases.parameters.map((p) => p.parameterName).join(','),
+      description: 'SSM parameters your inference code reads as the model name',
+    });
+    if (this.training.dashboard) {
+      new CfnOutput(this, 'DashboardName', {
+        value: this.training.dashboard.dashboardName,
+        description: 'Received, published, poller health, dead letters, training loss',
+      });
+    }
+
+    acknowledgeNagFindings(this, this.batchResults);
   }
 }
 
@@ -146,7 +197,7 @@ function kebab(name: string): string {
 }
 
 /** Each cdk-nag finding this design accepts, with why. */
-function acknowledgeNagFindings(stack: Stack, outputs: s3.Bucket): void {
+function acknowledgeNagFindings(stack: Stack, batchResults: TogetherBatchResults): void {
   const ack = (scope: Construct, id: string, reason: string) =>
     Validations.of(scope).acknowledge({ id, reason });
   ack(
@@ -169,15 +220,16 @@ function acknowledgeNagFindings(stack: Stack, outputs: s3.Bucket): void {
     'AwsSolutions-SQS3',
     'This queue is itself the dead-letter queue for the event rules; a dead-letter queue of a dead-letter queue adds nothing.',
   );
+  const bucket = batchResults.bucket.node.defaultChild as s3.CfnBucket;
   ack(
-    outputs,
+    bucket,
     'AwsSolutions-S1',
-    'Batch outputs are written only by the batch.done handler; CloudTrail data events, not server access logs, are the audit trail for this example bucket.',
+    'Batch outputs are written only by the batch results handler; CloudTrail data events, not server access logs, are the audit trail for this example bucket.',
   );
-  const bucketId = stack.resolve(stack.getLogicalId(outputs.node.defaultChild as s3.CfnBucket));
+  const bucketId = stack.resolve(stack.getLogicalId(bucket));
   ack(
     stack,
-    `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/batches/*]`,
-    'The batch.done handler writes one object per batch under the batches/ prefix; object keys are not known at deploy time.',
+    `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${batchResults.keyPrefix}*]`,
+    'The batch results handler writes two objects per batch under its prefix (output.jsonl, errors.jsonl); batch ids are not known at deploy time.',
   );
 }

@@ -91,16 +91,55 @@ test('a handler Lambda for each of the five designed event types, and the alert 
   });
 });
 
-test('batch.done may write batches/* to its bucket and read the API key, nothing more', () => {
-  template.hasResourceProperties('AWS::IAM::Policy', {
-    Roles: [{ Ref: Match.stringLikeRegexp('BatchDoneServiceRole') }],
-    PolicyDocument: {
-      Statement: [
-        Match.objectLike({ Action: 's3:PutObject', Resource: Match.anyValue() }),
-        Match.objectLike({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] }),
-      ],
-    },
+test('the four recipes are wired: each routed from its events, with its resources', () => {
+  const routedTo = (type: string) =>
+    Object.values(template.findResources('AWS::Events::Rule'))
+      .filter((r) => JSON.stringify(r.Properties.EventPattern?.['detail-type']) === JSON.stringify([type]))
+      .flatMap((r) =>
+        r.Properties.Targets.map((t: { Arn: { 'Fn::GetAtt': string[] } }) => t.Arn['Fn::GetAtt']?.[0]),
+      )
+      .filter((id) => id !== undefined);
+  expect(routedTo('fine_tune.completed')).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^AutoDeployFunction/)]),
+  );
+  expect(routedTo('model.deprecated')).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^ModelAliasesFunction/)]),
+  );
+  expect(routedTo('endpoint.ready')).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^ModelAliasesFunction/)]),
+  );
+  expect(routedTo('batch.done')).toEqual([expect.stringMatching(/^BatchResultsFunction/)]);
+  expect(routedTo('fine_tune.checkpoint')).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^TrainingFunction/)]),
+  );
+  template.hasResourceProperties('AWS::Lambda::Function', {
+    Description: Match.stringLikeRegexp('Polls Together AI jobs'),
+    Environment: { Variables: Match.objectLike({ ENDPOINTS: 'true' }) },
   });
+  template.hasResourceProperties('AWS::SSM::Parameter', {
+    Name: '/together/models/chat',
+    Value: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+  });
+  template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/together/models/fine-tuned' });
+  template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  template.hasOutput('BatchResultsBucket', { Value: { Ref: Match.stringLikeRegexp('^BatchResultsBucket') } });
+});
+
+test('-c autoDeploy=false leaves out auto-deploy (and the alias that follows its deployments)', () => {
+  const app = new App({
+    builtinCloudFormationValidation: false,
+    context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] },
+  });
+  const quiet = new ExampleStack(app, 'NoAutoDeploy', {
+    env: { account: '111111111111', region: 'us-east-1' },
+    apiKeySecretName: 'together/api-key',
+    watchModels: ['meta-llama/Llama-3.3-70B-Instruct-Turbo'],
+    autoDeploy: false,
+  });
+  const t = Template.fromStack(quiet);
+  expect(quiet.autoDeploy).toBeUndefined();
+  expect(JSON.stringify(t.toJSON())).not.toContain('AutoDeployFunction');
+  expect(JSON.stringify(t.toJSON())).not.toContain('/together/models/fine-tuned');
 });
 
 test('no secret value in the synthesized template', () => {
