@@ -148,7 +148,7 @@ export class TogetherBatchResults extends Construct {
     this.bucket.encryptionKey?.grant(this.function, 'kms:GenerateDataKey', 'kms:Decrypt');
   }
 
-  /** Lets `grantee` read the collected files (and nothing else in the bucket). */
+  /** Lets `grantee` read the collected files: objects under the prefix, and listing the bucket. */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
     return this.bucket.grantRead(grantee, `${this.keyPrefix}*`);
   }

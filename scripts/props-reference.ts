@@ -17,6 +17,11 @@ const INTERFACES = [
   'RegistrationOptions',
   'TogetherJobPollerProps',
   'TogetherWebhookRegistrationProps',
+  'TogetherAutoDeployProps',
+  'TogetherModelAliasesProps',
+  'ModelAlias',
+  'TogetherBatchResultsProps',
+  'TogetherTrainingMonitorProps',
 ];
 
 const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();

@@ -632,6 +632,18 @@ test('PutEvents with no answer (may have landed): the claim is kept, so an immed
   expect(fileRequests()).toHaveLength(1);
   expect(s3.mock.calls()).toHaveLength(s3Calls);
   expect(bus.eb.commandCalls(PutEventsCommand)).toHaveLength(1);
+
+  // Once the claim lapsed (the function's time plus the margin), a redelivery (a redriven dead letter) collects
+  // and publishes again: the possible second copy carries the same outcome key.
+  const lapsed = Date.now() + REMAINING_MS + 31_000;
+  expect((await run(event, deps({ now: () => lapsed }))).outcome).toBe('published');
+  expect(bus.eb.commandCalls(PutEventsCommand)).toHaveLength(2);
+  // The stub took the first entry before its answer was lost: this is the named window's second copy.
+  expect(published().map((e) => e.detail.outcome_key)).toEqual([
+    'batch.collected:batch-t',
+    'batch.collected:batch-t',
+  ]);
+  expect(await claim('batch-t')).toBe('COMPLETED');
 });
 
 test('events it cannot use are refused clearly; a batch with no files is logged and left alone', async () => {
