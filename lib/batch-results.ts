@@ -22,7 +22,9 @@ export interface TogetherBatchResultsProps {
   readonly webhooks: TogetherWebhooks;
   /**
    * Where the files go. A bucket of your own should have a lifecycle rule that aborts incomplete multipart
-   * uploads (an upload the handler could not abort would otherwise keep its parts).
+   * uploads (an upload the handler could not abort would otherwise keep its parts). Its `encryptionKey` is
+   * granted; a default KMS key the bucket object does not name needs `kms:GenerateDataKey` and `kms:Decrypt` for
+   * `function`'s role from you.
    * @default - a new bucket: S3-managed encryption, public access blocked, TLS only, incomplete uploads aborted
    * after a day, retained when the stack is deleted
    */
@@ -49,8 +51,8 @@ export interface TogetherBatchResultsProps {
    */
   readonly apiBaseUrl?: string;
   /**
-   * The handler's timeout: downloads stop about four minutes before it, leaving time to finish the upload,
-   * publish and settle the claim whatever S3 and DynamoDB do.
+   * The handler's timeout: downloads stop 230 s before it, leaving time to finish the upload, publish and settle
+   * the claim whatever S3 and DynamoDB do.
    * @default Duration.minutes(15)
    */
   readonly timeout?: Duration;

@@ -15,9 +15,14 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
   BatchResultsDeps,
+  ABORT_WAIT_MS,
   BatchTally,
   collectBatchResults,
   DEFAULT_LIMITS,
+  S3_CALLS_TO_FINISH,
+  S3_LIMITS,
+  S3ObjectWriter,
+  S3Ops,
   fileIdFromUrl,
   LineSplitter,
   PART_BYTES,
@@ -25,6 +30,7 @@ import {
 } from '../lambda/batch-results/core';
 import { handler, s3Operations } from '../lambda/batch-results/index';
 import { HttpTimeoutError, openHttpStream } from '../lambda/shared/http';
+import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../lambda/shared/sdk-config';
 import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
 import { LogLine } from '../lambda/shared/log';
 import { putEvent } from '../lambda/shared/publisher';
@@ -40,7 +46,14 @@ import {
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { TogetherBatchResults, TogetherBatchResultsProps, TogetherWebhooks } from '../lib';
 import { TogetherEventBridgeEvent, validateEnvelope } from '../lib/events';
-import { batchErrors, batchOutput, fakeS3, GeneratedFile, MODELS } from './support/batch-results-fixtures';
+import {
+  batchErrors,
+  batchOutput,
+  crc32Base64,
+  fakeS3,
+  GeneratedFile,
+  MODELS,
+} from './support/batch-results-fixtures';
 import { LocalDynamo, startDynalite } from './support/dynalite';
 import { FakeTogether, TOGETHER_ERROR } from './support/fake-together';
 import { actionsOf, functionStatements, resourcesFor } from './support/iam';
@@ -201,8 +214,10 @@ test('a 20 MiB output in three parts and an error file: byte-identical objects, 
     'PutObjectCommand',
   ]);
   expect(inputs(CreateMultipartUploadCommand)).toEqual([
-    { Bucket: BUCKET, Key: outKey, ContentType: 'application/x-ndjson' },
+    { Bucket: BUCKET, Key: outKey, ContentType: 'application/x-ndjson', ChecksumAlgorithm: 'CRC32' },
   ]);
+  // Each part's CRC32 is computed by the SDK, checked by S3, and named again at completion.
+  expect(inputs(UploadPartCommand).every((p) => p.ChecksumAlgorithm === 'CRC32')).toBe(true);
   const parts = inputs(UploadPartCommand);
   expect(parts.map((p) => p.PartNumber)).toEqual([1, 2, 3]);
   const uploadId = inputs(CreateMultipartUploadCommand).length && parts[0].UploadId;
@@ -218,7 +233,11 @@ test('a 20 MiB output in three parts and an error file: byte-identical objects, 
         .digest('hex')}"`,
   );
   expect(inputs(CompleteMultipartUploadCommand)[0].MultipartUpload).toEqual({
-    Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })),
+    Parts: etags.map((ETag, i) => ({
+      PartNumber: i + 1,
+      ETag,
+      ChecksumCRC32: crc32Base64(parts[i].Body as Buffer),
+    })),
   });
   expect(sameBytes(outKey, big.text)).toBe(true);
   expect(object(outKey)?.contentType).toBe('application/x-ndjson');
@@ -506,6 +525,104 @@ test('UploadPart failing aborts the multipart upload, throws, and publishes noth
   expect((await run(event)).outcome).toBe('published');
   expect(sameBytes(key('batch-up', 'output.jsonl'), big.text)).toBe(true);
   expect(published()).toHaveLength(1);
+});
+
+describe('time: nothing runs past the function', () => {
+  test('the time spent reading the key counts against the download deadline', async () => {
+    let clock = 1_000_000;
+    let timeoutMs = 0;
+    const open = togetherFileOpener({
+      baseUrl: 'https://api.together.xyz/v1',
+      now: () => clock,
+      apiKey: async () => {
+        clock += 15_000; // a slow GetSecretValue, within its limits
+        return 'k';
+      },
+      stream: async (x) => {
+        timeoutMs = x.timeoutMs;
+        return {
+          status: 200,
+          headers: new Headers(),
+          body: (async function* () {})(),
+          text: async () => '',
+          destroy: () => undefined,
+        };
+      },
+    });
+    const deadline = clock + 20_000;
+    await open('file-1', deadline);
+    expect(clock + timeoutMs).toBeLessThanOrEqual(deadline);
+    clock = deadline;
+    await expect(open('file-1', deadline + 10_000)).rejects.toThrow('no time left to download file file-1');
+  });
+
+  test(`after the last byte, finishing an upload waits on at most ${S3_CALLS_TO_FINISH} S3 calls`, async () => {
+    let pending = 0;
+    let lastByte = false;
+    let afterLastByte = 0;
+    const call = async <T>(value: T): Promise<T> => {
+      pending++;
+      if (lastByte) afterLastByte++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      pending--;
+      return value;
+    };
+    const ops: S3Ops = {
+      putObject: () => call(undefined),
+      createMultipartUpload: () => call('u'),
+      uploadPart: (p) => call({ etag: `"e${p.partNumber}"` }),
+      completeMultipartUpload: () => call(undefined),
+      abortMultipartUpload: () => call(undefined),
+    };
+    const writer = new S3ObjectWriter(ops, { bucket: 'b', key: 'k' });
+    for (let i = 0; i < 16; i++) await writer.write(Buffer.alloc(MiB));
+    await writer.write(Buffer.from('x')); // part 2 goes up; the last part is 1 byte
+    lastByte = true;
+    const inFlight = pending;
+    await writer.finish();
+    expect(inFlight + afterLastByte).toBe(3);
+    expect(inFlight + afterLastByte).toBeLessThanOrEqual(S3_CALLS_TO_FINISH);
+  });
+
+  test("the reserve covers finishing (or failing) at every client's worst case", () => {
+    const success =
+      S3_CALLS_TO_FINISH * worstCaseMs(S3_LIMITS) +
+      worstCaseMs(EVENTBRIDGE_LIMITS) +
+      3 * worstCaseMs(DYNAMODB_LIMITS); // deliverOnce marks completed up to 3 times
+    // Cut at the deadline inside a write (a part settling, an upload being created), then the part just sent,
+    // the abort and the release.
+    const failure = 3 * worstCaseMs(S3_LIMITS) + ABORT_WAIT_MS + worstCaseMs(DYNAMODB_LIMITS);
+    expect(DEFAULT_LIMITS.finishReserveMs).toBeGreaterThanOrEqual(Math.max(success, failure));
+  });
+});
+
+test('an error file Together no longer has: the output is still collected and published, the gap logged', async () => {
+  const small = batchOutput(16 * 1024, 4);
+  together.jobs.files.set('file-o404', small.text);
+  const result = await run(
+    batchDone('batch-404', { output_file_id: 'file-o404', error_file_id: 'file-gone' }),
+  );
+  expect(result).toMatchObject({
+    outcome: 'published',
+    data: { error_s3_uri: null, lines: small.expected.lines },
+  });
+  expect(published()).toHaveLength(1);
+  expect(logs).toContainEqual(
+    expect.objectContaining({
+      level: 'WARN',
+      message: expect.stringMatching(/error file file-gone: HTTP 404/),
+    }),
+  );
+});
+
+test('a key S3 could not store (over 1,024 bytes) is refused before anything is read', async () => {
+  const longId = 'é'.repeat(256); // 512 bytes
+  const d = deps({ config: { ...deps().config, keyPrefix: 'p/'.repeat(256) } });
+  await expect(run(batchDone(longId, { output_file_id: 'file-x' }), d)).rejects.toThrow(
+    /object key of \d+ bytes: S3 takes at most 1024/,
+  );
+  expect(fileRequests()).toHaveLength(0);
+  expect(await claim(longId)).toBeUndefined();
 });
 
 describe('output_url', () => {
@@ -1017,8 +1134,8 @@ describe('the construct', () => {
     expect(results.metricBatchTokens('acme/llama').dimensions).toEqual({ Model: 'acme/llama' });
   });
 
-  test('the minimum timeout leaves time to work after the reserve for finishing', () => {
-    expect(DEFAULT_LIMITS.finishReserveMs + DEFAULT_LIMITS.minWorkMs).toBeLessThan(
+  test('the minimum timeout leaves a minute to work after the reserve for finishing', () => {
+    expect(DEFAULT_LIMITS.finishReserveMs + DEFAULT_LIMITS.minWorkMs + 60_000).toBeLessThan(
       Duration.minutes(5).toMilliseconds(),
     );
   });

@@ -30,8 +30,18 @@ export const UNKNOWN_MODEL = 'unknown';
 /** Past this many models in one batch, the rest are counted as `other`: a metric dimension each costs money. */
 export const MAX_MODELS = 50;
 
-/** S3 calls carry megabytes, so a longer request timeout than the table's; retried, since a part is idempotent. */
-export const S3_LIMITS: SdkLimits = { connectionTimeoutMs: 1_000, requestTimeoutMs: 30_000, maxAttempts: 3 };
+/**
+ * S3 calls carry up to a part (8 MiB), so a longer request timeout than the table's (20 s is 0.4 MB/s); retried,
+ * since a part is idempotent.
+ */
+export const S3_LIMITS: SdkLimits = { connectionTimeoutMs: 1_000, requestTimeoutMs: 20_000, maxAttempts: 3 };
+/** After the last byte: the part still uploading, the last part, CompleteMultipartUpload, one after another. */
+export const S3_CALLS_TO_FINISH = 3;
+/** deliverOnce's attempts at marking the claim completed, and their jittered backoff (under a second in all). */
+const COMPLETE_ATTEMPTS = 3;
+const COMPLETE_BACKOFF_ALLOWANCE_MS = 1_000;
+/** S3's longest object key, in bytes. */
+export const MAX_KEY_BYTES = 1024;
 /** An abort is best effort (the bucket's lifecycle rule is the backstop): never wait longer than this for it. */
 export const ABORT_WAIT_MS = 10_000;
 
@@ -48,11 +58,16 @@ export interface CollectLimits {
 }
 
 export const DEFAULT_LIMITS: CollectLimits = {
-  finishReserveMs:
-    2 * worstCaseMs(S3_LIMITS) +
-    ABORT_WAIT_MS +
-    worstCaseMs(EVENTBRIDGE_LIMITS) +
-    2 * worstCaseMs(DYNAMODB_LIMITS),
+  finishReserveMs: Math.max(
+    // Finishing: the upload, PutEvents, marking the claim completed.
+    S3_CALLS_TO_FINISH * worstCaseMs(S3_LIMITS) +
+      worstCaseMs(EVENTBRIDGE_LIMITS) +
+      COMPLETE_ATTEMPTS * worstCaseMs(DYNAMODB_LIMITS) +
+      COMPLETE_BACKOFF_ALLOWANCE_MS,
+    // Cut off at the deadline inside a write (a part settling, an upload being created), then the part just sent,
+    // the abort and releasing the claim.
+    3 * worstCaseMs(S3_LIMITS) + ABORT_WAIT_MS + worstCaseMs(DYNAMODB_LIMITS),
+  ),
   claimMarginMs: 30_000,
   minWorkMs: 5_000,
 };
@@ -82,15 +97,21 @@ export interface S3Target {
   readonly key: string;
 }
 
+export interface UploadedPart {
+  readonly etag: string;
+  /** Base64 CRC32, when the upload was created with that checksum algorithm. */
+  readonly checksumCrc32?: string;
+}
+
 /** The S3 calls the copy makes; the adapter maps them onto the SDK. */
 export interface S3Ops {
   putObject(p: S3Target & { body: Buffer; contentType: string }): Promise<void>;
   /** Returns the upload id. */
   createMultipartUpload(p: S3Target & { contentType: string }): Promise<string>;
-  /** Returns the part's ETag. */
-  uploadPart(p: S3Target & { uploadId: string; partNumber: number; body: Buffer }): Promise<string>;
+  /** Returns the part's ETag and the checksum S3 stored for it, which completing the upload names again. */
+  uploadPart(p: S3Target & { uploadId: string; partNumber: number; body: Buffer }): Promise<UploadedPart>;
   completeMultipartUpload(
-    p: S3Target & { uploadId: string; parts: ReadonlyArray<{ partNumber: number; etag: string }> },
+    p: S3Target & { uploadId: string; parts: ReadonlyArray<UploadedPart & { partNumber: number }> },
   ): Promise<void>;
   abortMultipartUpload(p: S3Target & { uploadId: string }): Promise<void>;
 }
@@ -425,7 +446,7 @@ export class S3ObjectWriter {
   private buffered = 0;
   private uploadId?: string;
   private partsSent = 0;
-  private readonly parts: Array<{ partNumber: number; etag: string }> = [];
+  private readonly parts: Array<UploadedPart & { partNumber: number }> = [];
   private uploading?: Promise<void>;
   private failure: { error: unknown } | undefined;
   private completed = false;
@@ -515,8 +536,8 @@ export class S3ObjectWriter {
     const partNumber = ++this.partsSent;
     const uploading = this.s3
       .uploadPart({ ...this.target, uploadId: this.uploadId!, partNumber, body })
-      .then((etag) => {
-        this.parts.push({ partNumber, etag });
+      .then((part) => {
+        this.parts.push({ ...part, partNumber });
       });
     // Seen at once by `write`, so the download stops early; rethrown by `settle`.
     uploading.catch((error) => (this.failure ??= { error }));
@@ -621,8 +642,18 @@ async function collect(deps: BatchResultsDeps, input: BatchDone, deadlineMs: num
         oversize('errors', n, bytes);
       },
     );
-    await copyFile(deps, input.errorFileId, t, deadlineMs, lines);
-    errorUri = uri(t);
+    try {
+      await copyFile(deps, input.errorFileId, t, deadlineMs, lines);
+      errorUri = uri(t);
+    } catch (err) {
+      // Gone at Together: every retry would fail the same way and hold back the output already copied.
+      if (!(err instanceof TogetherFileError && err.status === 404)) throw err;
+      deps.log({
+        level: 'WARN',
+        message: `error file ${input.errorFileId}: HTTP 404; collected without it (error_s3_uri null, its lines not counted)`,
+        batch_id: input.batchId,
+      });
+    }
   }
   return {
     data: {
@@ -702,6 +733,14 @@ export async function collectBatchResults(
       batch_id: batchId,
     });
     return { outcome: 'nothing_to_collect', batchId };
+  }
+  const longestKey = `${deps.config.keyPrefix}${batchId}/output.jsonl`;
+  if (Buffer.byteLength(longestKey) > MAX_KEY_BYTES) {
+    throw fail(
+      deps,
+      `batch ${batchId.slice(0, 80)}: object key of ${Buffer.byteLength(longestKey)} bytes: S3 takes at most ` +
+        `${MAX_KEY_BYTES}; use a shorter keyPrefix`,
+    );
   }
   const startMs = deps.now();
   const deadlineMs = startMs + remainingMs - limits.finishReserveMs;
@@ -824,9 +863,10 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 /** Downloads `GET <base>/files/<id>/content` with the key, streamed. */
 export function togetherFileOpener(o: TogetherFileOptions): OpenFile {
   return async (fileId, deadlineMs) => {
+    // After the key: reading it takes time out of the download's, never out of the reserve for finishing.
+    const apiKey = await o.apiKey();
     const timeoutMs = deadlineMs - o.now();
     if (timeoutMs <= 0) throw new Error(`no time left to download file ${fileId}`);
-    const apiKey = await o.apiKey();
     const res = await o.stream({
       url: fileContentUrl(o.baseUrl, fileId),
       method: 'GET',

@@ -53,7 +53,13 @@ export function s3Operations(client: S3Client): S3Ops {
     },
     async createMultipartUpload(p) {
       const out = await client.send(
-        new CreateMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, ContentType: p.contentType }),
+        // With the algorithm named here, S3 checks each part's CRC32 (the SDK computes it) and its list at the end.
+        new CreateMultipartUploadCommand({
+          Bucket: p.bucket,
+          Key: p.key,
+          ContentType: p.contentType,
+          ChecksumAlgorithm: 'CRC32',
+        }),
       );
       if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${p.key} returned no UploadId`);
       return out.UploadId;
@@ -66,10 +72,12 @@ export function s3Operations(client: S3Client): S3Ops {
           UploadId: p.uploadId,
           PartNumber: p.partNumber,
           Body: p.body,
+          ChecksumAlgorithm: 'CRC32',
         }),
       );
       if (!out.ETag) throw new Error(`UploadPart ${p.partNumber} of ${p.key} returned no ETag`);
-      return out.ETag;
+      if (!out.ChecksumCRC32) throw new Error(`UploadPart ${p.partNumber} of ${p.key} returned no CRC32`);
+      return { etag: out.ETag, checksumCrc32: out.ChecksumCRC32 };
     },
     async completeMultipartUpload(p) {
       await client.send(
@@ -77,7 +85,13 @@ export function s3Operations(client: S3Client): S3Ops {
           Bucket: p.bucket,
           Key: p.key,
           UploadId: p.uploadId,
-          MultipartUpload: { Parts: p.parts.map((x) => ({ PartNumber: x.partNumber, ETag: x.etag })) },
+          MultipartUpload: {
+            Parts: p.parts.map((x) => ({
+              PartNumber: x.partNumber,
+              ETag: x.etag,
+              ...(x.checksumCrc32 ? { ChecksumCRC32: x.checksumCrc32 } : {}),
+            })),
+          },
         }),
       );
     },

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 
 /**
  * Batch output files as Together writes them (OpenAI-batch-like JSONL, every variant the collector must read), with
@@ -244,7 +245,13 @@ export function fakeS3() {
   const objects = new Map<string, { body: Buffer; contentType?: string }>();
   const uploads = new Map<
     string,
-    { bucket: string; key: string; contentType?: string; parts: Map<number, { etag: string; body: Buffer }> }
+    {
+      bucket: string;
+      key: string;
+      contentType?: string;
+      checksumAlgorithm?: string;
+      parts: Map<number, { etag: string; body: Buffer; checksum?: string }>;
+    }
   >();
   let nextUpload = 1;
   const faults: {
@@ -265,6 +272,7 @@ export function fakeS3() {
         bucket: input.Bucket!,
         key: input.Key!,
         contentType: input.ContentType,
+        checksumAlgorithm: input.ChecksumAlgorithm,
         parts: new Map(),
       });
       return { Bucket: input.Bucket, Key: input.Key, UploadId: id };
@@ -278,8 +286,16 @@ export function fakeS3() {
         throw s3Error('NoSuchUpload', 'The specified upload does not exist.');
       const body = bytesOf(input.Body);
       const etag = md5(body);
-      upload.parts.set(input.PartNumber!, { etag, body });
-      return { ETag: etag };
+      // S3's rule: a part of an upload created with a checksum algorithm carries that algorithm's checksum (the
+      // SDK computes the value from ChecksumAlgorithm after this boundary, so here it is computed for it).
+      if ((input.ChecksumAlgorithm ?? undefined) !== upload.checksumAlgorithm)
+        throw s3Error(
+          'InvalidRequest',
+          `Checksum Type mismatch occurred, expected checksum Type: ${upload.checksumAlgorithm ?? 'null'}, actual checksum Type: ${input.ChecksumAlgorithm ?? 'null'}`,
+        );
+      const checksum = upload.checksumAlgorithm === 'CRC32' ? crc32Base64(body) : undefined;
+      upload.parts.set(input.PartNumber!, { etag, body, checksum });
+      return { ETag: etag, ...(checksum ? { ChecksumCRC32: checksum } : {}) };
     });
     mock.on(CompleteMultipartUploadCommand).callsFake((input) => {
       const upload = uploads.get(input.UploadId!);
@@ -292,6 +308,13 @@ export function fakeS3() {
           throw s3Error('InvalidPartOrder', 'not ascending');
         const stored = upload.parts.get(p.PartNumber!);
         if (!stored || stored.etag !== p.ETag) throw s3Error('InvalidPart', `part ${p.PartNumber} not found`);
+        if (upload.checksumAlgorithm && !p.ChecksumCRC32)
+          throw s3Error(
+            'InvalidRequest',
+            `The upload was created using a ${upload.checksumAlgorithm.toLowerCase()} checksum. The complete request must include the checksum for each part. It was missing for part ${p.PartNumber} in the request.`,
+          );
+        if (upload.checksumAlgorithm && p.ChecksumCRC32 !== stored.checksum)
+          throw s3Error('InvalidPart', `part ${p.PartNumber}: checksum does not match`);
         if (i < parts.length - 1 && stored.body.length < MIN_PART)
           throw s3Error('EntityTooSmall', `part ${p.PartNumber} is ${stored.body.length} bytes`);
         bodies.push(stored.body);
@@ -329,4 +352,11 @@ export function fakeS3() {
     },
     s3Error,
   };
+}
+
+/** S3's base64 of the big-endian CRC32. */
+export function crc32Base64(body: Buffer): string {
+  const n = Buffer.alloc(4);
+  n.writeUInt32BE(crc32(body));
+  return n.toString('base64');
 }
