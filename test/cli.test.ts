@@ -7,7 +7,14 @@ import { main } from '../bin/cli';
 import { Io } from '../bin/cli/io';
 import { secretToKey, verifySignature } from '../lambda/verifier/signature';
 import { FakeTogether } from './support/fake-together';
-import { batch, evaluation, fineTune, fineTuneEvent, MINUTE } from './support/together-fixtures';
+import {
+  batch,
+  dedicatedEndpoint,
+  evaluation,
+  fineTune,
+  fineTuneEvent,
+  MINUTE,
+} from './support/together-fixtures';
 
 /** The together-webhooks CLI, run in-process with its output captured. */
 
@@ -272,6 +279,26 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
       }),
     ]);
     expect(c.err.join('\n')).toMatch(/1 evaluations/);
+  });
+
+  test('--endpoints follows dedicated endpoints to endpoint.ready; without it, /endpoints is never asked', async () => {
+    const now = Date.now();
+    together.jobs.endpoints = [dedicatedEndpoint('endpoint-cli', 'PENDING', now - MINUTE)];
+    const c = capture({ TOGETHER_API_KEY: together.apiKey });
+    const argv = ['listen', '--once', '--api-base-url', together.baseUrl, '--state', join(dir, 's.json')];
+    expect(await c.run(...argv)).toBe(0);
+    expect(together.requests.some((r) => r.path.startsWith('/v1/endpoints'))).toBe(false);
+    expect(await c.run(...argv, '--endpoints')).toBe(0);
+    expect(c.out).toEqual([]);
+    together.jobs.endpoints[0].state = 'STARTED';
+    expect(await c.run(...argv, '--endpoints')).toBe(0);
+    expect(c.out.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({
+        type: 'endpoint.ready',
+        data: expect.objectContaining({ endpoint_id: 'endpoint-cli' }),
+      }),
+    ]);
+    expect(c.err.join('\n')).toMatch(/1 endpoints/);
   });
 
   test('without --forward-to, each outcome is one JSON line on stdout', async () => {

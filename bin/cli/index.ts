@@ -66,17 +66,18 @@ ${SCHEME}`,
   },
   listen: {
     summary: 'poll your Together account and forward each outcome as a signed webhook',
-    usage: `together-webhooks listen [--forward-to URL --secret S] [--api-base-url URL] [--state FILE] [--interval SECONDS] [--evaluations] [--once]
+    usage: `together-webhooks listen [--forward-to URL --secret S] [--api-base-url URL] [--state FILE] [--interval SECONDS] [--evaluations] [--endpoints] [--once]
 
 Polls Together's jobs API (TOGETHER_API_KEY) with the poller's own core: the same events and dedupe keys the
 deployed poller makes. Each outcome is POSTed, signed, to --forward-to (e.g. the URL npm start prints), or printed
 as one JSON line. --state (default in ~/.cache/together-webhooks) remembers what went out: a restart sends nothing
-twice. --watch-model ID (repeatable) watches a model for deprecation; --evaluations follows evaluation jobs too.
+twice. --watch-model ID (repeatable) watches a model for deprecation; --evaluations follows evaluation jobs too;
+--endpoints follows your dedicated endpoints' starts (endpoint.ready / endpoint.failed).
 
 ${SCHEME}`,
     spec: {
       values: ['forward-to', 'secret', 'api-base-url', 'state', 'interval', 'scheme', 'watch-model'],
-      switches: ['once', 'evaluations'],
+      switches: ['once', 'evaluations', 'endpoints'],
     },
     run: (args, io) => listen(args, io),
   },

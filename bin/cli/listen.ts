@@ -90,6 +90,7 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
       apiKeySecretName: 'TOGETHER_API_KEY',
       watchModels: args.flags.get('watch-model') ?? [],
       evaluations: flag(args, 'evaluations') === 'true',
+      endpoints: flag(args, 'endpoints') === 'true',
       modelInfo: {},
       stallAfterMs: 6 * 3600_000,
       modelMissingMs: 3600_000,
