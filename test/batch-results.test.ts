@@ -1147,8 +1147,8 @@ describe('the construct', () => {
     expect(() => synth({ timeout: Duration.minutes(2) })).toThrow(
       'TogetherBatchResults: timeout must be from 5 minutes to 15 minutes, got 2 minutes',
     );
-    expect(() => synth({ memorySize: 128 })).toThrow(
-      'memorySize must be an integer from 256 to 10240, got 128',
+    expect(() => synth({ memorySize: 256 })).toThrow(
+      'memorySize must be an integer from 512 to 10240, got 256',
     );
     expect(() => synth({ apiBaseUrl: 'http://api.together.xyz/v1' })).toThrow(
       'apiBaseUrl must be an https URL, got "http://api.together.xyz/v1"',

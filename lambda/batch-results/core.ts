@@ -18,7 +18,7 @@ import { checkApiBaseUrl, DEFAULT_API_BASE_URL, errorDetail } from '../shared/to
  */
 
 export const COLLECTED_TYPE = 'batch.collected';
-/** S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps memory at about two parts. */
+/** S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps what the copy holds at about two parts. */
 export const PART_BYTES = 8 * 1024 * 1024;
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** S3's most parts per upload. */
@@ -437,7 +437,7 @@ function timeLimit<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
 /**
  * Writes one S3 object from a stream of chunks: one PutObject when it all fits in a part, else a multipart upload
  * with at most one part uploading while the next fills. `write` resolves once the caller may send more, so a
- * caller that awaits it holds the download back while S3 is behind: memory stays at about two parts.
+ * caller that awaits it holds the download back while S3 is behind: the copy holds about two parts.
  */
 export class S3ObjectWriter {
   /** Bytes written so far. */
