@@ -107,6 +107,7 @@ export class TogetherAutoDeploy extends Construct {
       environment: {
         TABLE_NAME: props.webhooks.table.tableName,
         CLAIM_SCOPE: this.node.addr,
+        RETENTION_DAYS: String(props.webhooks.dedupeRetention.toDays({ integral: false })),
         API_KEY_SECRET_ARN: apiKey.secretArn,
         ...(jsonField ? { API_KEY_JSON_FIELD: jsonField } : {}),
         API_BASE_URL: poller.apiBaseUrl,

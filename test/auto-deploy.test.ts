@@ -14,6 +14,7 @@ import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
 import { togetherRequest } from '../lambda/shared/together-api';
 import { sampleEvent } from '../lib/events';
 import { answerErrors, describedPath, requestErrors } from './support/openapi';
+import { TOGETHER_ERROR } from './support/fake-together';
 import { pollerHarness } from './support/poller-harness';
 import { iso, MINUTE, T0 } from './support/together-fixtures';
 
@@ -211,6 +212,27 @@ test('an event that is not a usable fine_tune.completed is an error naming what 
   );
 });
 
+test('an error answer that echoes the API key: the key is in no error the handler throws', async () => {
+  together.script('POST', /^\/v1\/endpoints$/, {
+    status: 401,
+    body: TOGETHER_ERROR(
+      `Invalid API key provided: ${together.apiKey}`,
+      'invalid_request_error',
+      'invalid_api_key',
+    ),
+  });
+  const refused = await deploy(completed('ft-k1')).catch((e: Error) => e);
+  expect(String(refused)).toMatch(/HTTP 401: Invalid API key provided: \[API key\]/);
+  together.script('GET', /^\/v1\/endpoints$/, {
+    status: 403,
+    body: TOGETHER_ERROR(`key ${together.apiKey} may not list endpoints`),
+  });
+  const listing = await deploy(completed('ft-k2')).catch((e: Error) => e);
+  expect(String(listing)).toMatch(/listing your endpoints failed: HTTP 403/);
+  for (const err of [refused, listing]) expect(String(err)).not.toContain(together.apiKey);
+  expect(JSON.stringify(h.logs)).not.toContain(together.apiKey);
+});
+
 describe('the construct', () => {
   function synth(props: Partial<TogetherAutoDeployProps> = {}, withPoller = true) {
     const app = new App({ builtinCloudFormationValidation: false });
@@ -243,6 +265,7 @@ describe('the construct', () => {
           MIN_REPLICAS: '1',
           MAX_REPLICAS: '3',
           INACTIVE_TIMEOUT_MINUTES: '60',
+          RETENTION_DAYS: '7',
           MAX_EVAL_LOSS: '0.5',
           MODEL_NAME_PREFIX: 'acme/',
         }),

@@ -110,3 +110,26 @@ test('off unless asked for: the default poller never calls /endpoints', async ()
   await h.runPoll();
   expect(together.requests.filter((r) => r.path.startsWith('/v1/endpoints'))).toEqual([]);
 });
+
+test('one start whose first delivery went unconfirmed keeps its outcome key on every retry', async () => {
+  await pollAt(T0);
+  // Created and STARTED between two polls: named by its created_at.
+  together.jobs.endpoints.push(dedicatedEndpoint('endpoint-n', 'STARTED', T0 + 20_000));
+  h.bus.nextPutEvents(Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }));
+  await pollAt(T0 + MINUTE);
+  // Later polls, after the claim lapsed: the retry must name the same start, or the dedupe cannot catch it.
+  await pollAt(T0 + 5 * MINUTE);
+  await pollAt(T0 + 6 * MINUTE);
+  expect(new Set(h.keys())).toEqual(new Set([`endpoint.ready:endpoint-n:${iso(T0 + 20_000)}`]));
+});
+
+test('a state the spec does not list (one Together may add) is still starting: STARTED after it is one endpoint.ready', async () => {
+  together.jobs.endpoints = [dedicatedEndpoint('endpoint-u', 'PENDING', T0 - MINUTE)];
+  await pollAt(T0);
+  together.jobs.endpoints[0].state = 'PROVISIONING'; // deliberately outside the spec's enum
+  await pollAt(T0 + MINUTE);
+  together.jobs.endpoints[0].state = 'STARTED';
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  expect(h.keys()).toEqual([`endpoint.ready:endpoint-u:${iso(T0)}`]);
+});

@@ -153,7 +153,11 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
         timeoutMs,
         maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024,
       });
-      const text = res.text;
+      // An error answer that echoes the key must not carry it into our errors, logs or alerts.
+      const text =
+        res.status >= 300 && opts.apiKey && res.text.includes(opts.apiKey)
+          ? res.text.split(opts.apiKey).join('[API key]')
+          : res.text;
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;

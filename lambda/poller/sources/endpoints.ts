@@ -1,5 +1,5 @@
 import { RequestFailed } from '../api';
-import { FollowedJob, JobSourceState } from '../state';
+import { FollowedJob } from '../state';
 import { JobSource, ListedJob, PollContext } from '../tracker';
 import { isObject, iso, time } from './common';
 
@@ -7,12 +7,13 @@ import { isObject, iso, time } from './common';
  * Your dedicated endpoints (opt-in): `GET /endpoints?type=dedicated&mine=true` lists them, `GET /endpoints/{id}`
  * finds a followed one the listing dropped. Each start is an outcome: an endpoint seen PENDING or STARTING is
  * followed until it is STARTED (`endpoint.ready`) or in ERROR (`endpoint.failed`); stopped or stopping first, it
- * publishes nothing. The episode is named by `since`: when the poller first saw it starting, or, for one that
- * started between two polls, its `created_at`. Together dates an endpoint by its creation only, so one that
+ * publishes nothing; a state Together adds is read as still starting. The episode is named by `since`: when the
+ * poller first saw it starting, or, for one that started between two polls, its `created_at`. Together dates an endpoint by its creation only, so one that
  * restarts and is ready again between two polls is not seen.
  */
 
-const STARTING = new Set(['PENDING', 'STARTING']);
+/** Where a start ends; any other state (the spec's PENDING and STARTING, or one Together adds) is still starting. */
+const ENDED = new Set(['STARTED', 'ERROR', 'STOPPING', 'STOPPED']);
 
 export interface Endpoint extends ListedJob {
   readonly name: string;
@@ -27,7 +28,7 @@ export function endpoint(item: unknown): Endpoint | undefined {
   return {
     id: item.id,
     status: item.state,
-    terminal: !STARTING.has(item.state),
+    terminal: ENDED.has(item.state),
     at: time(createdAt),
     endedBy: NaN,
     name: typeof item.name === 'string' ? item.name : '',
@@ -54,13 +55,14 @@ export class EndpointSource implements JobSource<Endpoint> {
     return found;
   }
 
-  async finish(ctx: PollContext, e: Endpoint, followed: FollowedJob, state: JobSourceState): Promise<void> {
+  async finish(ctx: PollContext, e: Endpoint, followed: FollowedJob): Promise<void> {
     if (e.status !== 'STARTED' && e.status !== 'ERROR') {
       ctx.log({ message: 'endpoint left starting without an outcome', endpointId: e.id, state: e.status });
       return;
     }
-    // Followed before this poll: the start the poller watched. Never seen starting: the one its creation began.
-    const since = e.id in state.open ? iso(followed.seen) : (e.createdAt ?? iso(ctx.now));
+    // Seen starting (observed, so `changed` is set): the start the poller watched. Never seen starting: the one its
+    // creation began; a retry of its delivery (followed since, without `changed`) must name the same outcome.
+    const since = followed.changed !== undefined ? iso(followed.seen) : (e.createdAt ?? iso(followed.seen));
     const data = { endpoint_id: e.id, endpoint_name: e.name, model: e.model };
     if (e.status === 'STARTED') await ctx.deliver('endpoint.ready', undefined, { ...data, since });
     else await ctx.deliver('endpoint.failed', undefined, { ...data, state: e.status, since });
