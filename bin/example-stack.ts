@@ -12,7 +12,7 @@ import {
   StackProps,
   Validations,
 } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Construct, Node } from 'constructs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -179,6 +179,29 @@ export class ExampleStack extends Stack {
 
     acknowledgeNagFindings(this, this.batchResults);
   }
+}
+
+/**
+ * The example app's settings from `-c` context: alertEmail, apiKeySecretName (default together/api-key),
+ * watchModels (comma-separated), autoDeploy (false leaves the GPU-spending recipe out), fineTunePrefix.
+ */
+export function examplePropsFromContext(node: Node): ExampleStackProps {
+  const text = (key: string): string | undefined => {
+    const value: unknown = node.tryGetContext(key);
+    return value === undefined || value === null || String(value).trim() === ''
+      ? undefined
+      : String(value).trim();
+  };
+  return {
+    alertEmail: text('alertEmail'),
+    apiKeySecretName: text('apiKeySecretName') ?? 'together/api-key',
+    watchModels: text('watchModels')
+      ?.split(',')
+      .map((m) => m.trim())
+      .filter((m) => m !== '') ?? ['meta-llama/Llama-3.3-70B-Instruct-Turbo', 'Qwen/Qwen3.5-9B'],
+    autoDeploy: text('autoDeploy') !== 'false',
+    fineTunePrefix: text('fineTunePrefix'),
+  };
 }
 
 /** The example handlers are bundled by `npm run build:handlers`, like the library's own. */

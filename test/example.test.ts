@@ -5,7 +5,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { ExampleStack } from '../bin/example-stack';
+import { ExampleStack, examplePropsFromContext } from '../bin/example-stack';
 import { EVENT_TYPES } from '../lib/events';
 
 /** The feature flags `npm run synth` runs with (cdk.json: the ones CDK recommends, as `cdk init` sets them). */
@@ -140,6 +140,54 @@ test('-c autoDeploy=false leaves out auto-deploy (and the alias that follows its
   expect(quiet.autoDeploy).toBeUndefined();
   expect(JSON.stringify(t.toJSON())).not.toContain('AutoDeployFunction');
   expect(JSON.stringify(t.toJSON())).not.toContain('/together/models/fine-tuned');
+});
+
+test('-c context becomes the example props; fineTunePrefix filters auto-deploy and what the alias follows', () => {
+  const withContext = (context: Record<string, unknown>) =>
+    examplePropsFromContext(new App({ context }).node);
+  expect(withContext({})).toEqual({
+    apiKeySecretName: 'together/api-key',
+    watchModels: ['meta-llama/Llama-3.3-70B-Instruct-Turbo', 'Qwen/Qwen3.5-9B'],
+    autoDeploy: true,
+  });
+  const props = withContext({
+    alertEmail: 'ml@example.com',
+    apiKeySecretName: 'prod/together',
+    watchModels: 'a/x, b/y',
+    autoDeploy: 'false',
+    fineTunePrefix: 'acme/',
+  });
+  expect(props).toEqual({
+    alertEmail: 'ml@example.com',
+    apiKeySecretName: 'prod/together',
+    watchModels: ['a/x', 'b/y'],
+    autoDeploy: false,
+    fineTunePrefix: 'acme/',
+  });
+  const app2 = new App({
+    builtinCloudFormationValidation: false,
+    context: { 'aws:cdk:bundling-stacks': [] },
+  });
+  const prefixed = new ExampleStack(app2, 'Prefixed', {
+    ...props,
+    autoDeploy: true,
+    env: { account: '111111111111', region: 'us-east-1' },
+  });
+  const t = Template.fromStack(prefixed);
+  t.hasResourceProperties('AWS::Lambda::Function', {
+    Description: Match.stringLikeRegexp('Deploys completed Together AI fine-tunes'),
+    Environment: {
+      Variables: Match.objectLike({
+        HARDWARE: '1x_nvidia_h100_80gb_sxm',
+        MAX_EVAL_LOSS: '1',
+        MODEL_NAME_PREFIX: 'acme/',
+        INACTIVE_TIMEOUT_MINUTES: '60',
+      }),
+    },
+  });
+  expect(JSON.stringify(t.toJSON())).toContain('"follow\\":\\"acme/\\"');
+  for (const output of ['BatchResultsBucket', 'ModelAliasParameters', 'DashboardName'])
+    expect(Object.keys(t.findOutputs(output))).toEqual([output]);
 });
 
 test('no secret value in the synthesized template', () => {
