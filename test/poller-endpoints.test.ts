@@ -133,3 +133,21 @@ test('a state the spec does not list (one Together may add) is still starting: S
   await pollAt(T0 + 3 * MINUTE);
   expect(h.keys()).toEqual([`endpoint.ready:endpoint-u:${iso(T0)}`]);
 });
+
+test('a start whose delivery failed, then a stop before the next poll: the start is still published once', async () => {
+  together.jobs.endpoints = [dedicatedEndpoint('endpoint-s', 'PENDING', T0 - MINUTE)];
+  await pollAt(T0);
+  setState('endpoint-s', 'STARTED');
+  // EventBridge refuses the entry: not published, the claim released, the endpoint still followed.
+  h.bus.nextPutEvents({
+    FailedEntryCount: 1,
+    Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
+  });
+  await pollAt(T0 + MINUTE);
+  const key = `endpoint.ready:endpoint-s:${iso(T0)}`;
+  expect(h.keys()).toEqual([key]); // sent, refused
+  setState('endpoint-s', 'STOPPED');
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  expect(h.keys()).toEqual([key, key]); // the refused one, then the one EventBridge took
+});

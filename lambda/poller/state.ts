@@ -40,6 +40,8 @@ export interface FollowedJob {
   finishFailures?: number;
   /** The last failure, for the log. */
   lastError?: string;
+  /** An endpoint's start ended in this state (STARTED, ERROR) and its event is not delivered yet. */
+  endedAs?: string;
 }
 
 export interface JobSourceState {

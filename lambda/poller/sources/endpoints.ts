@@ -56,7 +56,9 @@ export class EndpointSource implements JobSource<Endpoint> {
   }
 
   async finish(ctx: PollContext, e: Endpoint, followed: FollowedJob): Promise<void> {
-    if (e.status !== 'STARTED' && e.status !== 'ERROR') {
+    // A start seen ending whose event is not out yet stays an outcome, even if the endpoint stopped since.
+    const ended = e.status === 'STARTED' || e.status === 'ERROR' ? e.status : followed.endedAs;
+    if (ended === undefined) {
       ctx.log({ message: 'endpoint left starting without an outcome', endpointId: e.id, state: e.status });
       return;
     }
@@ -64,7 +66,8 @@ export class EndpointSource implements JobSource<Endpoint> {
     // creation began; a retry of its delivery (followed since, without `changed`) must name the same outcome.
     const since = followed.changed !== undefined ? iso(followed.seen) : (e.createdAt ?? iso(followed.seen));
     const data = { endpoint_id: e.id, endpoint_name: e.name, model: e.model };
-    if (e.status === 'STARTED') await ctx.deliver('endpoint.ready', undefined, { ...data, since });
-    else await ctx.deliver('endpoint.failed', undefined, { ...data, state: e.status, since });
+    followed.endedAs = ended;
+    if (ended === 'STARTED') await ctx.deliver('endpoint.ready', undefined, { ...data, since });
+    else await ctx.deliver('endpoint.failed', undefined, { ...data, state: ended, since });
   }
 }
