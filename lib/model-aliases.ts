@@ -4,8 +4,10 @@ import {
   aws_logs as logs,
   aws_ssm as ssm,
   Duration,
+  Stack,
   Token,
 } from 'aws-cdk-lib';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
@@ -70,13 +72,23 @@ export class TogetherModelAliases extends Construct {
       );
     if (props.aliases.length === 0)
       throw new Error(`${owner}: aliases must name at least one alias, got none`);
+    const byId = new Map<string, string>();
     for (const a of props.aliases) {
       if (!/^[A-Za-z0-9_.-]{1,200}$/.test(a.name))
         throw new Error(`${owner}: alias names are letters, digits, ".", "_" and "-", got "${a.name}"`);
       if (this.byAlias.has(a.name)) throw new Error(`${owner}: alias "${a.name}" is given twice`);
       if (!Token.isUnresolved(a.model) && a.model.trim() === '')
         throw new Error(`${owner}: alias "${a.name}" needs a model, got ""`);
-      const parameter = new ssm.StringParameter(this, `Alias${a.name.replace(/[^A-Za-z0-9]/g, '')}`, {
+      // The construct id keeps letters and digits only (ids are public: unchanged for names that don't collide).
+      const constructId = `Alias${a.name.replace(/[^A-Za-z0-9]/g, '')}`;
+      const other = byId.get(constructId);
+      if (other !== undefined)
+        throw new Error(
+          `${owner}: aliases "${other}" and "${a.name}" would share the construct id "${constructId}"; rename one of them`,
+        );
+      byId.set(constructId, a.name);
+      if (!Token.isUnresolved(prefix)) checkParameterName(this, `${prefix}${a.name}`);
+      const parameter = new ssm.StringParameter(this, constructId, {
         parameterName: `${prefix}${a.name}`,
         stringValue: a.model,
         description: `Together model alias ${a.name}: the model or endpoint inference should call`,
@@ -112,6 +124,7 @@ export class TogetherModelAliases extends Construct {
         SWITCH_ON_DEPRECATION: String(props.switchOnDeprecation ?? false),
         TABLE_NAME: props.webhooks.table.tableName,
         CLAIM_SCOPE: this.node.addr,
+        RETENTION_DAYS: String(props.webhooks.dedupeRetention.toDays({ integral: false })),
         ...(alertTopic ? { ALERT_TOPIC_ARN: alertTopic.topicArn } : {}),
       },
     });
@@ -122,6 +135,7 @@ export class TogetherModelAliases extends Construct {
         resources: this.parameters.map((p) => p.parameterArn),
       }),
     );
+    // Item operations on the dedupe table: the claims, and each alias's last followed deployment and pending change.
     props.webhooks.table.grant(
       this.function,
       'dynamodb:PutItem',
@@ -157,4 +171,40 @@ export class TogetherModelAliases extends Construct {
       resourceArns: this.parameters.map((p) => p.parameterArn),
     });
   }
+}
+
+/** SSM's longest partition (`aws-us-gov`) and region name (`us-isof-south-1`), when the stack's are not known. */
+const LONGEST_PARTITION = 10;
+const LONGEST_REGION = 15;
+
+/**
+ * SSM's rules for a parameter name beyond the characters the prefix and alias checks already ensure: at most 15
+ * levels, not beginning with "aws" or "ssm" (any case), and at most 1011 characters counting the ARN before it
+ * (`arn:<partition>:ssm:<region>:<account>:parameter`).
+ */
+function checkParameterName(scope: Construct, name: string): void {
+  const owner = 'TogetherModelAliases';
+  const shown = name.length > 60 ? `${name.slice(0, 60)}...` : name;
+  const levels = name.split('/').filter((part) => part !== '').length;
+  if (levels > 15)
+    throw new Error(
+      `${owner}: parameter "${shown}" has ${levels} levels; SSM allows at most 15 (parameterPrefix and alias name together)`,
+    );
+  const reserved = /^\/?(aws|ssm)/i.exec(name);
+  if (reserved)
+    throw new Error(
+      `${owner}: parameter "${shown}" begins with "${reserved[1]}"; SSM reserves names beginning with "aws" or "ssm"`,
+    );
+  const stackRegion = Stack.of(scope).region;
+  const knownRegion = Token.isUnresolved(stackRegion) ? undefined : stackRegion;
+  const knownPartition = knownRegion && RegionInfo.get(knownRegion).partition;
+  const known = knownRegion !== undefined && knownPartition !== undefined;
+  const partition = knownPartition?.length ?? LONGEST_PARTITION;
+  const region = knownRegion?.length ?? LONGEST_REGION;
+  // arn: + partition + :ssm: + region + : + 12-digit account + :parameter, then the name with its leading slash.
+  const arnLength = 4 + partition + 5 + region + 1 + 12 + 10 + name.length;
+  if (arnLength > 1011)
+    throw new Error(
+      `${owner}: parameter "${shown}" is ${name.length} characters, ${known ? '' : 'up to '}${arnLength} in its ARN; SSM allows 1011 with the ARN`,
+    );
 }

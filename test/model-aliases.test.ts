@@ -1,5 +1,6 @@
-import { App, aws_iam as iam, aws_secretsmanager as secretsmanager, Stack } from 'aws-cdk-lib';
+import { App, aws_iam as iam, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -11,7 +12,8 @@ import {
   planAliases,
   readAliasEvent,
 } from '../lambda/model-aliases/core';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
+import { DynamoAliasState } from '../lambda/model-aliases/state';
+import { DynamoIdempotencyStore, IdempotencyStore } from '../lambda/shared/idempotency';
 import { LogLine } from '../lambda/shared/log';
 import { ModelAlias, TogetherModelAliases, TogetherWebhooks } from '../lib';
 import { sampleEvent } from '../lib/events';
@@ -38,11 +40,11 @@ const deprecated = (replacement: string | null) =>
     { model_id: OLD, replacement_model: replacement, sunset_date: '2027-03-01' },
     `model.deprecated:${OLD}:2026-11-26T10:00:00.000Z`,
   );
-const ready = (model: string, name: string) =>
+const ready = (model: string, name: string, id = 'endpoint-1', since = '2026-11-26T10:00:00.000Z') =>
   event(
     'endpoint.ready',
-    { endpoint_id: 'endpoint-1', endpoint_name: name, model, since: '2026-11-26T10:00:00.000Z' },
-    `endpoint.ready:endpoint-1:2026-11-26T10:00:00.000Z`,
+    { endpoint_id: id, endpoint_name: name, model, since },
+    `endpoint.ready:${id}:${since}`,
   );
 
 describe('planAliases', () => {
@@ -122,6 +124,7 @@ describe('applyAliases (dynalite claims, SSM and SNS at their boundary)', () => 
     },
     announce: async (subject, message) => void told.push({ subject, message }),
     store: new DynamoIdempotencyStore(dynamo.client, table),
+    state: new DynamoAliasState(dynamo.client, table, 'test'),
     scope: 'test',
     token: randomUUID(),
     nowMs: Date.now(),
@@ -163,6 +166,158 @@ describe('applyAliases (dynalite claims, SSM and SNS at their boundary)', () => 
     fail = false;
     await applyAliases(readAliasEvent(ready('acme/support-v7', 'devuser/acme/support-v7-1a2b')), flaky);
     expect(writes).toEqual([['/together/models/support-bot', 'devuser/acme/support-v7-1a2b']]);
+  });
+
+  test('a PutParameter that landed but whose answer was lost: the retry still logs and announces that change', async () => {
+    // Review D1. SSM applied the write, the client saw a timeout; Lambda's retry finds the alias moved already.
+    let first = true;
+    const lossy = deps({
+      aliases: [ALIASES[0], { alias: 'other', parameter: '/together/models/other' }],
+      writeParameter: async (name, value) => {
+        writes.push([name, value]);
+        params.set(name, value);
+        if (first) {
+          first = false;
+          throw new Error('TimeoutError');
+        }
+      },
+    });
+    params.set('/together/models/other', OLD);
+    await expect(applyAliases(readAliasEvent(deprecated(NEW)), lossy)).rejects.toThrow('TimeoutError');
+    expect(told).toEqual([]);
+    await applyAliases(readAliasEvent(deprecated(NEW)), { ...lossy, token: randomUUID() });
+    expect(params.get('/together/models/chat')).toBe(NEW);
+    expect(told.map((t) => t.subject)).toEqual([
+      'Together model alias chat changed',
+      'Together model alias other changed',
+    ]);
+    expect(told[0].message).toBe(
+      `/together/models/chat: ${OLD} -> ${NEW}\nWhy: ${OLD} is deprecated (sunset 2027-03-01); Together names ${NEW} to replace it`,
+    );
+    expect(
+      logs.filter((l) => l.message === 'model alias changed').map((l) => [l.alias, l.from, l.to]),
+    ).toEqual([
+      ['chat', OLD, NEW],
+      ['other', OLD, NEW],
+    ]);
+    // The landed write is not made again, and a later event that finds an alias already in place announces nothing.
+    expect(writes.map(([n]) => n)).toEqual(['/together/models/chat', '/together/models/other']);
+  });
+
+  test('a write that failed on the second alias: the retry moves only the rest and repeats no announcement', async () => {
+    let failOther = true;
+    const flaky = deps({
+      aliases: [ALIASES[0], { alias: 'other', parameter: '/together/models/other' }],
+      writeParameter: async (name, value) => {
+        if (name === '/together/models/other' && failOther) {
+          failOther = false;
+          throw new Error('ThrottlingException');
+        }
+        writes.push([name, value]);
+        params.set(name, value);
+      },
+    });
+    params.set('/together/models/other', OLD);
+    await expect(applyAliases(readAliasEvent(deprecated(NEW)), flaky)).rejects.toThrow('ThrottlingException');
+    await applyAliases(readAliasEvent(deprecated(NEW)), { ...flaky, token: randomUUID() });
+    expect(writes.map(([n]) => n)).toEqual(['/together/models/chat', '/together/models/other']);
+    expect(told.map((t) => t.subject)).toEqual([
+      'Together model alias chat changed',
+      'Together model alias other changed',
+    ]);
+    expect(await applyAliases(readAliasEvent(deprecated(NEW)), flaky)).toBe('done_before');
+  });
+
+  test('an alias already on the target before the event is not announced as a change', async () => {
+    params.set('/together/models/chat', NEW);
+    const plan = await applyAliases(readAliasEvent(deprecated(NEW)), deps());
+    expect(plan).toEqual({ changes: [], alerts: [] });
+    expect(told).toEqual([]);
+  });
+
+  test('a late retry of an older endpoint.ready does not move the alias back past a newer deployment', async () => {
+    // Review D2. endpoint-1 (10:00) failed its first try; endpoint-2 (10:05) moved the alias; endpoint-1's retry.
+    const newer = ready('acme/support-v7', 'me/support-v7-new', 'endpoint-2', '2026-11-26T10:05:00Z');
+    const older = ready('acme/support-v7', 'me/support-v7-old', 'endpoint-1', '2026-11-26T10:00:00Z');
+    await applyAliases(readAliasEvent(newer), deps());
+    const late = await applyAliases(readAliasEvent(older), deps());
+    expect(params.get('/together/models/support-bot')).toBe('me/support-v7-new');
+    expect(late).toEqual({ changes: [], alerts: [] });
+    expect(writes).toEqual([['/together/models/support-bot', 'me/support-v7-new']]);
+    expect(told).toHaveLength(1);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'older deployment not followed',
+        alias: 'support-bot',
+        endpoint: 'me/support-v7-old',
+        since: '2026-11-26T10:00:00Z',
+      }),
+    );
+    // A later deployment still moves it.
+    const later = ready('acme/support-v8', 'me/support-v8', 'endpoint-3', '2026-11-26T11:00:00Z');
+    await applyAliases(readAliasEvent(later), deps());
+    expect(params.get('/together/models/support-bot')).toBe('me/support-v8');
+  });
+
+  test('the retry of the deployment the alias last followed goes through (its write had failed)', async () => {
+    let fail = true;
+    const flaky = deps({
+      writeParameter: async (name, value) => {
+        if (fail) {
+          fail = false;
+          throw new Error('ThrottlingException');
+        }
+        writes.push([name, value]);
+        params.set(name, value);
+      },
+    });
+    const e = ready('acme/support-v7', 'me/support-v7', 'endpoint-2', '2026-11-26T10:05:00Z');
+    await expect(applyAliases(readAliasEvent(e), flaky)).rejects.toThrow('ThrottlingException');
+    await applyAliases(readAliasEvent(e), { ...flaky, token: randomUUID() });
+    expect(params.get('/together/models/support-bot')).toBe('me/support-v7');
+    expect(told.map((t) => t.subject)).toEqual(['Together model alias support-bot changed']);
+  });
+
+  describe('switch off: alerts are sent once though marking the claim complete fails', () => {
+    // Review D4.
+    const failing = (times: number): IdempotencyStore => {
+      const real = new DynamoIdempotencyStore(dynamo.client, table);
+      let left = times;
+      return {
+        claim: (r) => real.claim(r),
+        release: (r) => real.release(r),
+        complete: async (r) => {
+          if (left-- > 0) throw new Error('ProvisionedThroughputExceededException');
+          return real.complete(r);
+        },
+      };
+    };
+
+    test('a failed attempt at marking it is tried again, and the event is then done', async () => {
+      const store = failing(1);
+      const d = () => deps({ store, switchOnDeprecation: false });
+      await applyAliases(readAliasEvent(deprecated(NEW)), d());
+      expect(await applyAliases(readAliasEvent(deprecated(NEW)), d())).toBe('done_before');
+      expect(told.map((t) => t.subject)).toEqual(['Together model alias chat points at a deprecated model']);
+    });
+
+    test('every attempt failing: logged, not thrown, so Lambda does not retry and alert again', async () => {
+      const store = failing(100);
+      const d = () => deps({ store, switchOnDeprecation: false });
+      const plan = await applyAliases(readAliasEvent(deprecated(NEW)), d());
+      expect(plan).not.toBe('done_before');
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: 'ERROR',
+          message: 'marking the event done failed; its work is done',
+          error: 'Error: ProvisionedThroughputExceededException',
+        }),
+      );
+      // A redelivery while the claim holds is refused without alerting.
+      await expect(applyAliases(readAliasEvent(deprecated(NEW)), d())).rejects.toThrow('being applied');
+      expect(told).toHaveLength(1);
+    });
   });
 
   test('an announcement that fails does not undo or repeat the change; it is logged', async () => {
@@ -223,6 +378,7 @@ describe('the Lambda adapter (SSM and SNS stubbed at the SDK boundary, claims in
       ALIASES: JSON.stringify(aliases),
       SWITCH_ON_DEPRECATION: 'true',
       CLAIM_SCOPE: 'adapter',
+      RETENTION_DAYS: '30',
       ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111111111111:alerts',
     };
     // Loaded now, with this environment (the module reads it once, as in Lambda), and the stubbed SDK classes.
@@ -248,6 +404,16 @@ describe('the Lambda adapter (SSM and SNS stubbed at the SDK boundary, claims in
     // The same event again: claimed already, so SSM is not even read.
     await handler(deprecated(NEW));
     expect(ssmMock.commandCalls(GetParametersCommand)).toHaveLength(2);
+    // The claim is remembered for RETENTION_DAYS (the receiver's dedupeRetention), not a fixed week.
+    const claim = await dynamo.client.send(
+      new GetItemCommand({
+        TableName: process.env.TABLE_NAME,
+        Key: { id: { S: `model-aliases#adapter:${readAliasEvent(deprecated(NEW)).outcomeKey}` } },
+      }),
+    );
+    const days = (Number(claim.Item?.expiration?.N) - Date.now() / 1000) / 86400;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThanOrEqual(30);
   });
 });
 
@@ -339,6 +505,84 @@ describe('the construct', () => {
     const policy = JSON.stringify(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
     expect(policy).toContain('ssm:GetParameter');
     expect(() => recipe.parameter('nope')).toThrow('TogetherModelAliases: no alias "nope"; aliases: chat');
+  });
+
+  test("the handler's claims last the receiver's dedupeRetention (RETENTION_DAYS)", () => {
+    // Review D8.
+    const stack = new Stack(new App(), 'S');
+    new TogetherModelAliases(stack, 'Models', {
+      webhooks: new TogetherWebhooks(stack, 'Hooks', { dedupeRetention: Duration.days(30) }),
+      aliases: [{ name: 'chat', model: NEW }],
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Keeps Together model aliases in SSM on a model that serves',
+      Environment: { Variables: Match.objectLike({ RETENTION_DAYS: '30' }) },
+    });
+  });
+
+  test('alias names that would share a construct id are refused, naming both', () => {
+    // Review D5. Construct ids drop everything but letters and digits; ids of names that don't collide stay.
+    expect(() =>
+      synth([
+        { name: 'a-b', model: OLD },
+        { name: 'ab', model: NEW },
+      ]),
+    ).toThrow(
+      'TogetherModelAliases: aliases "a-b" and "ab" would share the construct id "Aliasab"; rename one of them',
+    );
+    expect(() =>
+      synth([
+        { name: 'a.b', model: OLD },
+        { name: 'chat', model: OLD },
+        { name: 'a_b', model: NEW },
+      ]),
+    ).toThrow('aliases "a.b" and "a_b" would share the construct id "Aliasab"');
+    const { t } = synth([
+      { name: 'a-b', model: OLD },
+      { name: 'A-b', model: OLD },
+    ]);
+    expect(
+      Object.keys(t.findResources('AWS::SSM::Parameter')).map((id) => id.replace(/[0-9A-F]{8}$/, '')),
+    ).toEqual(['ModelsAliasab', 'ModelsAliasAb']);
+  });
+
+  test('parameter names SSM would refuse are refused at synth, showing the value', () => {
+    // Review D6.
+    const make = (parameterPrefix: string, name = 'chat', env = true) => {
+      const app = new App({ builtinCloudFormationValidation: false });
+      const stack = new Stack(
+        app,
+        'P',
+        env ? { env: { account: '111111111111', region: 'us-east-1' } } : undefined,
+      );
+      return new TogetherModelAliases(stack, 'Models', {
+        webhooks: new TogetherWebhooks(stack, 'Hooks'),
+        parameterPrefix,
+        aliases: [{ name, model: NEW }],
+      });
+    };
+    const levels = (n: number) => '/' + Array.from({ length: n }, (_, i) => `l${i}`).join('/') + '/';
+    expect(() => make(levels(14))).not.toThrow(); // 15 levels with the alias
+    expect(() => make(levels(15))).toThrow(
+      `TogetherModelAliases: parameter "${levels(15)}chat" has 16 levels; SSM allows at most 15 (parameterPrefix and alias name together)`,
+    );
+    // 1011 characters with the ARN before the name: arn:aws:ssm:us-east-1:111111111111:parameter (44 here).
+    const long = (k: number) => '/' + 'x'.repeat(k) + '/';
+    expect(() => make(long(961))).not.toThrow(); // 967-character name, 1011 with the ARN
+    expect(() => make(long(962))).toThrow(
+      /TogetherModelAliases: parameter "\/x{59}\.\.\." is 968 characters, 1012 in its ARN; SSM allows 1011 with the ARN/,
+    );
+    // Unknown region: room is left for the longest partition and region.
+    expect(() => make(long(961), 'chat', false)).toThrow(/is 967 characters, up to 1024 in its ARN/);
+    expect(() => make('/Together/AWS/')).not.toThrow();
+    expect(() => make('/aws/models/')).toThrow(
+      'TogetherModelAliases: parameter "/aws/models/chat" begins with "aws"; SSM reserves names beginning with "aws" or "ssm"',
+    );
+    expect(() => make('/', 'SSM-chat')).toThrow('parameter "/SSM-chat" begins with "SSM"');
+    expect(() => make('together/models/')).toThrow(
+      'parameterPrefix must start and end with "/" (e.g. /together/models/), got "together/models/"',
+    );
+    expect(() => make('/together models/')).toThrow('got "/together models/"');
   });
 
   test('props are checked early, with the value received', () => {

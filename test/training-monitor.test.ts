@@ -54,6 +54,47 @@ describe('the handler core', () => {
     });
   });
 
+  test('fine-tune ids CloudWatch refuses as a dimension value are skipped with the reason, not emitted', () => {
+    // Review T3. A dimension value is 1 to 1024 ASCII characters, not all blank, no control characters.
+    const skip = (id: string) => readCheckpoint(checkpointEvent({ fine_tune_id: id, step: 1, loss: 1 }));
+    expect(skip('x'.repeat(1025))).toEqual({
+      skip: `fine_tune_id "${'x'.repeat(60)}..." (1025 characters) cannot be a CloudWatch dimension value: at most 1024`,
+    });
+    expect(skip('ft-é')).toEqual({
+      skip: 'fine_tune_id "ft-é" cannot be a CloudWatch dimension value: ASCII only, no control characters',
+    });
+    expect(skip('ft-\u0007')).toHaveProperty('skip', expect.stringContaining('no control characters'));
+    expect(skip('   ')).toEqual({
+      skip: 'fine_tune_id "   " cannot be a CloudWatch dimension value: it is blank',
+    });
+    expect(skip('x'.repeat(1024))).toHaveProperty('fine_tune_id', 'x'.repeat(1024));
+    expect(skip('ft-a b')).toHaveProperty('fine_tune_id', 'ft-a b');
+  });
+
+  test('the handler logs why it records nothing', async () => {
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { handler } = require('../lambda/training-monitor/index') as {
+        handler: (e: unknown) => Promise<void>;
+      };
+      await handler(checkpointEvent({ fine_tune_id: 'ft-é', step: 1, loss: 1 }));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      {
+        message: 'no training loss to record',
+        reason:
+          'fine_tune_id "ft-é" cannot be a CloudWatch dimension value: ASCII only, no control characters',
+      },
+    ]);
+  });
+
   test('another event type, or no fine_tune_id, is an error that names it', () => {
     expect(() => readCheckpoint({ ...checkpointEvent({}), 'detail-type': 'batch.done' })).toThrow(
       'expected a fine_tune.checkpoint event, got detail-type batch.done',

@@ -7,6 +7,7 @@ import { DynamoIdempotencyStore } from '../shared/idempotency';
 import { stdoutLogger } from '../shared/log';
 import { CONTROL_PLANE_LIMITS, DYNAMODB_LIMITS, sdkClientConfig } from '../shared/sdk-config';
 import { AliasSpec, applyAliases, readAliasEvent } from './core';
+import { DynamoAliasState } from './state';
 
 // Module scope: reused by a warm container; every call bounded in time.
 const dynamo = new DynamoDBClient(sdkClientConfig(DYNAMODB_LIMITS));
@@ -14,8 +15,15 @@ const ssm = new SSMClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 const sns = new SNSClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 
 const aliases = JSON.parse(requiredEnv(process.env, 'ALIASES')) as AliasSpec[];
-const store = new DynamoIdempotencyStore(dynamo, requiredEnv(process.env, 'TABLE_NAME'));
+const table = requiredEnv(process.env, 'TABLE_NAME');
+const scope = requiredEnv(process.env, 'CLAIM_SCOPE');
+const store = new DynamoIdempotencyStore(dynamo, table);
+const state = new DynamoAliasState(dynamo, table, scope);
 const topic = process.env.ALERT_TOPIC_ARN || undefined;
+// How long a claim is remembered: the receiver's dedupeRetention, in days (fractions allowed).
+const retentionDays = Number(process.env.RETENTION_DAYS || 7);
+if (!(retentionDays > 0))
+  throw new Error(`RETENTION_DAYS must be a positive number of days, got "${process.env.RETENTION_DAYS}"`);
 
 export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }) {
   return applyAliases(readAliasEvent(event), {
@@ -39,11 +47,12 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
         }
       : undefined,
     store,
-    scope: requiredEnv(process.env, 'CLAIM_SCOPE'),
+    state,
+    scope,
     token: randomUUID(),
     nowMs: Date.now(),
     remainingMs: context?.getRemainingTimeInMillis?.() ?? 30_000,
-    retentionSeconds: Number(process.env.RETENTION_DAYS ?? '7') * 86400,
+    retentionSeconds: Math.round(retentionDays * 86400),
     log: stdoutLogger,
   });
 }

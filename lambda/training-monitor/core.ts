@@ -28,6 +28,8 @@ export function readCheckpoint(event: unknown): CheckpointDetail | { skip: strin
   if (typeof data.fine_tune_id !== 'string' || data.fine_tune_id === '') {
     throw new Error('fine_tune.checkpoint without data.fine_tune_id');
   }
+  const refused = dimensionValueProblem(data.fine_tune_id);
+  if (refused) return { skip: refused };
   if (data.loss === null || data.loss === undefined) return { skip: 'the checkpoint carries no loss' };
   if (typeof data.loss !== 'number' || !Number.isFinite(data.loss)) {
     return { skip: `loss is not a finite number: ${JSON.stringify(data.loss).slice(0, 40)}` };
@@ -39,6 +41,24 @@ export function readCheckpoint(event: unknown): CheckpointDetail | { skip: strin
     loss: data.loss,
     created_at: typeof createdAt === 'string' || typeof createdAt === 'number' ? createdAt : undefined,
   };
+}
+
+/** CloudWatch's Dimension value: 1 to 1024 characters. */
+const DIMENSION_VALUE_MAX = 1024;
+
+/**
+ * Why CloudWatch would refuse `id` as a dimension value (ASCII only, no control characters, at least one
+ * non-whitespace character, at most 1024 characters); undefined when it takes it. A refused value would cost the
+ * whole EMF line its metric, so the checkpoint is skipped with this reason instead.
+ */
+function dimensionValueProblem(id: string): string | undefined {
+  const why = (rule: string, size = '') =>
+    `fine_tune_id ${JSON.stringify(id.length > 60 ? id.slice(0, 60) + '...' : id)}${size} cannot be a CloudWatch dimension value: ${rule}`;
+  if (id.length > DIMENSION_VALUE_MAX)
+    return why(`at most ${DIMENSION_VALUE_MAX}`, ` (${id.length} characters)`);
+  if (!/^[\x20-\x7e]*$/.test(id)) return why('ASCII only, no control characters');
+  if (id.trim() === '') return why('it is blank');
+  return undefined;
 }
 
 /** CloudWatch takes EMF samples up to two weeks old and two hours ahead; outside that, the sample is dated now. */
