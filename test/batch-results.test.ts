@@ -823,6 +823,17 @@ test('a refused API key: Together says why, the key is not in the error, and the
 });
 
 describe('lines and tokens', () => {
+  test('past 50 models in one batch, the rest of the tokens count as "other" (a metric dimension each costs)', () => {
+    const t = new BatchTally();
+    for (let m = 0; m < 60; m++)
+      t.outputLine(JSON.stringify({ body: { model: `model-${m}`, usage: { total_tokens: 10 } } }));
+    t.outputLine(JSON.stringify({ body: { model: 'model-0', usage: { total_tokens: 5 } } }));
+    expect(t.tokensByModel.size).toBe(51);
+    expect(t.tokensByModel.get('other')).toBe(100);
+    expect(t.tokensByModel.get('model-0')).toBe(15);
+    expect(t.totalTokens).toBe(605);
+  });
+
   const sample = [
     JSON.stringify({
       response: {
