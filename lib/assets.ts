@@ -62,7 +62,12 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
 
 /** What the claim -> publish -> complete path calls: four item operations on the table, PutEvents on the bus. */
 export function grantClaimPath(grantee: iam.IGrantable, table: dynamodb.ITable, bus: events.IEventBus): void {
+  grantClaimItems(grantee, table);
+  bus.grantPutEventsTo(grantee);
+}
+
+/** Item operations on the dedupe table (claims, and a recipe's own items), with its key: nothing else. */
+export function grantClaimItems(grantee: iam.IGrantable, table: dynamodb.ITable): void {
   table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
   table.encryptionKey?.grantEncryptDecrypt(grantee);
-  bus.grantPutEventsTo(grantee);
 }

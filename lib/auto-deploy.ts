@@ -6,6 +6,7 @@ import {
   Token,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { grantClaimItems } from './assets';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
 import { checkDuration, checkNumber } from './validation';
@@ -121,14 +122,7 @@ export class TogetherAutoDeploy extends Construct {
     });
     apiKey.grantRead(this.function);
     // The claim that keeps it to one endpoint per fine-tune: item operations on the dedupe table, nothing else.
-    props.webhooks.table.grant(
-      this.function,
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    props.webhooks.table.encryptionKey?.grantEncryptDecrypt(this.function);
+    grantClaimItems(this.function, props.webhooks.table);
     poller.followEndpoints();
   }
 }

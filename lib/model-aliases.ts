@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
+import { grantClaimItems } from './assets';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
 
@@ -136,14 +137,7 @@ export class TogetherModelAliases extends Construct {
       }),
     );
     // Item operations on the dedupe table: the claims, and each alias's last followed deployment and pending change.
-    props.webhooks.table.grant(
-      this.function,
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    props.webhooks.table.encryptionKey?.grantEncryptDecrypt(this.function);
+    grantClaimItems(this.function, props.webhooks.table);
     if (alertTopic) {
       this.function.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [alertTopic.topicArn] }),

@@ -287,9 +287,7 @@ export class LineSplitter {
   }
 
   push(chunk: Uint8Array): void {
-    const buf = Buffer.isBuffer(chunk)
-      ? chunk
-      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = toBuffer(chunk);
     let start = 0;
     for (;;) {
       const nl = buf.indexOf(10, start);

@@ -34,19 +34,27 @@ export class HttpTimeoutError extends Error {
   }
 }
 
+/** The URL and the module that speaks its protocol; throws on anything but an http(s) URL. */
+function target(raw: string): { url: URL; send: typeof httpRequest } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`not a URL: ${raw.slice(0, 200)}`);
+  }
+  const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
+  if (!send) throw new Error(`unsupported protocol ${url.protocol}`);
+  return { url, send };
+}
+
 export function sendHttp(x: HttpExchange): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let url: URL;
+    let send: typeof httpRequest;
     try {
-      url = new URL(x.url);
-    } catch {
-      reject(new Error(`not a URL: ${x.url.slice(0, 200)}`));
-      return;
-    }
-    const send =
-      url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
-    if (!send) {
-      reject(new Error(`unsupported protocol ${url.protocol}`));
+      ({ url, send } = target(x.url));
+    } catch (err) {
+      reject(err);
       return;
     }
     let settled = false;
@@ -151,16 +159,11 @@ export interface HttpStream {
 export function openHttpStream(x: HttpStreamExchange): Promise<HttpStream> {
   return new Promise((resolve, reject) => {
     let url: URL;
+    let send: typeof httpRequest;
     try {
-      url = new URL(x.url);
-    } catch {
-      reject(new Error(`not a URL: ${x.url.slice(0, 200)}`));
-      return;
-    }
-    const send =
-      url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
-    if (!send) {
-      reject(new Error(`unsupported protocol ${url.protocol}`));
+      ({ url, send } = target(x.url));
+    } catch (err) {
+      reject(err);
       return;
     }
     const req = send(url, { method: x.method, headers: { ...x.headers } });
