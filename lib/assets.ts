@@ -60,14 +60,42 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
   });
 }
 
-/** What the claim -> publish -> complete path calls: four item operations on the table, PutEvents on the bus. */
-export function grantClaimPath(grantee: iam.IGrantable, table: dynamodb.ITable, bus: events.IEventBus): void {
-  grantClaimItems(grantee, table);
+/** Which items of the dedupe table a role may touch, by key prefix (`dynamodb:LeadingKeys`): nothing else. */
+export interface TableItemsGrant {
+  /** Prefixes of the items it claims, reads, updates and deletes. */
+  readonly prefixes: readonly string[];
+  /** Prefixes of items it may only read: claims an earlier release made, honoured on upgrade. */
+  readonly readOnlyPrefixes?: readonly string[];
+}
+
+const ITEM_ACTIONS = ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+
+/** What the claim -> publish -> complete path calls: item operations on its own keys, PutEvents on the bus. */
+export function grantClaimPath(
+  grantee: iam.IGrantable,
+  table: dynamodb.ITable,
+  bus: events.IEventBus,
+  items: TableItemsGrant,
+): void {
+  grantClaimItems(grantee, table, items);
   bus.grantPutEventsTo(grantee);
 }
 
-/** Item operations on the dedupe table (claims, and a recipe's own items), with its key: nothing else. */
-export function grantClaimItems(grantee: iam.IGrantable, table: dynamodb.ITable): void {
-  table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+/** Item operations on the dedupe table, on the keys `items` names only, with the table's key. */
+export function grantClaimItems(
+  grantee: iam.IGrantable,
+  table: dynamodb.ITable,
+  items: TableItemsGrant,
+): void {
+  const onKeys = (actions: string[], prefixes: readonly string[]) =>
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [table.tableArn],
+      // Every item operation names its key: a request for another key matches no pattern and is denied.
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}*`) } },
+    });
+  onKeys(ITEM_ACTIONS, items.prefixes);
+  if (items.readOnlyPrefixes?.length) onKeys(['dynamodb:GetItem'], items.readOnlyPrefixes);
   table.encryptionKey?.grantEncryptDecrypt(grantee);
 }

@@ -7,6 +7,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { grantClaimItems } from './assets';
+import { autoDeployClaimPrefix } from './claim-keys';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
 import { checkDuration, checkNumber } from './validation';
@@ -121,8 +122,10 @@ export class TogetherAutoDeploy extends Construct {
       },
     });
     apiKey.grantRead(this.function);
-    // The claim that keeps it to one endpoint per fine-tune: item operations on the dedupe table, nothing else.
-    grantClaimItems(this.function, props.webhooks.table);
+    // The claim that keeps it to one endpoint per fine-tune: item operations on its own claims, nothing else.
+    grantClaimItems(this.function, props.webhooks.table, {
+      prefixes: [autoDeployClaimPrefix(this.node.addr)],
+    });
     poller.followEndpoints();
   }
 }

@@ -11,10 +11,14 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { grantClaimPath } from './assets';
+import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
 import { recipeFunction } from './recipe-function';
 import { DEFAULT_TOGETHER_API_BASE_URL } from './registration';
 import { METRICS_NAMESPACE, TogetherWebhooks } from './together-webhooks';
 import { checkDuration, checkHttpsUrl, checkNumber } from './validation';
+
+/** The one outcome this recipe publishes. */
+const COLLECTED = 'batch.collected';
 
 /** Props of `TogetherBatchResults`. */
 export interface TogetherBatchResultsProps {
@@ -127,6 +131,7 @@ export class TogetherBatchResults extends Construct {
       logRetention: props.logRetention,
       environment: {
         TABLE_NAME: props.webhooks.table.tableName,
+        CLAIM_SCOPE: props.webhooks.claimScope,
         EVENT_BUS_NAME: props.webhooks.eventBus.eventBusName,
         BUCKET_NAME: this.bucket.bucketName,
         KEY_PREFIX: this.keyPrefix,
@@ -138,8 +143,12 @@ export class TogetherBatchResults extends Construct {
       },
     });
     apiKey.grantRead(this.function);
-    // The claim on batch.collected:<batch id> and the publish it covers.
-    grantClaimPath(this.function, props.webhooks.table, props.webhooks.eventBus);
+    // The claim on batch.collected:<batch id> among the receiver's outcomes, and the publish it covers (read only,
+    // the unscoped claims of the release before).
+    grantClaimPath(this.function, props.webhooks.table, props.webhooks.eventBus, {
+      prefixes: [`${outcomeClaimPrefix(props.webhooks.claimScope)}${COLLECTED}:`],
+      readOnlyPrefixes: legacyOutcomeClaimPrefixes([COLLECTED]),
+    });
     // Multipart calls (create, upload part, complete) are all s3:PutObject; nothing outside the prefix.
     this.function.addToRolePolicy(
       new iam.PolicyStatement({

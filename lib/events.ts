@@ -511,19 +511,24 @@ export function validateEnvelope(value: unknown): EnvelopeValidation {
   return { ok: true, envelope, known: true, problems };
 }
 
+/** The first part of an outcome key named by the delivery alone: no catalogue type may be called this. */
+export const DELIVERY_KEY_PREFIX = 'delivery:';
+
 /**
  * The dedupe key of an event: `<type>:<outcome fields>` for a catalogue type whose outcome fields are all present
- * (so a webhook and a poll of the same outcome claim the same key), else the envelope id.
+ * (so a webhook and a poll of the same outcome claim the same key), else `delivery:<envelope id>`, which can never
+ * equal a catalogue outcome's key: an envelope of another type cannot take the key of a real outcome.
  */
 export function outcomeKey(envelope: TogetherEnvelope): string {
-  if (!isCatalogueType(envelope.type)) return envelope.id;
+  const byDelivery = `${DELIVERY_KEY_PREFIX}${envelope.id}`;
+  if (!isCatalogueType(envelope.type)) return byDelivery;
   const parts: string[] = [];
   const spec = eventSpec(envelope.type);
   for (const name of spec.outcomeKey) {
     const value = envelope.data[name];
     if (value === undefined && spec.fields[name]?.optional) continue;
-    if (typeof value !== 'string' && typeof value !== 'number') return envelope.id;
-    if (value === '') return envelope.id;
+    if (typeof value !== 'string' && typeof value !== 'number') return byDelivery;
+    if (value === '') return byDelivery;
     parts.push(String(value));
   }
   const key = `${envelope.type}:${parts.join(':')}`;

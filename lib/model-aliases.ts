@@ -10,6 +10,7 @@ import {
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { grantClaimItems } from './assets';
+import { modelAliasesPrefix } from './claim-keys';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
 
@@ -136,8 +137,9 @@ export class TogetherModelAliases extends Construct {
         resources: this.parameters.map((p) => p.parameterArn),
       }),
     );
-    // Item operations on the dedupe table: the claims, and each alias's last followed deployment and pending change.
-    grantClaimItems(this.function, props.webhooks.table);
+    // Item operations on its own items: the claims, and each alias's last followed deployment and pending change.
+    const own = modelAliasesPrefix(this.node.addr);
+    grantClaimItems(this.function, props.webhooks.table, { prefixes: [`${own}:`, `${own}#`] });
     if (alertTopic) {
       this.function.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [alertTopic.topicArn] }),

@@ -13,6 +13,13 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction, grantClaimPath } from './assets';
+import {
+  CLAIM_SCOPE_PATTERN,
+  legacyOutcomeClaimPrefixes,
+  outcomeClaimPrefix,
+  pollerStatePrefix,
+} from './claim-keys';
+import { EVENT_TYPES, eventSpec } from './events';
 import { DEFAULT_TOGETHER_API_BASE_URL } from './registration';
 import { checkHttpsUrl } from './validation';
 
@@ -96,6 +103,12 @@ export interface TogetherJobPollerProps extends PollerOptions {
   /** The bus outcomes are published to. */
   readonly eventBus: events.IEventBus;
   /**
+   * Names the outcome claims it shares with a verifier in the table (`o#<claimScope>#<outcome key>`):
+   * `TogetherWebhooks` passes its own `claimScope`, so its webhook and its poller claim one key per outcome.
+   * @default - this poller's own address
+   */
+  readonly claimScope?: string;
+  /**
    * Where a refused API key is reported (once per incident).
    * @default - not reported beyond the logs and the PollErrors metric
    */
@@ -129,6 +142,10 @@ export class TogetherJobPoller extends Construct {
   public readonly apiKeyJsonField?: string;
   /** The Together API base URL it calls. */
   public readonly apiBaseUrl: string;
+  /** The scope of the outcome claims it makes (`o#<claimScope>#...`). */
+  public readonly claimScope: string;
+  /** The scope of its state and lease items (`poller#<stateScope>#...`): its own address. */
+  public readonly stateScope: string;
   private readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: TogetherJobPollerProps) {
@@ -147,6 +164,8 @@ export class TogetherJobPoller extends Construct {
     this.apiKey = props.apiKey;
     this.apiKeyJsonField = props.apiKeyJsonField;
     this.apiBaseUrl = props.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL;
+    this.stateScope = this.node.addr;
+    this.claimScope = props.claimScope ?? this.node.addr;
     this.function = bundledFunction(this, 'Function', {
       handler: 'poller',
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
@@ -160,7 +179,8 @@ export class TogetherJobPoller extends Construct {
       environment: {
         TABLE_NAME: props.table.tableName,
         // The construct's address: stable across deploys, distinct for two pollers sharing a table.
-        STATE_SCOPE: this.node.addr,
+        STATE_SCOPE: this.stateScope,
+        CLAIM_SCOPE: this.claimScope,
         EVENT_BUS_NAME: props.eventBus.eventBusName,
         API_KEY_SECRET_ARN: props.apiKey.secretArn,
         API_KEY_SECRET_NAME: props.apiKey.secretName,
@@ -182,7 +202,11 @@ export class TogetherJobPoller extends Construct {
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
 
     props.apiKey.grantRead(this.function);
-    grantClaimPath(this.function, props.table, props.eventBus);
+    // Its own claims and state; read only, the unscoped claims of the release before, for the types it publishes.
+    grantClaimPath(this.function, props.table, props.eventBus, {
+      prefixes: [outcomeClaimPrefix(this.claimScope), pollerStatePrefix(this.stateScope)],
+      readOnlyPrefixes: legacyOutcomeClaimPrefixes(POLLER_TYPES),
+    });
     if (props.alertTopic) {
       // Exactly what SNS needs to publish to an encrypted topic (grantPublish would add kms:GenerateDataKey*).
       this.function.addToRolePolicy(
@@ -226,6 +250,16 @@ export class TogetherJobPoller extends Construct {
     return this.metric('RateLimited', { statistic: 'Maximum', ...options });
   }
 
+  /** 1 for a poll that did not run because another held the lease, else 0. */
+  public metricPollSkipped(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('PollSkipped', { statistic: 'Maximum', ...options });
+  }
+
+  /** Sources whose listing may have missed jobs this poll (a capped listing that could not be read whole). */
+  public metricListingIncomplete(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('ListingIncomplete', { statistic: 'Sum', ...options });
+  }
+
   /** Outcomes published by the poller (the webhook's are `TogetherWebhooks.metricPublished`). */
   public metricPublished(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return this.metric('Published', { statistic: 'Sum', ...options });
@@ -237,8 +271,9 @@ export class TogetherJobPoller extends Construct {
   }
 
   /**
-   * Any of the poller's metrics by name: `Polls`, `Published`, `PollErrors`, `PollIncomplete`, `OutOfTime`,
-   * `RateLimited`, `TogetherRequests`, `FollowedJobs`, `HeldBack`. Period: the poll interval.
+   * Any of the poller's metrics by name: `Polls`, `Published`, `PollErrors`, `PollIncomplete`, `PollSkipped`,
+   * `ListingIncomplete`, `OutOfTime`, `RateLimited`, `TogetherRequests`, `FollowedJobs`, `HeldBack`. Period: the
+   * poll interval.
    */
   public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -252,7 +287,17 @@ export class TogetherJobPoller extends Construct {
   }
 }
 
+/** What the poller publishes: Together's types and its own, not a recipe's. */
+const POLLER_TYPES = EVENT_TYPES.filter((type) => [undefined, 'poller'].includes(eventSpec(type).producer));
+
 function validatePoller(props: TogetherJobPollerProps): void {
+  const scope = props.claimScope;
+  if (scope !== undefined && (Token.isUnresolved(scope) || !CLAIM_SCOPE_PATTERN.test(scope))) {
+    throw new Error(
+      `TogetherJobPoller: claimScope must be 1-100 letters, digits, '_', '.' or '-' (part of every claim key and ` +
+        `of its IAM patterns), got "${String(scope).slice(0, 100)}"`,
+    );
+  }
   const interval = props.interval;
   if (interval && !interval.isUnresolved()) {
     const minutes = interval.toSeconds() / 60;

@@ -21,6 +21,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction, grantClaimPath } from './assets';
+import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
 import {
   EVENT_CATALOGUE,
   EVENT_SOURCE,
@@ -29,6 +30,7 @@ import {
   handlerProperty,
   isCatalogueType,
   TogetherEventType,
+  WEBHOOK_EVENT_TYPES,
 } from './events';
 import { alertPattern, EventPatternJson, pascal, routePattern } from './patterns';
 import { PollerOptions, TogetherJobPoller } from './poller';
@@ -286,6 +288,12 @@ export class TogetherWebhooks extends Construct {
   public readonly poller?: TogetherJobPoller;
   /** How long an outcome's claim is remembered (what `dedupeRetention` was set to). */
   public readonly dedupeRetention: Duration;
+  /**
+   * Names this construct's outcome claims in the dedupe table (`o#<claimScope>#<outcome key>`), shared by its
+   * verifier, its poller and its recipes, apart from any other construct's in a shared table. The construct's
+   * address: stable across deploys.
+   */
+  public readonly claimScope: string;
 
   private readonly routes = new Map<string, Array<{ rule: events.Rule; targets: number }>>();
   private readonly retryAttempts: number;
@@ -295,6 +303,7 @@ export class TogetherWebhooks extends Construct {
     validateProps(props);
     this.retryAttempts = props.targetRetryAttempts ?? 8;
     this.dedupeRetention = props.dedupeRetention ?? Duration.days(7);
+    this.claimScope = this.node.addr;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const scheme = props.signatureScheme ?? SignatureScheme.togetherHmac();
 
@@ -346,14 +355,19 @@ export class TogetherWebhooks extends Construct {
         SIGNATURE_SCHEME: scheme.name,
         SECRET_CACHE_TTL_SECONDS: String((props.secretCacheTtl ?? Duration.minutes(5)).toSeconds()),
         TABLE_NAME: this.table.tableName,
+        CLAIM_SCOPE: this.claimScope,
         EVENT_BUS_NAME: this.eventBus.eventBusName,
         RETENTION_DAYS: String(this.dedupeRetention.toDays({ integral: false })),
         METRICS_NAMESPACE,
       },
     });
-    // Exactly what the verifier calls: its secret, its table, its bus. Nothing else.
+    // Exactly what the verifier calls: its secret, its own claims in its table (and, read only, the unscoped claims
+    // of the release before, for types Together sends), its bus. Nothing else.
     this.secret.grantRead(this.verifier);
-    grantClaimPath(this.verifier, this.table, this.eventBus);
+    grantClaimPath(this.verifier, this.table, this.eventBus, {
+      prefixes: [outcomeClaimPrefix(this.claimScope)],
+      readOnlyPrefixes: legacyOutcomeClaimPrefixes(WEBHOOK_EVENT_TYPES),
+    });
 
     this.httpApi = new apigwv2.HttpApi(this, 'Api', {
       description: 'Together AI webhook receiver',
@@ -406,6 +420,7 @@ export class TogetherWebhooks extends Construct {
         ...props.poller,
         table: this.table,
         eventBus: this.eventBus,
+        claimScope: this.claimScope,
         alertTopic: this.alertTopic,
         dedupeRetention: props.dedupeRetention,
         logRetention: retention,
@@ -634,6 +649,25 @@ export class TogetherWebhooks extends Construct {
         'Terminal states are still published first; checkpoints and stall checks of some running jobs are late. ' +
         "Poll less often (more time per poll) or check Together's latency.",
       polls,
+    );
+    this.alarm(
+      topic,
+      'PollerSkippedAlarm',
+      poller.metricPollSkipped(),
+      1,
+      `The Together poller skipped its poll ${inARow}: another poll held the lease. A poll holds it at most until ` +
+        "its function's end plus 30 s, so this means polls overlap or the lease item is stuck: check the poller's " +
+        'logs, and the item `poller#<scope>#lease` in the dedupe table. Nothing is polled meanwhile.',
+      polls,
+    );
+    this.alarm(
+      topic,
+      'PollerListingIncompleteAlarm',
+      poller.metricListingIncomplete({ statistic: 'Maximum', period: poller.interval }),
+      1,
+      'A Together listing showed fewer jobs than there are (evaluations: more than 100 of one status created ' +
+        "since the last listing): outcomes of jobs no listing showed can be missing. The poll log's `incomplete` " +
+        "names the source and statuses; check those jobs in Together's console. Fewer jobs at once keep it whole.",
     );
     this.alarm(
       topic,

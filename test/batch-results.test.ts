@@ -31,7 +31,8 @@ import {
 import { handler, s3Operations } from '../lambda/batch-results/index';
 import { HttpTimeoutError, openHttpStream } from '../lambda/shared/http';
 import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../lambda/shared/sdk-config';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../lambda/shared/idempotency';
+import { outcomeClaimId } from '../lib/claim-keys';
 import { LogLine } from '../lambda/shared/log';
 import { putEvent } from '../lambda/shared/publisher';
 import {
@@ -65,6 +66,8 @@ import { BUS, mockEventBridge } from './support/verifier-harness';
  * rules), counted, and announced once per batch through real claims on dynalite.
  */
 
+/** The receiver's claim scope: batch.collected is one of its outcomes. */
+const SCOPE = 'c8bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 const MiB = 1024 * 1024;
 const BUCKET = 'acme-batch-results';
 const PREFIX = 'together/';
@@ -126,7 +129,7 @@ function deps(overrides: Partial<BatchResultsDeps> = {}): BatchResultsDeps {
       now: Date.now,
     }),
     s3: s3Operations(new S3Client({ region: 'us-east-1' })),
-    store: new DynamoIdempotencyStore(dynamo.client, table),
+    store: new DynamoIdempotencyStore(dynamo.client, table, outcomeClaimKeys(SCOPE)),
     publish: (detailType, detail) => putEvent(eventBridge, BUS, detailType, detail),
     log: (line) => logs.push(JSON.parse(JSON.stringify(line))),
     now: Date.now,
@@ -180,7 +183,7 @@ async function claim(batchId: string) {
   const got = await dynamo.client.send(
     new GetItemCommand({
       TableName: table,
-      Key: { id: { S: `batch.collected:${batchId}` } },
+      Key: { id: { S: outcomeClaimId(SCOPE, `batch.collected:${batchId}`) } },
       ConsistentRead: true,
     }),
   );
@@ -981,6 +984,7 @@ describe('the Lambda handler (adapter)', () => {
     stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     Object.assign(process.env, {
       TABLE_NAME: table,
+      CLAIM_SCOPE: SCOPE,
       EVENT_BUS_NAME: BUS,
       BUCKET_NAME: BUCKET,
       API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf',
@@ -1090,8 +1094,10 @@ describe('the construct', () => {
   test('least privilege: its key, objects under its prefix, the claim items and PutEvents on its bus, the DLQ', () => {
     const { t } = synth();
     const statements = functionStatements(t, 'ResultsFunction');
+    // GetItem twice: on its own claims, and alone on the unscoped claims of the release before (test/table-grants).
     expect(actionsOf(statements)).toEqual([
       'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',

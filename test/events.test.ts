@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
+  DELIVERY_KEY_PREFIX,
   EVENT_CATALOGUE,
   EVENT_TYPES,
   isCatalogueType,
@@ -99,14 +100,22 @@ describe('outcomeKey', () => {
     expect(outcomeKey({ id: 'x', type: 'batch.done', data: { batch_id: 'b-9' } })).toBe('batch.done:b-9');
   });
 
-  test('falls back to the envelope id for unknown types and missing outcome fields', () => {
+  test('falls back to the delivery id for unknown types and missing outcome fields', () => {
     expect(outcomeKey({ id: 'evt_c', type: 'fine_tune.paused', data: { fine_tune_id: 'ft-1' } })).toBe(
-      'evt_c',
+      'delivery:evt_c',
     );
     expect(outcomeKey({ id: 'evt_d', type: 'fine_tune.checkpoint', data: { fine_tune_id: 'ft-1' } })).toBe(
-      'evt_d',
+      'delivery:evt_d',
     );
-    expect(outcomeKey({ id: 'evt_e', type: 'batch.done', data: { batch_id: '' } })).toBe('evt_e');
+    expect(outcomeKey({ id: 'evt_e', type: 'batch.done', data: { batch_id: '' } })).toBe('delivery:evt_e');
+  });
+
+  test("an envelope of another type cannot name a real outcome's key with its id", () => {
+    const real = outcomeKey({ id: 'x', type: 'batch.collected', data: { batch_id: 'b-1' } });
+    expect(outcomeKey({ id: real, type: 'custom.event', data: {} })).not.toBe(real);
+    // No catalogue type is the fallback's first part, so no fallback key has a catalogue outcome's form.
+    expect(EVENT_TYPES.map((t) => `${t}:`)).not.toContain(DELIVERY_KEY_PREFIX);
+    expect(isCatalogueType(DELIVERY_KEY_PREFIX.slice(0, -1))).toBe(false);
   });
 
   test('an optional outcome field names the episode when present and is left out when absent', () => {
@@ -121,7 +130,9 @@ describe('outcomeKey', () => {
       }),
     ).toBe(`model.deprecated:${model}:2026-11-23T11:00:00.000Z`);
     // A required outcome field that is missing still falls back to the delivery id.
-    expect(outcomeKey({ id: 'evt_x', type: 'model.deprecated', data: { missing_since: 'x' } })).toBe('evt_x');
+    expect(outcomeKey({ id: 'evt_x', type: 'model.deprecated', data: { missing_since: 'x' } })).toBe(
+      'delivery:evt_x',
+    );
   });
 
   test('over-long keys are shortened stably', () => {

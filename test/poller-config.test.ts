@@ -3,6 +3,7 @@ import { readPollerEnv } from '../lambda/poller/config';
 const base = {
   TABLE_NAME: 'dedupe',
   STATE_SCOPE: 'c8a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e',
+  CLAIM_SCOPE: 'c8f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d',
   EVENT_BUS_NAME: 'bus',
   API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf',
 };
@@ -11,6 +12,7 @@ test('defaults: Together public API, 6 h stall, 1 h missing model, 1 h lookback,
   expect(readPollerEnv(base)).toMatchObject({
     apiBaseUrl: 'https://api.together.xyz/v1',
     stateScope: base.STATE_SCOPE,
+    claimScope: base.CLAIM_SCOPE,
     stallAfterMs: 6 * 3600_000,
     modelMissingMs: 3600_000,
     initialLookbackMs: 3600_000,
@@ -25,6 +27,8 @@ test.each([
   [{ TABLE_NAME: '' }, /TABLE_NAME is required/],
   [{ STATE_SCOPE: '' }, /STATE_SCOPE is required/],
   [{ STATE_SCOPE: 'a#b' }, /STATE_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "a#b"/],
+  [{ CLAIM_SCOPE: '' }, /CLAIM_SCOPE is required/],
+  [{ CLAIM_SCOPE: 'a*' }, /CLAIM_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "a\*"/],
   [{ MODEL_MISSING_MINUTES: '-1' }, /MODEL_MISSING_MINUTES must be a number of minutes, got "-1"/],
   // A token can pass synth as the base URL: plain http is refused when it arrives, loopback aside.
   [

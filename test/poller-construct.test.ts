@@ -60,6 +60,7 @@ test("the poller shares the verifier's table and bus, and gets its settings as p
         WATCH_MODELS: '["meta-llama/Llama-3.3-70B-Instruct-Turbo"]',
         MODEL_INFO: '{"meta-llama/Llama-3.3-70B-Instruct-Turbo":{"sunsetDate":"2027-03-01"}}',
         STATE_SCOPE: Match.stringLikeRegexp('^c8[0-9a-f]{40}$'),
+        CLAIM_SCOPE: Match.stringLikeRegexp('^c8[0-9a-f]{40}$'),
         STALL_AFTER_MINUTES: '120',
         MODEL_MISSING_MINUTES: '60',
         INITIAL_LOOKBACK_MINUTES: '60',
@@ -74,9 +75,11 @@ test("the poller shares the verifier's table and bus, and gets its settings as p
 test("least privilege: its key, its table, its bus, its alert topic and that topic's key, nothing else", () => {
   const { t } = synth();
   const statements = pollerStatements(t);
+  // Item operations on its own claims and state; GetItem again, alone, on the claims of the release before.
   expect(actionsOf(statements)).toEqual(
     [
       'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',

@@ -10,7 +10,8 @@ import { answerErrors, describedPath } from './support/openapi';
 import { pollerHarness, WATCHED } from './support/poller-harness';
 import { envelope, signedRequest } from './support/signing';
 import { batch, fineTune, fineTuneEvent, HOUR, iso, MINUTE, model, T0 } from './support/together-fixtures';
-import { harness } from './support/verifier-harness';
+import { CLAIM_SCOPE, harness } from './support/verifier-harness';
+import { outcomeClaimId } from '../lib/claim-keys';
 
 /**
  * Issue 8: the poller never loses an outcome. Each defect the issue names, scripted over several polls against
@@ -311,7 +312,9 @@ describe('4. a claim never lapses while the poller still runs', () => {
         const item = async (id: string) =>
           (await h.dynamo.client.send(new GetItemCommand({ TableName: h.table, Key: { id: { S: id } } })))
             .Item!;
-        seen.claim = Number((await item('fine_tune.completed:ft-w')).in_progress_expiry.N);
+        seen.claim = Number(
+          (await item(outcomeClaimId(CLAIM_SCOPE, 'fine_tune.completed:ft-w'))).in_progress_expiry.N,
+        );
         seen.lease = Number((await item(stateKey('test-scope', 'lease'))).lease_until.N);
         // The publish is slow: the function's own end is near when the same outcome arrives by webhook.
         clock.t = window.endMs - 1_000;
@@ -344,7 +347,10 @@ describe('4. a claim never lapses while the poller still runs', () => {
     const first = await h.runPoll(h.deps(), tight);
     expect(first).toMatchObject({ outcome: 'incomplete', outOfTime: true, published: 0 });
     const claim = await h.dynamo.client.send(
-      new GetItemCommand({ TableName: h.table, Key: { id: { S: 'fine_tune.completed:ft-late' } } }),
+      new GetItemCommand({
+        TableName: h.table,
+        Key: { id: { S: outcomeClaimId(CLAIM_SCOPE, 'fine_tune.completed:ft-late') } },
+      }),
     );
     expect(claim.Item).toBeUndefined();
     await pollAt(T0 + MINUTE);

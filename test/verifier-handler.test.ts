@@ -24,6 +24,7 @@ beforeAll(async () => {
     SECRET_ARN,
     SECRET_JSON_FIELD: 'signingSecret',
     TABLE_NAME: table,
+    CLAIM_SCOPE: 'c8aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
     EVENT_BUS_NAME: BUS,
     AWS_LAMBDA_FUNCTION_NAME: 'verifier-fn',
   });
@@ -61,7 +62,13 @@ afterAll(async () => {
 const context = { getRemainingTimeInMillis: () => 9_000 };
 
 test('an HTTP API event goes through the deployed entry point to the bus exactly once', async () => {
-  const body = envelope('h-1', 'fine_tune.checkpoint', { fine_tune_id: 'ft-1', step: 40, loss: 1.5 });
+  // The deployed handler reads the real clock: so does this envelope's created_at.
+  const body = envelope(
+    'h-1',
+    'fine_tune.checkpoint',
+    { fine_tune_id: 'ft-1', step: 40, loss: 1.5 },
+    new Date().toISOString(),
+  );
   const event = { version: '2.0', routeKey: 'POST /webhooks/together', ...signedRequest(body) };
   const first = await handler(event, context);
   const second = await handler(event, context);
@@ -95,7 +102,10 @@ test('a missing configuration answers 500 (retry once fixed) and says what is mi
   const saved = process.env.TABLE_NAME;
   delete process.env.TABLE_NAME;
   try {
-    const res = await fresh.handler(signedRequest(envelope('h-2')), context);
+    const res = await fresh.handler(
+      signedRequest(envelope('h-2', undefined, undefined, new Date().toISOString())),
+      context,
+    );
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ error: 'verifier misconfigured' });
   } finally {

@@ -4,7 +4,7 @@ import { handleWebhook, WebhookRequest } from '../lambda/verifier/core';
 import { SecretFormatError } from '../lambda/shared/secret-value';
 import { dynamoClient, LocalDynamo, startDynalite } from './support/dynalite';
 import { envelope, SECRET, signedRequest, togetherSignature } from './support/signing';
-import { BUS, harness, Harness, mockEventBridge } from './support/verifier-harness';
+import { BUS, CLAIM_SCOPE, harness, Harness, mockEventBridge } from './support/verifier-harness';
 
 let dynamo: LocalDynamo;
 const bus = mockEventBridge();
@@ -40,8 +40,8 @@ describe('a good delivery', () => {
     expect(bus.entries()).toEqual([
       { EventBusName: BUS, Source: 'together.ai', DetailType: 'fine_tune.completed', Detail: detail },
     ]);
-    // Claimed under the outcome's key, so a poll of the same outcome is a duplicate too.
-    const key = { id: { S: 'fine_tune.completed:ft-123' } };
+    // Claimed under the outcome's key in this construct's scope, so a poll of the same outcome is a duplicate too.
+    const key = { id: { S: `o#${CLAIM_SCOPE}#fine_tune.completed:ft-123` } };
     const item = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: key }));
     expect(item.Item?.status.S).toBe('COMPLETED');
     expect(item.Item?.delivery_id.S).toBe('evt-ok');

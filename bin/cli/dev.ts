@@ -4,7 +4,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { poll, PollerDeps, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
-import { DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { MAX_ENTRY_BYTES } from '../../lambda/shared/publisher';
 import { DEFAULT_API_BASE_URL, realClock } from '../../lambda/shared/together-api';
 import { handleWebhook, VerifierDeps } from '../../lambda/verifier/core';
@@ -81,13 +81,16 @@ export async function dev(args: ParsedArgs, io: Io, options: DevOptions = {}): P
   );
 
   const bus = new LocalBus(io.out);
-  const store = new DynamoIdempotencyStore(dynamo, table);
+  // As deployed: the verifier's and the poller's outcome claims in one scope.
+  const store = new DynamoIdempotencyStore(dynamo, table, outcomeClaimKeys('dev'));
   const counts = { requests: 0, published: 0, duplicates: 0, rejected: 0, failed: 0 };
   const verifier: VerifierDeps = {
     config: {
       scheme: signing,
       retentionSeconds: 7 * 86400,
       metrics: { namespace: 'TogetherWebhooks', service: 'dev' },
+      // Here only: `send` may try a handler of any type; a deployed receiver refuses the ones we produce.
+      acceptProducedTypes: true,
     },
     secrets: new SecretCache(async () => [secret], signing, 300_000, 10_000),
     store,

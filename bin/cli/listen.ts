@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { eventSpec, isCatalogueType } from '../../lib/events';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { HttpTimeoutError, sendHttp } from '../../lambda/shared/http';
 import { PublishError } from '../../lambda/shared/publisher';
@@ -13,7 +14,8 @@ import { scheme } from './sign';
 
 /**
  * `listen`: the poller's core against your Together account, on this machine. Each outcome is forwarded as a
- * signed webhook to `--forward-to` (your `npm start`, or a deployed endpoint), or printed as one JSON line. The
+ * signed webhook to `--forward-to` (your `npm start`, or a deployed endpoint), or printed as one JSON line (also
+ * the types only the poller produces, when the receiver refuses them from a webhook, as a deployed one does). The
  * file at `--state` remembers what went out, so a restart forwards nothing twice.
  */
 
@@ -79,6 +81,12 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
         throw new Error(`${target} did not answer in time`, { cause: err });
       throw new PublishError(`could not reach ${target}: ${why}`);
     }
+    if (status === 400 && producedHere(detailType)) {
+      // A deployed receiver takes no type only this library produces (no webhook may forge one): printed instead.
+      io.err(`${target} refuses ${detailType} from a webhook (only the poller produces it): printed instead`);
+      io.out(detail);
+      return;
+    }
     if (status < 200 || status >= 300)
       throw new PublishError(`${target} answered ${status} ${text.slice(0, 200)}`);
     io.err(`forwarded ${detailType} ${id}: ${status} ${text.slice(0, 200)}`);
@@ -136,6 +144,10 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
     }
   }
   return 0;
+}
+
+function producedHere(type: string): boolean {
+  return isCatalogueType(type) && eventSpec(type).producer !== undefined;
 }
 
 function describe(s: PollSummary): string {

@@ -112,6 +112,8 @@ export async function send(args: ParsedArgs, io: Io): Promise<number> {
   const sample = sampleEvent(type, id);
   const body = JSON.stringify({
     ...sample,
+    // Now: a receiver refuses an envelope created before its dedupe retention as a possible replay.
+    created_at: new Date().toISOString(),
     data: { ...sample.data, ...dataOverrides(args.flags.get('data') ?? []) },
   });
   let failures = 0;

@@ -1,3 +1,4 @@
+import { autoDeployClaimPrefix } from '../../lib/claim-keys';
 import { ClaimRequest, IdempotencyStore, STATUS_COMPLETED } from '../shared/idempotency';
 import { Logger } from '../shared/log';
 import { ApiResponse, errorDetail, TogetherUnreachableError } from '../shared/together-api';
@@ -95,7 +96,7 @@ export async function autoDeploy(ft: FineTuneCompleted, deps: AutoDeployDeps): P
     return { action: 'skipped', reason };
   }
   const req: ClaimRequest = {
-    id: `auto-deploy#${config.scope}:${ft.fine_tune_id}`,
+    id: `${autoDeployClaimPrefix(config.scope)}${ft.fine_tune_id}`,
     deliveryId: ft.fine_tune_id,
     payloadHash: ft.model_name,
     token: deps.token,

@@ -901,6 +901,8 @@ export function togetherFileOpener(o: TogetherFileOptions): OpenFile {
 /** Everything the adapter reads from its environment, checked. */
 export interface BatchResultsEnv {
   readonly tableName: string;
+  /** The receiver's claim scope: `batch.collected` is one of its outcomes (`o#<scope>#batch.collected:<id>`). */
+  readonly claimScope: string;
   readonly eventBusName: string;
   readonly bucketName: string;
   readonly keyPrefix: string;
@@ -919,6 +921,7 @@ export function readBatchResultsEnv(env: NodeJS.ProcessEnv): BatchResultsEnv {
   }
   return {
     tableName: requiredEnv(env, 'TABLE_NAME'),
+    claimScope: requiredEnv(env, 'CLAIM_SCOPE'),
     eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
     bucketName: requiredEnv(env, 'BUCKET_NAME'),
     keyPrefix: env.KEY_PREFIX ?? 'together-batches/',

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { openHttpStream } from '../shared/http';
-import { DynamoIdempotencyStore } from '../shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
 import { putEvent } from '../shared/publisher';
 import {
@@ -135,7 +135,7 @@ function makeDeps(env: NodeJS.ProcessEnv): BatchResultsDeps {
       onKeyRefused: () => (apiKey = undefined),
     }),
     s3: s3Operations(s3),
-    store: new DynamoIdempotencyStore(dynamo, config.tableName),
+    store: new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope)),
     publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
     log: stdoutLogger,
     now: Date.now,

@@ -1,3 +1,4 @@
+import { modelAliasesPrefix } from '../../lib/claim-keys';
 import { ClaimRequest, IdempotencyStore, STATUS_COMPLETED } from '../shared/idempotency';
 import { errorName, Logger } from '../shared/log';
 
@@ -166,7 +167,7 @@ export async function applyAliases(
   deps: AliasDeps,
 ): Promise<{ changes: AliasChange[]; alerts: AliasAlert[] } | 'done_before'> {
   const req: ClaimRequest = {
-    id: `model-aliases#${deps.scope}:${event.outcomeKey}`,
+    id: `${modelAliasesPrefix(deps.scope)}:${event.outcomeKey}`,
     deliveryId: event.outcomeKey,
     payloadHash: event.type,
     token: deps.token,

@@ -4,6 +4,7 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { modelAliasesPrefix } from '../../lib/claim-keys';
 import type { AliasStateStore, PendingChange } from './core';
 
 /**
@@ -24,7 +25,7 @@ export class DynamoAliasState implements AliasStateStore {
   ) {}
 
   private key(alias: string) {
-    return { id: { S: `model-aliases#${this.scope}#alias#${alias}` } };
+    return { id: { S: `${modelAliasesPrefix(this.scope)}#alias#${alias}` } };
   }
 
   async pending(alias: string): Promise<PendingChange | undefined> {

@@ -1,4 +1,5 @@
 import { checkApiBaseUrl, DEFAULT_API_BASE_URL } from '../shared/together-api';
+import { CLAIM_SCOPE_PATTERN } from '../../lib/claim-keys';
 import { requiredEnv } from '../shared/env';
 
 /** Everything the poller reads from its environment, validated. */
@@ -6,6 +7,8 @@ export interface PollerEnv {
   readonly tableName: string;
   /** Names this poller's state and lease items, so pollers sharing a table keep apart. */
   readonly stateScope: string;
+  /** Names the outcome claims (`o#<scope>#...`) of the construct it polls for, shared with its verifier. */
+  readonly claimScope: string;
   readonly eventBusName: string;
   readonly apiKeySecretArn: string;
   readonly apiKeySecretName: string;
@@ -46,16 +49,17 @@ function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T, check: (v: u
   return value as T;
 }
 
-function scope(raw: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(raw))
-    throw new Error(`STATE_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "${raw.slice(0, 100)}"`);
+function scope(name: string, raw: string): string {
+  if (!CLAIM_SCOPE_PATTERN.test(raw))
+    throw new Error(`${name} must be 1-100 letters, digits, '_', '.' or '-', got "${raw.slice(0, 100)}"`);
   return raw;
 }
 
 export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
   return {
     tableName: requiredEnv(env, 'TABLE_NAME'),
-    stateScope: scope(requiredEnv(env, 'STATE_SCOPE')),
+    stateScope: scope('STATE_SCOPE', requiredEnv(env, 'STATE_SCOPE')),
+    claimScope: scope('CLAIM_SCOPE', requiredEnv(env, 'CLAIM_SCOPE')),
     eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
     apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
     apiKeySecretName: env.API_KEY_SECRET_NAME || requiredEnv(env, 'API_KEY_SECRET_ARN'),

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DynamoIdempotencyStore } from '../shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
 import { putEvent } from '../shared/publisher';
 import {
@@ -42,7 +42,7 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
       retentionSeconds: config.retentionSeconds,
       metrics: { namespace: config.metricsNamespace, service: config.metricsService },
     },
-    store: new DynamoIdempotencyStore(dynamo, config.tableName),
+    store: new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope)),
     state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>
       stdoutLogger({ level: 'WARN', message: 'poller state', part, why }),
     ),

@@ -6,12 +6,13 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { CLAIM_SCOPE_PATTERN, pollerStatePrefix } from '../../lib/claim-keys';
 
 /**
  * The poller's memory, kept in the dedupe table beside the claims. Every key is `poller#<scope>#...`, where the
- * scope names the construct (stable across deploys), so two pollers can share one table; no outcome key can take
- * such a key (those start with an event type). One item per source, so sources stay independent and each item
- * stays far below DynamoDB's 400 KB.
+ * scope names the construct (stable across deploys), so two pollers can share one table; no outcome claim can take
+ * such a key (those start with `o#`: lib/claim-keys.ts). One item per source, so sources stay independent and each
+ * item stays far below DynamoDB's 400 KB.
  */
 
 export const STATE_VERSION = 2;
@@ -113,7 +114,7 @@ export interface PollerStateStore {
 
 /** The item keys of one poller's state: scope `abc` gives `poller#abc#lease`, `poller#abc#fine-tunes`, ... */
 export function stateKey(scope: string, part: StatePart | 'lease'): string {
-  return `poller#${scope}#${part === 'lease' ? 'lease' : PART_KEYS[part]}`;
+  return `${pollerStatePrefix(scope)}${part === 'lease' ? 'lease' : PART_KEYS[part]}`;
 }
 
 export class DynamoPollerStateStore implements PollerStateStore {
@@ -126,8 +127,7 @@ export class DynamoPollerStateStore implements PollerStateStore {
     /** Told when a stored part cannot be read (it then starts afresh) or nears DynamoDB's item limit. */
     private readonly warn: (part: StatePart, why: string) => void = () => undefined,
   ) {
-    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(scope))
-      throw new Error(`poller state scope is not a safe key: "${scope}"`);
+    if (!CLAIM_SCOPE_PATTERN.test(scope)) throw new Error(`poller state scope is not a safe key: "${scope}"`);
   }
 
   async acquireLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {

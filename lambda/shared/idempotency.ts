@@ -6,12 +6,13 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { legacyOutcomeClaimId, outcomeClaimId } from '../../lib/claim-keys';
 
 /**
  * The one claim -> publish -> complete path. The verifier and the poller both deliver through `deliverOnce`, so an
  * event id reaches the bus once whichever path sees it first.
  *
- * Record (partition key `id`):
+ * Record (partition key `id`: the claim's id as given, or, for outcome claims, `o#<scope>#<outcome key>`):
  *   status              INPROGRESS | COMPLETED
  *   expiration          epoch seconds; the table's TTL attribute (retention window of the dedupe)
  *   in_progress_expiry  epoch ms after which an INPROGRESS claim is abandoned and may be taken over
@@ -55,19 +56,62 @@ export interface IdempotencyStore {
   release(req: ClaimRequest): Promise<void>;
 }
 
+/** Where a claim's id is stored, and where an older release may have claimed the same thing. */
+export interface ClaimKeys {
+  item(id: string): string;
+  /** The key an earlier release used for this claim, honoured while it lives; undefined: none to look at. */
+  legacy?(id: string): string | undefined;
+}
+
+/** Ids are item keys as they are (a recipe's own claims, which carry their namespace). */
+export const RAW_CLAIM_KEYS: ClaimKeys = { item: (id) => id };
+
+/**
+ * Ids are outcome keys of the construct with this scope: stored under `o#<scope>#`, where no sender's id can name
+ * another construct's claim or anything that is not a claim; a claim made before namespaces (the bare outcome
+ * key) still counts until it expires.
+ */
+export function outcomeClaimKeys(scope: string): ClaimKeys {
+  outcomeClaimId(scope, ''); // refuses a scope that is not a safe key part, at once
+  return { item: (id) => outcomeClaimId(scope, id), legacy: legacyOutcomeClaimId };
+}
+
 export class DynamoIdempotencyStore implements IdempotencyStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly keys: ClaimKeys = RAW_CLAIM_KEYS,
   ) {}
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const put = await this.put(req);
+    if (put !== true) return put;
+    const taken: ClaimResult = { claimed: true };
+    const legacyId = this.keys.legacy?.(req.id);
+    if (legacyId === undefined) return taken;
+    let legacy: ExistingRecord | undefined;
+    try {
+      legacy = await this.read(legacyId);
+    } catch (err) {
+      // Nothing was published under our claim: free it, so the retry is not told to wait for it.
+      await this.release(req).catch(() => undefined);
+      throw err;
+    }
+    if (!legacy || !isLive(legacy, req.nowMs)) return taken;
+    // The same outcome, claimed by the release before this one: it decides, as it would have.
+    if (legacy.status === STATUS_COMPLETED) await this.complete(req);
+    else await this.release(req);
+    return { claimed: false, existing: legacy };
+  }
+
+  /** The conditional put; true when taken, else what holds the id (none: released between our put and read). */
+  private async put(req: ClaimRequest): Promise<true | ClaimResult> {
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
           Item: {
-            id: { S: req.id },
+            id: { S: this.keys.item(req.id) },
             status: { S: STATUS_IN_PROGRESS },
             expiration: { N: String(Math.floor(req.nowMs / 1000) + req.retentionSeconds) },
             in_progress_expiry: { N: String(req.nowMs + req.inProgressMs) },
@@ -86,25 +130,27 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
           },
         }),
       );
-      return { claimed: true };
+      return true;
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
     // ReturnValuesOnConditionCheckFailure would save this read, but not every engine supports it.
+    const existing = await this.read(this.keys.item(req.id));
+    return existing ? { claimed: false, existing } : { claimed: false };
+  }
+
+  private async read(key: string): Promise<ExistingRecord | undefined> {
     const got = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: req.id } }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: key } }, ConsistentRead: true }),
     );
     const item = got.Item;
-    if (!item) return { claimed: false };
+    if (!item) return undefined;
     return {
-      claimed: false,
-      existing: {
-        status: item.status?.S ?? 'UNKNOWN',
-        inProgressExpiryMs: item.in_progress_expiry?.N ? Number(item.in_progress_expiry.N) : undefined,
-        expirationSeconds: item.expiration?.N ? Number(item.expiration.N) : undefined,
-        deliveryId: item.delivery_id?.S,
-        payloadHash: item.payload_hash?.S,
-      },
+      status: item.status?.S ?? 'UNKNOWN',
+      inProgressExpiryMs: item.in_progress_expiry?.N ? Number(item.in_progress_expiry.N) : undefined,
+      expirationSeconds: item.expiration?.N ? Number(item.expiration.N) : undefined,
+      deliveryId: item.delivery_id?.S,
+      payloadHash: item.payload_hash?.S,
     };
   }
 
@@ -112,7 +158,7 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: { id: { S: req.id } },
+        Key: { id: { S: this.keys.item(req.id) } },
         UpdateExpression: 'SET #status = :completed, expiration = :expiration REMOVE in_progress_expiry',
         ConditionExpression: 'claim_token = :token',
         ExpressionAttributeNames: { '#status': 'status' },
@@ -130,7 +176,7 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
       await this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
-          Key: { id: { S: req.id } },
+          Key: { id: { S: this.keys.item(req.id) } },
           ConditionExpression: 'claim_token = :token AND #status = :inProgress',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -144,6 +190,14 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
+}
+
+/** A claim that still decides: remembered and not past its retention, and if in progress, not abandoned. */
+function isLive(record: ExistingRecord, nowMs: number): boolean {
+  if (record.status !== STATUS_COMPLETED && record.status !== STATUS_IN_PROGRESS) return false;
+  if (record.expirationSeconds !== undefined && record.expirationSeconds < Math.floor(nowMs / 1000))
+    return false;
+  return record.status === STATUS_COMPLETED || (record.inProgressExpiryMs ?? 0) >= nowMs;
 }
 
 /** Publishes one event; throws when the bus did not accept it. */

@@ -8,6 +8,8 @@ export interface VerifierEnv {
   readonly scheme: SchemeName;
   readonly secretCacheTtlMs: number;
   readonly tableName: string;
+  /** Names this construct's claims in the table (`o#<scope>#...`), shared with its poller. */
+  readonly claimScope: string;
   readonly eventBusName: string;
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
@@ -39,6 +41,7 @@ export function readEnv(env: NodeJS.ProcessEnv): VerifierEnv {
     secretCacheTtlMs:
       positiveNumber(env, 'SECRET_CACHE_TTL_SECONDS', DEFAULT_SECRET_CACHE_TTL_SECONDS) * 1000,
     tableName: requiredEnv(env, 'TABLE_NAME'),
+    claimScope: requiredEnv(env, 'CLAIM_SCOPE'),
     eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
     retentionSeconds: Math.round(positiveNumber(env, 'RETENTION_DAYS', DEFAULT_RETENTION_DAYS) * 86400),
     metricsNamespace: env.METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,

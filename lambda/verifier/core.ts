@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   EVENT_SOURCE,
+  eventSpec,
+  isCatalogueType,
   outcomeKey,
   outcomeKeyBytes,
   TogetherEnvelope,
@@ -39,6 +41,12 @@ export interface VerifierConfig {
   /** How long a delivered id is remembered, in seconds. */
   readonly retentionSeconds: number;
   readonly metrics: MetricsContext;
+  /**
+   * Take the types this library produces too (never deployed: `dev` on your machine, so `send` can try a handler
+   * of any type).
+   * @default false
+   */
+  readonly acceptProducedTypes?: boolean;
 }
 
 export interface VerifierDeps {
@@ -132,6 +140,50 @@ export function parseEnvelope(body: RawBody, byteLength: number): VerifiedEvent 
     known: checked.known,
     problems: checked.problems,
   };
+}
+
+/**
+ * Step 5b: what a signed envelope may not be. A type this library publishes itself (the poller's, a recipe's) is
+ * never Together's to send: taking it from a webhook would let a sender invent an outcome only we can know, and
+ * claim its key before the real one. An envelope created before the dedupe retention began may be a captured
+ * request replayed after its claim was forgotten (together-hmac signs no timestamp): its outcome is no longer
+ * remembered, so it is refused rather than published again.
+ */
+export function refusal(
+  envelope: TogetherEnvelope,
+  nowMs: number,
+  config: Pick<VerifierConfig, 'retentionSeconds' | 'acceptProducedTypes'>,
+): (Rejection & { readonly counter: 'ReservedType' | 'TooOld' }) | undefined {
+  const { retentionSeconds } = config;
+  if (isCatalogueType(envelope.type) && !config.acceptProducedTypes) {
+    const producer = eventSpec(envelope.type).producer;
+    if (producer) {
+      const why = `type ${envelope.type} is published by this library (${producer}), never sent by Together: refused`;
+      return { ...reject(400, why), counter: 'ReservedType' };
+    }
+  }
+  const createdMs = envelopeTime(envelope.created_at);
+  if (createdMs !== undefined && createdMs < nowMs - retentionSeconds * 1000) {
+    const why =
+      `created_at ${new Date(createdMs).toISOString()} is older than the dedupe retention ` +
+      `(${+(retentionSeconds / 86400).toFixed(3)} days): refused as a possible replay`;
+    return { ...reject(400, why), counter: 'TooOld' };
+  }
+  return undefined;
+}
+
+/** `created_at` as epoch ms: an ISO string, or a number of seconds (ms from 1e11 on); undefined if unreadable. */
+export function envelopeTime(value: unknown): number | undefined {
+  const ms =
+    typeof value === 'string'
+      ? Date.parse(value)
+      : typeof value === 'number'
+        ? value < 1e11
+          ? value * 1000
+          : value
+        : NaN;
+  // Past ±8.64e15 ms a Date is invalid (and toISOString throws).
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : undefined;
 }
 
 /** Steps 2 and 4 together, synchronously: what the benchmark measures against bare HMAC + JSON.parse. */
@@ -264,9 +316,14 @@ async function handle(
   if (!verified.ok) return record.refuse(verified);
 
   const { envelope } = verified;
-  const key = outcomeKey(envelope);
   line.id = envelope.id;
   line.type = envelope.type;
+  const refused = refusal(envelope, nowMs, deps.config);
+  if (refused) {
+    counters[refused.counter] = 1;
+    return record.refuse(refused);
+  }
+  const key = outcomeKey(envelope);
   line.key = key;
   const size =
     EVENT_SOURCE.length + Buffer.byteLength(envelope.type) + decoded.byteLength + outcomeKeyBytes(key);

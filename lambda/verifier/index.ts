@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoIdempotencyStore } from '../shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
 import { putEvent } from '../shared/publisher';
 import {
@@ -26,7 +26,7 @@ let deps: VerifierDeps | undefined;
 
 function makeDeps(env: NodeJS.ProcessEnv): VerifierDeps {
   const config = readEnv(env);
-  const store = new DynamoIdempotencyStore(dynamo, config.tableName);
+  const store = new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope));
   return {
     config: {
       scheme: config.scheme,

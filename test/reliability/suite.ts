@@ -8,7 +8,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { eventSpec, EVENT_TYPES, outcomeKey, sampleEvent, TogetherEnvelope } from '../../lib/events';
+import { eventSpec, outcomeKey, sampleEvent, TogetherEnvelope, WEBHOOK_EVENT_TYPES } from '../../lib/events';
 import { sendHttp } from '../../lambda/shared/http';
 import { deliverOnce, DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
 import { handleWebhook, VerifierDeps, WebhookRequest } from '../../lambda/verifier/core';
@@ -142,13 +142,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One outcome per id: a type from the catalogue with its outcome fields made unique. */
 function eventFor(i: number): TogetherEnvelope {
-  const type = EVENT_TYPES[i % EVENT_TYPES.length];
+  // Types Together sends: a receiver refuses the ones only this library produces.
+  const type = WEBHOOK_EVENT_TYPES[i % WEBHOOK_EVENT_TYPES.length];
   const sample = sampleEvent(type, `evt_rel_${i}`);
   const data: Record<string, unknown> = { ...sample.data };
   // The first outcome field names the job (fine_tune_id, batch_id, model_id, workflow_id, ...).
   const field = eventSpec(type).outcomeKey[0];
   data[field] = `${field}-${i}`;
-  return { ...sample, data };
+  // The receiver reads the real clock: so does created_at (one older than the retention is refused as a replay).
+  return { ...sample, created_at: new Date().toISOString(), data };
 }
 
 export async function runReliability(opts: ReliabilityOptions): Promise<ReliabilityReport> {

@@ -4,14 +4,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { randomUUID } from 'node:crypto';
 import { poll, PollerDeps, PollWindow, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
-import { DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
 import { putEvent } from '../../lambda/shared/publisher';
 import { ApiClock } from '../../lambda/shared/together-api';
 import { LocalDynamo, startDynalite } from './dynalite';
 import { FakeTogether } from './fake-together';
 import { HOUR, T0 } from './together-fixtures';
-import { BUS, mockEventBridge } from './verifier-harness';
+import { BUS, CLAIM_SCOPE, mockEventBridge } from './verifier-harness';
 
 export const TOPIC = 'arn:aws:sns:us-east-1:111111111111:together-alerts';
 export const WATCHED = 'meta-llama/Llama-2-70b-chat-hf';
@@ -53,7 +53,7 @@ export function pollerHarness() {
           retentionSeconds: 7 * 86400,
           metrics: { namespace: 'TogetherWebhooks', service: 'poller-test' },
         },
-        store: new DynamoIdempotencyStore(h.dynamo.client, h.table),
+        store: new DynamoIdempotencyStore(h.dynamo.client, h.table, outcomeClaimKeys(CLAIM_SCOPE)),
         state: new DynamoPollerStateStore(h.dynamo.client, h.table, scope),
         publish: (detailType, detail) => putEvent(eventBridge, BUS, detailType, detail),
         getApiKey: async () => h.apiKey,

@@ -24,11 +24,19 @@ export function signedRequest(
   };
 }
 
-export function envelope(id: string, type = 'fine_tune.completed', data?: Record<string, unknown>): string {
+/** When `envelope()`s are created by default: two hours before the verifier harness's clock starts. */
+export const ENVELOPE_CREATED_AT = '2026-11-23T10:00:00Z';
+
+export function envelope(
+  id: string,
+  type = 'fine_tune.completed',
+  data?: Record<string, unknown>,
+  createdAt = ENVELOPE_CREATED_AT,
+): string {
   return JSON.stringify({
     id,
     type,
-    created_at: '2026-11-23T10:00:00Z',
+    created_at: createdAt,
     data: data ?? { fine_tune_id: 'ft-123', model_name: 'acme/llama-ft', eval_loss: 0.42 },
   });
 }

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { randomUUID } from 'node:crypto';
-import { DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
 import { putEvent } from '../../lambda/shared/publisher';
 import { VerifierDeps } from '../../lambda/verifier/core';
@@ -10,6 +10,10 @@ import { SchemeName } from '../../lambda/verifier/signature';
 import { SECRET } from './signing';
 
 export const BUS = 'together-test-bus';
+/** Where the verifier harness's clock starts: the poller fixtures' T0 (2026-11-23T12:00:00Z). */
+export const HARNESS_T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+/** The claim scope the verifier and poller harnesses share, as one construct's verifier and poller do. */
+export const CLAIM_SCOPE = 'test-hooks';
 
 /** Mocks every EventBridgeClient at the SDK boundary; answers PutEvents with success unless told otherwise. */
 export function mockEventBridge() {
@@ -58,11 +62,14 @@ export function harness(opts: {
   scheme?: SchemeName;
   secrets?: string[];
   failSecrets?: () => Error | undefined;
+  /** The construct's claim scope, as its poller's: default `CLAIM_SCOPE`. */
+  claimScope?: string;
 }): Harness {
   const scheme = opts.scheme ?? 'together-hmac';
   let values = opts.secrets ?? [SECRET];
   let fetches = 0;
-  const clock = { now: Date.now() };
+  // A fixture clock, as the envelopes' created_at: never the real one beside a fixed date.
+  const clock = { now: HARNESS_T0 };
   const logs: LogLine[] = [];
   const eventBridge = new EventBridgeClient({ region: 'us-east-1' });
   const deps: VerifierDeps = {
@@ -82,7 +89,11 @@ export function harness(opts: {
       300_000,
       10_000,
     ),
-    store: new DynamoIdempotencyStore(opts.dynamoClient, opts.table),
+    store: new DynamoIdempotencyStore(
+      opts.dynamoClient,
+      opts.table,
+      outcomeClaimKeys(opts.claimScope ?? CLAIM_SCOPE),
+    ),
     publish: (detailType, detail) => putEvent(eventBridge, BUS, detailType, detail),
     log: (line) => logs.push(JSON.parse(JSON.stringify(line))),
     clock: () => clock.now,
