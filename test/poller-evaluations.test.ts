@@ -1,6 +1,6 @@
 import { answerErrors, describedPath } from './support/openapi';
 import { pollerHarness } from './support/poller-harness';
-import { evaluation, MINUTE, T0 } from './support/together-fixtures';
+import { evaluation, HOUR, MINUTE, T0 } from './support/together-fixtures';
 
 /** Issue 12, recipe 5: Together's evaluation jobs through the poller, with the same exactly-once rules as fine-tunes. */
 
@@ -100,4 +100,72 @@ test('off unless asked for: the default poller never calls /evaluation', async (
   clock.t = T0;
   await h.runPoll();
   expect(together.requests.filter((r) => r.path.startsWith('/v1/evaluation'))).toEqual([]);
+});
+
+describe('a listing capped at 100 (issue 16: evaluations lost silently)', () => {
+  /** `n` evaluations created one second apart from `from`, newest first as Together lists them. */
+  const sweep = (prefix: string, n: number, from: number, status: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) =>
+      evaluation(`${prefix}-${String(i).padStart(3, '0')}`, status(i), from + i * 1000 + 500, {
+        createdAt: from + i * 1000,
+      }),
+    ).reverse();
+  const published = () => new Set(h.published().map((p) => p.detail.data.workflow_id as string));
+  const pollLine = () => h.logs.filter((l) => l.message === 'poll').at(-1)!;
+
+  test('150 evaluations created and finished between two listings are all published: a full page is read per status', async () => {
+    await pollAt(T0);
+    together.jobs.evaluations = sweep('eval-sweep', 150, T0 + 1000, (i) =>
+      i % 5 < 3 ? 'completed' : 'error',
+    );
+    const summary = await pollAt(T0 + MINUTE);
+    expect(published().size).toBe(150);
+    expect(summary.incomplete).toBeUndefined();
+    expect(pollLine().ListingIncomplete).toBe(0);
+    const searches = together.requests.filter((r) => r.path === '/v1/evaluation').map((r) => r.search);
+    expect(searches).toEqual(
+      expect.arrayContaining(['?limit=100', '?status=completed&limit=100', '?status=error&limit=100']),
+    );
+    for (const r of together.requests) expect(describedPath(r.method, r.path)).toBeDefined();
+  });
+
+  test('one that still cannot be read whole is counted and logged, and the horizon holds for what shows up later', async () => {
+    await pollAt(T0);
+    // 150 of one status since the last listing: Together shows 100 of them, however it is asked.
+    const all = sweep('eval-many', 150, T0 + 1000, () => 'completed');
+    together.jobs.evaluations = all;
+    // Two hours on (a key refused meanwhile, say): a horizon that moved would now be past every one of them.
+    const summary = await pollAt(T0 + 2 * HOUR);
+    expect(published().size).toBe(100);
+    expect(summary.incomplete).toEqual([
+      expect.stringMatching(
+        /^evaluations: more than 100 evaluation jobs completed created since .*: jobs beyond/,
+      ),
+    ]);
+    expect(pollLine()).toMatchObject({ level: 'WARN', ListingIncomplete: 1 });
+    // The 100 shown leave the listing (deleted, say): the 50 it could not show are listed, and still new.
+    together.jobs.evaluations = all.slice(100);
+    await pollAt(T0 + 2 * HOUR + MINUTE);
+    expect(published().size).toBe(150);
+    expect(h.keys().length).toBe(150);
+  });
+
+  test('a first listing over a long history is whole when the unfinished jobs fit a page', async () => {
+    together.jobs.evaluations = [
+      ...sweep('eval-running', 30, T0 - 10 * MINUTE, () => 'running'),
+      ...sweep('eval-history', 200, T0 - 30 * 86_400_000, () => 'completed'),
+    ];
+    const summary = await pollAt(T0);
+    expect(summary.incomplete).toBeUndefined();
+    expect(h.keys()).toEqual([]); // history, not replayed
+    expect(summary.followed.evaluations).toBe(30);
+  });
+
+  test('a first listing with more unfinished jobs than a page can show says so', async () => {
+    together.jobs.evaluations = sweep('eval-queued', 120, T0 - 10 * MINUTE, () => 'queued');
+    const summary = await pollAt(T0);
+    expect(summary.incomplete).toEqual([
+      expect.stringContaining('more than 100 evaluation jobs queued at the first listing'),
+    ]);
+  });
 });

@@ -147,6 +147,8 @@ export interface PollSummary {
   stoppedBy?: StopKind;
   failures?: string[];
   notListed?: string[];
+  /** Sources whose listing may have missed jobs, and why (`ListingIncomplete`). */
+  incomplete?: string[];
 }
 
 export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSummary> {
@@ -293,6 +295,8 @@ async function pollSources(
     };
     summary.visited = trackers.reduce((n, t) => n + t.visited, 0);
     summary.heldBack = trackers.reduce((n, t) => n + t.heldBack(), 0);
+    const incomplete = trackers.filter((t) => t.incomplete).map((t) => `${t.name}: ${t.incomplete}`);
+    if (incomplete.length > 0) summary.incomplete = incomplete;
   }
   if (api.succeeded > 0 && run.stop?.kind !== 'auth') closeAuthIncident(deps, state);
 }
@@ -373,7 +377,8 @@ async function openAuthIncident(
       'Together AI rejected the API key',
       `Together answered HTTP ${status} (${message}) to the job poller: the API key was rejected. ` +
         `Rotate it in the Secrets Manager secret ${name}. Polling resumes by itself once the key works; ` +
-        'job outcomes in the meantime are published then, none is lost.',
+        'job outcomes in the meantime are published then (a listing too long to read whole, should one be, ' +
+        'raises its own alarm).',
     );
   } catch (err) {
     // Not recorded: the next poll tries the alert again.
@@ -418,18 +423,20 @@ function report(deps: PollerDeps, summary: PollSummary, startMs: number): PollSu
     level:
       summary.errors > 0
         ? 'ERROR'
-        : summary.outcome === 'completed' || summary.outcome === 'skipped'
-          ? 'INFO'
-          : 'WARN',
+        : summary.incomplete || !(summary.outcome === 'completed' || summary.outcome === 'skipped')
+          ? 'WARN'
+          : 'INFO',
     message: 'poll',
     ...summary,
     latencyMs: deps.clock.now() - startMs,
   };
   const skipped = summary.outcome === 'skipped';
   const counters: Record<string, number> = skipped
-    ? { Polls: 1 }
+    ? { Polls: 1, PollSkipped: 1 }
     : {
         Polls: 1,
+        PollSkipped: 0,
+        ListingIncomplete: summary.incomplete?.length ?? 0,
         Published: summary.published,
         PollErrors: summary.errors,
         PollIncomplete: summary.outcome === 'completed' ? 0 : 1,

@@ -48,10 +48,27 @@ export class Deferred extends Error {
   }
 }
 
+/** What a listing must cover to be whole. */
+export interface ListRequest {
+  /** Epoch ms: every job created since then must be in it (the last listing that worked, or the baseline). */
+  readonly since: number;
+  /** No listing has worked yet: every unfinished job must be in it, however old. */
+  readonly first: boolean;
+}
+
+export interface Listing<J extends ListedJob> {
+  readonly jobs: J[];
+  /**
+   * Why the listing may not show every job it should (a capped page that reading further could not complete):
+   * counted, alarmed and logged, never a silent gap.
+   */
+  readonly incomplete?: string;
+}
+
 export interface JobSource<J extends ListedJob> {
   /** As in logs and metrics: `fine-tunes`, `batches`. */
   readonly name: string;
-  list(ctx: PollContext): Promise<J[]>;
+  list(ctx: PollContext, request: ListRequest): Promise<Listing<J>>;
   /** One job by id, for a followed job the listing no longer shows; undefined when Together no longer knows it. */
   get(ctx: PollContext, id: string): Promise<J | undefined>;
   /** Publishes what is left of a finished job's progress, then its terminal outcome. */
@@ -142,8 +159,14 @@ function doneMark(job: ListedJob, now: number): number {
 export class JobTracker<J extends ListedJob> {
   /** How many jobs the listing showed (undefined: the listing failed). */
   listed?: number;
+  /** Why this poll's listing may have missed jobs, when it may have. */
+  incomplete?: string;
   visited = 0;
   private listing?: Map<string, J>;
+
+  get name(): string {
+    return this.source.name;
+  }
 
   constructor(
     private readonly source: JobSource<J>,
@@ -166,16 +189,21 @@ export class JobTracker<J extends ListedJob> {
   async settle(): Promise<void> {
     if (this.run.stop) return;
     const { state, ctx } = this;
-    let jobs: J[];
+    const firstListing = state.listed === undefined;
+    let answer: Listing<J>;
     try {
-      jobs = await this.source.list(ctx);
+      answer = await this.source.list(ctx, {
+        since: state.listed ?? state.since,
+        first: firstListing,
+      });
     } catch (err) {
       if (err instanceof StopPoll) this.run.stopWith(err);
       else
         this.run.fail(`${this.source.name}: ${err instanceof RequestFailed ? err.message : errorName(err)}`);
       return;
     }
-    const firstListing = state.listed === undefined;
+    const { jobs } = answer;
+    this.incomplete = answer.incomplete;
     state.listed = ctx.now;
     this.listed = jobs.length;
     this.listing = new Map(jobs.map((j) => [j.id, j]));
@@ -208,8 +236,9 @@ export class JobTracker<J extends ListedJob> {
     );
 
     // This listing worked and every finished job in it was delivered or is followed: the horizon follows it, an
-    // overlap behind (a job listed late, clock skew), but never past a finished job not yet reached.
-    let bound = ctx.now;
+    // overlap behind (a job listed late, clock skew), but never past a finished job not yet reached. A listing that
+    // may have missed jobs moves it not at all: one it did not show, listed later, is still new then.
+    let bound = answer.incomplete === undefined ? ctx.now : -Infinity;
     for (const job of todo.slice(started)) {
       const end = Number.isFinite(job.at) ? job.at : job.endedBy;
       if (!state.open[job.id] && Number.isFinite(end)) bound = Math.min(bound, end);

@@ -52,7 +52,7 @@ export interface FakeJobs {
   files: Map<string, string>;
   /** Jobs left out of the listings (a listing that lags or drops them) but still answered by id. */
   unlisted: Set<string>;
-  /** Evaluation jobs, newest first as Together lists them (GET /evaluation honours `limit`, default 10). */
+  /** Evaluation jobs, newest first as Together lists them (GET /evaluation honours `status`, `limit` 1-100). */
   evaluations: Array<Record<string, unknown>>;
   /**
    * Dedicated endpoints as GET /endpoints/{id} shows them (DedicatedEndpoint); POST /endpoints adds one in PENDING,
@@ -204,8 +204,15 @@ export class FakeTogether {
 
   private jobsRoute(path: string, search = ''): ScriptedAnswer | undefined {
     if (path === '/v1/evaluation') {
-      const limit = Number(new URLSearchParams(search).get('limit') ?? 10);
-      const listed = this.jobs.evaluations.filter((e) => !this.jobs.unlisted.has(e.workflow_id as string));
+      const query = new URLSearchParams(search);
+      const limit = Number(query.get('limit') ?? 10);
+      const status = query.get('status');
+      const listed = this.jobs.evaluations
+        .filter((e) => !this.jobs.unlisted.has(e.workflow_id as string))
+        .filter((e) => status === null || e.status === status);
+      // Together's CLI: "max 100".
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        return { status: 400, body: TOGETHER_ERROR(`limit must be 1-100, got ${query.get('limit')}`) };
       return { status: 200, body: listed.slice(0, limit) };
     }
     const evaluation = /^\/v1\/evaluation\/([^/]+)$/.exec(path);

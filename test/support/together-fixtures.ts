@@ -78,6 +78,8 @@ export function evaluation(
     type?: 'classify' | 'score' | 'compare';
     results?: Record<string, unknown> | null;
     message?: string;
+    /** Default: an hour before T0. */
+    createdAt?: number;
   } = {},
 ) {
   return {
@@ -90,7 +92,7 @@ export function evaluation(
       ...(opts.message ? [{ status, message: opts.message, timestamp: iso(updatedAt) }] : []),
     ],
     parameters: { judge: { model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo' } },
-    created_at: iso(T0 - HOUR),
+    created_at: iso(opts.createdAt ?? T0 - HOUR),
     updated_at: iso(updatedAt),
     results: opts.results === undefined ? null : opts.results,
   };

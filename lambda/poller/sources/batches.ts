@@ -1,5 +1,5 @@
 import { RequestFailed } from '../api';
-import { JobSource, ListedJob, PollContext } from '../tracker';
+import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
 import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
 
 /**
@@ -43,10 +43,11 @@ export class BatchSource implements JobSource<BatchJob> {
 
   constructor(private readonly apiBaseUrl: string) {}
 
-  async list(ctx: PollContext): Promise<BatchJob[]> {
+  async list(ctx: PollContext): Promise<Listing<BatchJob>> {
     const answer = await ctx.api.get('/batches');
     if (!Array.isArray(answer)) throw new RequestFailed('GET /batches: unexpected answer (not an array)');
-    return answer.map(batchJob).filter((b): b is BatchJob => b !== undefined);
+    // Unpaginated: the whole account in one answer.
+    return { jobs: answer.map(batchJob).filter((b): b is BatchJob => b !== undefined) };
   }
 
   async get(ctx: PollContext, id: string): Promise<BatchJob | undefined> {

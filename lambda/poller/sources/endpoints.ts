@@ -1,6 +1,6 @@
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
-import { JobSource, ListedJob, PollContext } from '../tracker';
+import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
 import { isObject, iso, time } from './common';
 
 /**
@@ -40,11 +40,12 @@ export function endpoint(item: unknown): Endpoint | undefined {
 export class EndpointSource implements JobSource<Endpoint> {
   readonly name = 'endpoints';
 
-  async list(ctx: PollContext): Promise<Endpoint[]> {
+  async list(ctx: PollContext): Promise<Listing<Endpoint>> {
     const answer = await ctx.api.get('/endpoints?type=dedicated&mine=true');
     if (!isObject(answer) || !Array.isArray(answer.data))
       throw new RequestFailed('GET /endpoints: unexpected answer (no data array)');
-    return answer.data.map(endpoint).filter((e): e is Endpoint => e !== undefined);
+    // Unpaginated: every endpoint of the account in one answer.
+    return { jobs: answer.data.map(endpoint).filter((e): e is Endpoint => e !== undefined) };
   }
 
   async get(ctx: PollContext, id: string): Promise<Endpoint | undefined> {

@@ -1,6 +1,6 @@
 import { RequestFailed, StopPoll } from '../api';
 import { FollowedJob, JobSourceState } from '../state';
-import { JobSource, ListedJob, PollContext } from '../tracker';
+import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
 import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
 
 /**
@@ -61,11 +61,12 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
 
   constructor(private readonly options: FineTuneOptions) {}
 
-  async list(ctx: PollContext): Promise<FineTuneJob[]> {
+  async list(ctx: PollContext): Promise<Listing<FineTuneJob>> {
     const answer = await ctx.api.get('/fine-tunes');
     if (!isObject(answer) || !Array.isArray(answer.data))
       throw new RequestFailed('GET /fine-tunes: unexpected answer (no data array)');
-    return answer.data.map(fineTuneJob).filter((j): j is FineTuneJob => j !== undefined);
+    // Unpaginated: the whole account in one answer.
+    return { jobs: answer.data.map(fineTuneJob).filter((j): j is FineTuneJob => j !== undefined) };
   }
 
   async get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
