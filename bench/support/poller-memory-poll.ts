@@ -65,7 +65,7 @@ function highWaterMark(): number | undefined {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** The listing read as before streaming: the whole answer, one parse, then picked. */
