@@ -64,7 +64,7 @@ const heapGrowth = (r: MemoryResult) => mib(r.peakHeapBytes - r.baselineHeapByte
 function outcome(r: MemoryResult, jobs: number): string {
   const s = r.summary;
   if (s.checked.fineTunes === jobs) return `listed ${jobs.toLocaleString('en-US')}, published ${s.published}`;
-  return `listing FAILED: ${(s.failures?.[0] ?? s.reason ?? s.outcome).slice(0, 90)}`;
+  return `listing FAILED: ${(s.failures?.[0] ?? s.reason ?? s.outcome).slice(0, 140)}`;
 }
 
 async function main() {
