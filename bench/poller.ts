@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { poll, PollerDeps, pollWindow, RESERVES } from '../lambda/poller/core';
 import { DynamoPollerStateStore } from '../lambda/poller/state';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
+import { DynamoIdempotencyStore, outcomeClaimKeys } from '../lambda/shared/idempotency';
 import { realClock, togetherRequest } from '../lambda/shared/together-api';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -103,7 +103,7 @@ async function main() {
             retentionSeconds: 7 * 86400,
             metrics: { namespace: 'Bench', service: 'bench' },
           },
-          store: new DynamoIdempotencyStore(client, table),
+          store: new DynamoIdempotencyStore(client, table, outcomeClaimKeys('bench')),
           state: new DynamoPollerStateStore(client, table, 'bench'),
           publish: async () => undefined,
           getApiKey: async () => apiKey,

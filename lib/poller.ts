@@ -94,6 +94,15 @@ export interface PollerOptions {
    * @default 'https://api.together.xyz/v1'
    */
   readonly apiBaseUrl?: string;
+  /**
+   * The poller function's memory, in MB (256 to 10240). `GET /fine-tunes` lists every fine-tune of the account at
+   * once; a poll keeps about 1 KB of each, so 256 MB hold about 100,000 fine-tunes (a larger listing fails the
+   * fine-tunes with an error that says so, and everything else still flows). Lambda gives CPU in proportion to
+   * memory, and reading a large listing is CPU-bound: above about 20,000 fine-tunes raise it (README: "Memory on a
+   * large account").
+   * @default 256
+   */
+  readonly memorySize?: number;
 }
 
 /** Props of `TogetherJobPoller` when used on its own (`TogetherWebhooks` fills in all but `PollerOptions`). */
@@ -171,7 +180,7 @@ export class TogetherJobPoller extends Construct {
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
       // Together requests stop 45 s in; the rest is kept for delivering what they found and saving the state.
       timeout: Duration.seconds(90),
-      memorySize: 256,
+      memorySize: props.memorySize ?? 256,
       // Polls never overlap; the lease in the table covers the rest.
       reservedConcurrentExecutions: 1,
       logRetention: retention,
@@ -328,6 +337,14 @@ function validatePoller(props: TogetherJobPollerProps): void {
   for (const model of Object.keys(props.modelDeprecations ?? {})) {
     if (!watched.includes(model)) {
       throw new Error(`TogetherJobPoller: modelDeprecations names "${model}", which is not in watchModels`);
+    }
+  }
+  const memory = props.memorySize;
+  if (memory !== undefined && !Token.isUnresolved(memory)) {
+    if (!Number.isInteger(memory) || memory < 256 || memory > 10240) {
+      throw new Error(
+        `TogetherJobPoller: memorySize must be a whole number of MB from 256 to 10240, got ${typeof memory === 'number' ? String(memory) : JSON.stringify(memory)}`,
+      );
     }
   }
   checkHttpsUrl('TogetherJobPoller', 'apiBaseUrl', props.apiBaseUrl);

@@ -1,4 +1,4 @@
-import { readPollerEnv } from '../lambda/poller/config';
+import { listedJobsFor, readPollerEnv } from '../lambda/poller/config';
 
 const base = {
   TABLE_NAME: 'dedupe',
@@ -39,6 +39,10 @@ test.each([
   [{ WATCH_MODELS: '[1]' }, /WATCH_MODELS has the wrong shape/],
   [{ MODEL_INFO: '[]' }, /MODEL_INFO has the wrong shape/],
   [{ STALL_AFTER_MINUTES: 'soon' }, /STALL_AFTER_MINUTES must be a number of minutes, got "soon"/],
+  [
+    { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: 'lots' },
+    /AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a whole number of MB, got "lots"/,
+  ],
 ])('%j is refused with what was wrong', (override, message) => {
   expect(() => readPollerEnv({ ...base, ...override })).toThrow(message);
 });
@@ -47,4 +51,13 @@ test('http to this machine is allowed (local fakes and tests)', () => {
   expect(readPollerEnv({ ...base, API_BASE_URL: 'http://127.0.0.1:4010/v1' }).apiBaseUrl).toBe(
     'http://127.0.0.1:4010/v1',
   );
+});
+
+test("the jobs a listing may keep follow the function's memory, which Lambda names", () => {
+  expect(readPollerEnv(base).memoryMb).toBe(256);
+  expect(readPollerEnv({ ...base, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' }).memoryMb).toBe(1024);
+  // 100,000 fine-tunes measured at ~100 MiB of growth (docs/BENCHMARKS.md): the default memory holds them.
+  expect(listedJobsFor(256)).toBe(102_400);
+  expect(listedJobsFor(512)).toBe(307_200);
+  expect(listedJobsFor(128)).toBe(1_000);
 });

@@ -177,6 +177,19 @@ test.each<[Partial<PollerOptions>, RegExp]>([
     /modelDeprecations names "b", which is not in watchModels/,
   ],
   [{ apiBaseUrl: 'ftp://together' }, /apiBaseUrl must be an https URL, got "ftp:\/\/together"/],
+  [{ memorySize: 128 }, /memorySize must be a whole number of MB from 256 to 10240, got 128/],
+  [{ memorySize: 512.5 }, /memorySize must be a whole number of MB from 256 to 10240, got 512.5/],
+  [{ memorySize: 20_480 }, /memorySize must be a whole number of MB from 256 to 10240, got 20480/],
+  [{ memorySize: Number.NaN }, /memorySize must be a whole number of MB from 256 to 10240, got NaN/],
 ])('invalid poller options are refused: %j', (options, message) => {
   expect(() => synth(options)).toThrow(message);
+});
+
+test("memorySize sets the poller function's memory: 256 MB unless raised", () => {
+  const memoryOf = (t: Template) =>
+    Object.values(t.findResources('AWS::Lambda::Function')).find((f) =>
+      /Polls Together AI jobs/.test(f.Properties.Description),
+    )?.Properties.MemorySize;
+  expect(memoryOf(synth().t)).toBe(256);
+  expect(memoryOf(synth({ memorySize: 1769 }).t)).toBe(1769);
 });

@@ -25,6 +25,17 @@ export interface PollerEnv {
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
   readonly metricsService: string;
+  /** The function's memory, MB (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
+  readonly memoryMb: number;
+}
+
+/**
+ * The most jobs one streamed listing may keep for a poll with this much memory. Measured (docs/BENCHMARKS.md): a
+ * poll over 100,000 fine-tunes grows by ~100 MiB, about 1 KB a job; 128 MB are left for the runtime, the SDK and
+ * the rest of the poll, and each MB beyond holds 800 jobs, so 256 MB hold 102,400.
+ */
+export function listedJobsFor(memoryMb: number): number {
+  return Math.max(1_000, Math.floor((memoryMb - 128) * 800));
 }
 
 function minutes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -47,6 +58,16 @@ function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T, check: (v: u
   }
   if (!check(value)) throw new Error(`${name} has the wrong shape, got ${raw.slice(0, 100)}`);
   return value as T;
+}
+
+function memory(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 256;
+  const mb = Number(raw);
+  if (!Number.isInteger(mb) || mb < 128)
+    throw new Error(
+      `AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a whole number of MB, got "${raw.slice(0, 100)}"`,
+    );
+  return mb;
 }
 
 function scope(name: string, raw: string): string {
@@ -81,5 +102,6 @@ export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
     retentionSeconds: Math.round(Number(env.RETENTION_DAYS || 7) * 86400),
     metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',
     metricsService: env.METRICS_SERVICE || env.AWS_LAMBDA_FUNCTION_NAME || 'together-poller',
+    memoryMb: memory(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
   };
 }

@@ -5,7 +5,14 @@ import { publishOutcomeUnknown } from '../shared/publisher';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../shared/sdk-config';
 import { ApiClock } from '../shared/together-api';
-import { PollApi, RequestFailed, StopKind, StopPoll } from './api';
+import {
+  DEFAULT_LISTING_TIMEOUT_MS,
+  DEFAULT_MAX_LISTING_BYTES,
+  PollApi,
+  RequestFailed,
+  StopKind,
+  StopPoll,
+} from './api';
 import { BatchSource } from './sources/batches';
 import { EndpointSource } from './sources/endpoints';
 import { EvaluationSource } from './sources/evaluations';
@@ -59,6 +66,10 @@ export interface PollerLimits {
   readonly publishWithoutEventsAfter: number;
   /** A claim outlives the function by this much, so it can never lapse while the function still runs. */
   readonly claimMarginMs: number;
+  /** A streamed listing (GET /fine-tunes): its whole exchange, its bytes, and the jobs kept of it. */
+  readonly listingTimeoutMs: number;
+  readonly maxListingBytes: number;
+  readonly maxListedItems: number;
 }
 
 export const DEFAULT_LIMITS: PollerLimits = {
@@ -69,6 +80,9 @@ export const DEFAULT_LIMITS: PollerLimits = {
   connectTimeoutMs: 3_000,
   publishWithoutEventsAfter: 5,
   claimMarginMs: 30_000,
+  listingTimeoutMs: DEFAULT_LISTING_TIMEOUT_MS,
+  maxListingBytes: DEFAULT_MAX_LISTING_BYTES,
+  maxListedItems: Infinity,
 };
 
 /**
@@ -228,6 +242,9 @@ async function pollSources(
     workDeadlineMs: window.workDeadlineMs,
     connectTimeoutMs: limits.connectTimeoutMs,
     requestTimeoutMs: limits.requestTimeoutMs,
+    listingTimeoutMs: limits.listingTimeoutMs,
+    maxListingBytes: limits.maxListingBytes,
+    maxListedItems: limits.maxListedItems,
     // Several requests in flight may be refused at once: one alert.
     onKeyRefused: (status, message) => (keyRefused ??= openAuthIncident(deps, state, status, message, now)),
   });

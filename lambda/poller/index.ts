@@ -14,7 +14,7 @@ import {
 } from '../shared/sdk-config';
 import { readSecret } from '../shared/secret-value';
 import { realClock } from '../shared/together-api';
-import { readPollerEnv } from './config';
+import { listedJobsFor, readPollerEnv } from './config';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from './core';
 import { DynamoPollerStateStore } from './state';
 
@@ -41,6 +41,8 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
       initialLookbackMs: config.initialLookbackMs,
       retentionSeconds: config.retentionSeconds,
       metrics: { namespace: config.metricsNamespace, service: config.metricsService },
+      // What bounds the poll's memory: the jobs a listing keeps.
+      limits: { maxListedItems: listedJobsFor(config.memoryMb) },
     },
     store: new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope)),
     state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>

@@ -12,19 +12,50 @@ import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
 
 const TERMINAL = new Set(['completed', 'error', 'user_error', 'cancelled']);
 
-interface FineTuneEvent {
-  type?: string;
-  message?: string;
-  level?: string | null;
-  step?: number;
-  created_at?: string;
+/**
+ * What the poller keeps of a job's events, whether the listing carried them or `/events` answered: its checkpoints,
+ * when the newest event happened, and the error that ended it. A large account's listing carries every event of
+ * every job, and the poll holds the whole listing, so each job keeps only these.
+ */
+export interface EventDigest {
+  /** `checkpoint_save` events with an integer step, ascending by step (the last event of a step wins). */
+  readonly checkpoints: ReadonlyArray<{ readonly step: number; readonly createdAt?: string }>;
+  /** Epoch ms of the newest dated event, 0 when none is dated. */
+  readonly newest: number;
+  /** The last `job_error` event, else the last error-level one. */
+  readonly failure?: { readonly message?: string; readonly step?: number };
+}
+
+export function digestEvents(events: readonly unknown[]): EventDigest {
+  const saves = new Map<number, string | undefined>();
+  let newest = 0;
+  let jobError: Record<string, unknown> | undefined;
+  let errorLevel: Record<string, unknown> | undefined;
+  for (const e of events) {
+    if (!isObject(e)) continue;
+    newest = Math.max(newest, time(e.created_at) || 0);
+    if (e.type === 'checkpoint_save' && Number.isInteger(e.step))
+      saves.set(e.step as number, typeof e.created_at === 'string' ? e.created_at : undefined);
+    if (e.type === 'job_error') jobError = e;
+    if (e.level === 'error' || e.level === 'legacy_ierror') errorLevel = e;
+  }
+  const failed = jobError ?? errorLevel;
+  const step = failed?.step;
+  return {
+    checkpoints: [...saves.keys()].sort((a, b) => a - b).map((s) => ({ step: s, createdAt: saves.get(s) })),
+    newest,
+    failure: failed && {
+      message: typeof failed.message === 'string' ? failed.message.slice(0, MAX_ERROR_MESSAGE) : undefined,
+      step: Number.isInteger(step) && (step as number) > 0 ? (step as number) : undefined,
+    },
+  };
 }
 
 export interface FineTuneJob extends ListedJob {
   readonly updatedAt?: string;
   readonly modelName: string;
-  /** Events the listing carried, when it carried any. */
-  readonly events?: FineTuneEvent[];
+  /** The events the listing carried, digested, when it carried any. */
+  readonly events?: EventDigest;
 }
 
 export interface FineTuneOptions {
@@ -33,15 +64,23 @@ export interface FineTuneOptions {
   readonly publishWithoutEventsAfter: number;
 }
 
+/** Statuses as one string each, not one per job of a large listing. */
+const STATUSES = new Map(
+  [...TERMINAL, 'pending', 'queued', 'running', 'compressing', 'uploading', 'cancel_requested'].map((s) => [
+    s,
+    s,
+  ]),
+);
+
+/** The fields the poller uses of a job (FinetuneResponseTruncated or FinetuneResponse); undefined if it has none. */
 export function fineTuneJob(item: unknown): FineTuneJob | undefined {
   if (!isObject(item) || typeof item.id !== 'string' || item.id === '' || typeof item.status !== 'string')
     return undefined;
   const updatedAt = typeof item.updated_at === 'string' ? item.updated_at : undefined;
-  const events =
-    Array.isArray(item.events) && item.events.length > 0 ? item.events.filter(isObject) : undefined;
+  const events = Array.isArray(item.events) && item.events.length > 0 ? digestEvents(item.events) : undefined;
   return {
     id: item.id,
-    status: item.status,
+    status: STATUSES.get(item.status) ?? item.status,
     terminal: TERMINAL.has(item.status),
     at: time(updatedAt),
     endedBy: NaN,
@@ -52,7 +91,7 @@ export function fineTuneJob(item: unknown): FineTuneJob | undefined {
         : typeof item.model === 'string'
           ? item.model
           : '',
-    events: events as FineTuneEvent[] | undefined,
+    events,
   };
 }
 
@@ -61,12 +100,17 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
 
   constructor(private readonly options: FineTuneOptions) {}
 
+  /** Not paginated: every job of the account, each with its events. Streamed, each job digested as it comes. */
   async list(ctx: PollContext): Promise<Listing<FineTuneJob>> {
-    const answer = await ctx.api.get('/fine-tunes');
-    if (!isObject(answer) || !Array.isArray(answer.data))
-      throw new RequestFailed('GET /fine-tunes: unexpected answer (no data array)');
-    // Unpaginated: the whole account in one answer.
-    return { jobs: answer.data.map(fineTuneJob).filter((j): j is FineTuneJob => j !== undefined) };
+    const jobs = await ctx.api.list('/fine-tunes', {
+      key: 'data',
+      pick: fineTuneJob,
+      noun: 'fine-tunes',
+      // Together lists every job of the account at once.
+      tooLarge:
+        'delete the fine-tune jobs you no longer need (DELETE /fine-tunes/{id}) so the listing shrinks',
+    });
+    return { jobs };
   }
 
   async get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
@@ -84,8 +128,7 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   async progress(ctx: PollContext, job: FineTuneJob, f: FollowedJob, state: JobSourceState): Promise<void> {
     const events = await this.events(ctx, job);
     await this.checkpoints(ctx, job, f, state, events);
-    const newest = Math.max(0, ...events.map((e) => time(e.created_at) || 0));
-    if (newest > (f.changed ?? f.seen)) f.changed = newest;
+    if (events.newest > (f.changed ?? f.seen)) f.changed = events.newest;
     // One event per stall episode: the episode is named by the last change, remembered here beyond retention.
     const last = f.changed ?? f.seen;
     if (ctx.now - last >= this.options.stallAfterMs && f.stalled !== last) {
@@ -99,7 +142,7 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   }
 
   async finish(ctx: PollContext, job: FineTuneJob, f: FollowedJob, state: JobSourceState): Promise<void> {
-    let events: FineTuneEvent[] | undefined;
+    let events: EventDigest | undefined;
     try {
       events = await this.events(ctx, job);
     } catch (err) {
@@ -130,30 +173,27 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     } else if (job.status === 'cancelled') {
       await ctx.deliver('fine_tune.cancelled', job.updatedAt, { fine_tune_id: job.id });
     } else {
-      const all = events ?? [];
-      const failure =
-        [...all].reverse().find((e) => e.type === 'job_error') ??
-        [...all].reverse().find((e) => e.level === 'error' || e.level === 'legacy_ierror');
+      const failure = events?.failure;
       await ctx.deliver('fine_tune.failed', job.updatedAt, {
         fine_tune_id: job.id,
         error_message: (failure?.message || `fine-tune ended with status ${job.status}`).slice(
           0,
           MAX_ERROR_MESSAGE,
         ),
-        step: Number.isInteger(failure?.step) && (failure?.step as number) > 0 ? failure?.step : null,
+        step: failure?.step ?? null,
       });
     }
   }
 
   /** The listing's events if it carried them, else one request (a job whose events are gone has none). */
-  private async events(ctx: PollContext, job: FineTuneJob): Promise<FineTuneEvent[]> {
+  private async events(ctx: PollContext, job: FineTuneJob): Promise<EventDigest> {
     if (job.events) return job.events;
     const answer = await ctx.api.get(`/fine-tunes/${encodeURIComponent(job.id)}/events`, {
       value: { data: [] },
     });
     if (!isObject(answer) || !Array.isArray(answer.data))
       throw new RequestFailed(`GET /fine-tunes/${job.id}/events: unexpected answer (no data array)`);
-    return answer.data.filter(isObject) as FineTuneEvent[];
+    return digestEvents(answer.data);
   }
 
   /**
@@ -165,27 +205,23 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     job: FineTuneJob,
     f: FollowedJob,
     state: JobSourceState,
-    events: FineTuneEvent[],
+    events: EventDigest,
     needMetrics = false,
   ): Promise<Array<Record<string, unknown>>> {
     const last = f.step ?? -1;
-    const saves = new Map<number, FineTuneEvent>();
-    for (const e of events) {
-      if (e.type === 'checkpoint_save' && Number.isInteger(e.step) && (e.step as number) > last)
-        saves.set(e.step as number, e);
-    }
-    const steps = [...saves.keys()].sort((a, b) => a - b);
+    const saves = events.checkpoints.filter((c) => c.step > last);
     // Checkpoints saved before this poller's first lookback are history, as any other outcome that old.
-    const fresh = steps.filter((s) => !((time(saves.get(s)!.created_at) || Infinity) < state.since));
-    if (steps.length > fresh.length) f.step = Math.max(last, ...steps.filter((s) => !fresh.includes(s)));
+    const fresh = saves.filter((c) => !((time(c.createdAt) || Infinity) < state.since));
+    if (saves.length > fresh.length)
+      f.step = Math.max(last, ...saves.filter((c) => !fresh.includes(c)).map((c) => c.step));
     const metrics = fresh.length > 0 || needMetrics ? await this.metrics(ctx, job.id) : [];
-    for (const step of fresh) {
-      await ctx.deliver('fine_tune.checkpoint', saves.get(step)!.created_at, {
+    for (const c of fresh) {
+      await ctx.deliver('fine_tune.checkpoint', c.createdAt, {
         fine_tune_id: job.id,
-        step,
-        loss: lossAt(metrics, step),
+        step: c.step,
+        loss: lossAt(metrics, c.step),
       });
-      f.step = step;
+      f.step = c.step;
     }
     return metrics;
   }
