@@ -69,7 +69,8 @@ export interface PollerOptions {
   readonly modelMissingFor?: Duration;
   /**
    * Follow Together's evaluation jobs too: each terminal one is published as `evaluation.completed` (with a summary
-   * of its results) or `evaluation.failed`. One more request a poll.
+   * of its results) or `evaluation.failed`. One more request a poll; seven when the newest 100 do not reach back
+   * to the last poll (one page per status: Together lists 100 at most, with no paging).
    * @default false
    */
   readonly evaluations?: boolean;
