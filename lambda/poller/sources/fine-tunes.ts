@@ -1,7 +1,7 @@
 import { RequestFailed, StopPoll } from '../api';
 import { FollowedJob, JobSourceState } from '../state';
 import { JobSource, ListedJob, PollContext } from '../tracker';
-import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
+import { eventTime, isObject, iso, isRealTime, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Fine-tunes: `GET /fine-tunes` lists them (FinetuneResponseTruncated, `events` optional), `GET /fine-tunes/{id}`
@@ -21,6 +21,7 @@ interface FineTuneEvent {
 }
 
 export interface FineTuneJob extends ListedJob {
+  /** `updated_at` as an event carries it; undefined when Together gave no real time. */
   readonly updatedAt?: string;
   readonly modelName: string;
   /** Events the listing carried, when it carried any. */
@@ -33,19 +34,18 @@ export interface FineTuneOptions {
   readonly publishWithoutEventsAfter: number;
 }
 
-export function fineTuneJob(item: unknown): FineTuneJob | undefined {
+export function fineTuneJob(item: unknown, read: ReadAt): FineTuneJob | undefined {
   if (!isObject(item) || typeof item.id !== 'string' || item.id === '' || typeof item.status !== 'string')
     return undefined;
-  const updatedAt = typeof item.updated_at === 'string' ? item.updated_at : undefined;
   const events =
     Array.isArray(item.events) && item.events.length > 0 ? item.events.filter(isObject) : undefined;
   return {
     id: item.id,
     status: item.status,
     terminal: TERMINAL.has(item.status),
-    at: time(updatedAt),
+    at: pastTime(item.updated_at, read.now),
     endedBy: NaN,
-    updatedAt,
+    updatedAt: eventTime(item.updated_at, read.now),
     modelName:
       typeof item.model_output_name === 'string'
         ? item.model_output_name
@@ -65,13 +65,13 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     const answer = await ctx.api.get('/fine-tunes');
     if (!isObject(answer) || !Array.isArray(answer.data))
       throw new RequestFailed('GET /fine-tunes: unexpected answer (no data array)');
-    return answer.data.map(fineTuneJob).filter((j): j is FineTuneJob => j !== undefined);
+    return answer.data.map((item) => fineTuneJob(item, ctx)).filter((j): j is FineTuneJob => j !== undefined);
   }
 
   async get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
     const answer = await ctx.api.get(`/fine-tunes/${encodeURIComponent(id)}`, { value: undefined });
     if (answer === undefined) return undefined;
-    const job = fineTuneJob(answer);
+    const job = fineTuneJob(answer, ctx);
     if (!job || job.id !== id) throw new RequestFailed(`GET /fine-tunes/${id}: unexpected answer`);
     return job;
   }
@@ -83,7 +83,13 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   async progress(ctx: PollContext, job: FineTuneJob, f: FollowedJob, state: JobSourceState): Promise<void> {
     const events = await this.events(ctx, job);
     await this.checkpoints(ctx, job, f, state, events);
-    const newest = Math.max(0, ...events.map((e) => time(e.created_at) || 0));
+    // An event without a real time is no change seen: the stall counts from what this poller saw.
+    const newest = events.reduce((n, e) => {
+      const at = pastTime(e.created_at, ctx.now);
+      return Number.isNaN(at) ? n : Math.max(n, at);
+    }, -Infinity);
+    // A `changed` saved by an earlier version may be epoch 0 or 1890: first sight dates the episode then.
+    if (!isRealTime(f.changed, ctx.now)) delete f.changed;
     if (newest > (f.changed ?? f.seen)) f.changed = newest;
     // One event per stall episode: the episode is named by the last change, remembered here beyond retention.
     const last = f.changed ?? f.seen;
@@ -175,11 +181,12 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     }
     const steps = [...saves.keys()].sort((a, b) => a - b);
     // Checkpoints saved before this poller's first lookback are history, as any other outcome that old.
-    const fresh = steps.filter((s) => !((time(saves.get(s)!.created_at) || Infinity) < state.since));
+    // One without a real time is not known to be old.
+    const fresh = steps.filter((s) => !(pastTime(saves.get(s)!.created_at, ctx.now) < state.since));
     if (steps.length > fresh.length) f.step = Math.max(last, ...steps.filter((s) => !fresh.includes(s)));
     const metrics = fresh.length > 0 || needMetrics ? await this.metrics(ctx, job.id) : [];
     for (const step of fresh) {
-      await ctx.deliver('fine_tune.checkpoint', saves.get(step)!.created_at, {
+      await ctx.deliver('fine_tune.checkpoint', eventTime(saves.get(step)!.created_at, ctx.now), {
         fine_tune_id: job.id,
         step,
         loss: lossAt(metrics, step),
