@@ -1,6 +1,15 @@
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, PollContext } from '../tracker';
-import { deadlineTime, eventTime, isObject, iso, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import {
+  deadlineTime,
+  eventTime,
+  isObject,
+  notThatJob,
+  iso,
+  MAX_ERROR_MESSAGE,
+  pastTime,
+  ReadAt,
+} from './common';
 
 /**
  * Batches: `GET /batches` lists them, `GET /batches/{id}` finds one the listing dropped. One outcome, `batch.done`,
@@ -51,10 +60,11 @@ export class BatchSource implements JobSource<BatchJob> {
   }
 
   async get(ctx: PollContext, id: string): Promise<BatchJob | undefined> {
-    const answer = await ctx.api.get(`/batches/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/batches/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
     const job = batchJob(answer, ctx);
-    if (!job || job.id !== id) throw new RequestFailed(`GET /batches/${id}: unexpected answer`);
+    if (!job || job.id !== id) throw notThatJob(path, job, 'batch');
     return job;
   }
 

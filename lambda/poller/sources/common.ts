@@ -1,3 +1,5 @@
+import { RequestFailed } from '../api';
+
 /** Small readers shared by the sources: Together's answers are checked field by field, never trusted whole. */
 
 export const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -69,6 +71,19 @@ export function eventTime(value: unknown, now: number): string | undefined {
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A GET by id answered with something else than that job: the failure says what came instead. */
+export function notThatJob(
+  path: string,
+  found: { readonly id: string } | undefined,
+  what: string,
+): RequestFailed {
+  return new RequestFailed(
+    found
+      ? `GET ${path}: answered with another job (${JSON.stringify(found.id).slice(0, 100)})`
+      : `GET ${path}: the answer is no ${what}`,
+  );
+}
 
 /** Longest error text carried in an event: the whole entry must stay under EventBridge's 256 KB. */
 export const MAX_ERROR_MESSAGE = 4_000;

@@ -1,7 +1,7 @@
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
 import { JobSource, ListedJob, PollContext } from '../tracker';
-import { eventTime, isObject, iso, pastTime, ReadAt } from './common';
+import { eventTime, isObject, notThatJob, iso, pastTime, ReadAt } from './common';
 
 /**
  * Your dedicated endpoints (opt-in): `GET /endpoints?type=dedicated&mine=true` lists them, `GET /endpoints/{id}`
@@ -48,10 +48,11 @@ export class EndpointSource implements JobSource<Endpoint> {
   }
 
   async get(ctx: PollContext, id: string): Promise<Endpoint | undefined> {
-    const answer = await ctx.api.get(`/endpoints/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/endpoints/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
     const found = endpoint(answer, ctx);
-    if (!found || found.id !== id) throw new RequestFailed(`GET /endpoints/${id}: unexpected answer`);
+    if (!found || found.id !== id) throw notThatJob(path, found, 'endpoint');
     return found;
   }
 

@@ -1,6 +1,6 @@
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, PollContext } from '../tracker';
-import { eventTime, isObject, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import { eventTime, isObject, notThatJob, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Evaluation jobs (opt-in): `GET /evaluation?limit=100` lists the newest, `GET /evaluation/{id}` finds a followed
@@ -72,10 +72,11 @@ export class EvaluationSource implements JobSource<EvaluationJob> {
   }
 
   async get(ctx: PollContext, id: string): Promise<EvaluationJob | undefined> {
-    const answer = await ctx.api.get(`/evaluation/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/evaluation/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
     const job = evaluationJob(answer, ctx);
-    if (!job || job.id !== id) throw new RequestFailed(`GET /evaluation/${id}: unexpected answer`);
+    if (!job || job.id !== id) throw notThatJob(path, job, 'evaluation job');
     return job;
   }
 

@@ -1,7 +1,16 @@
 import { RequestFailed, StopPoll } from '../api';
 import { FollowedJob, JobSourceState } from '../state';
 import { JobSource, ListedJob, PollContext } from '../tracker';
-import { eventTime, isObject, iso, isRealTime, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import {
+  eventTime,
+  isObject,
+  notThatJob,
+  iso,
+  isRealTime,
+  MAX_ERROR_MESSAGE,
+  pastTime,
+  ReadAt,
+} from './common';
 
 /**
  * Fine-tunes: `GET /fine-tunes` lists them (FinetuneResponseTruncated, `events` optional), `GET /fine-tunes/{id}`
@@ -69,10 +78,11 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   }
 
   async get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
-    const answer = await ctx.api.get(`/fine-tunes/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/fine-tunes/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
     const job = fineTuneJob(answer, ctx);
-    if (!job || job.id !== id) throw new RequestFailed(`GET /fine-tunes/${id}: unexpected answer`);
+    if (!job || job.id !== id) throw notThatJob(path, job, 'fine-tune job');
     return job;
   }
 
@@ -153,11 +163,10 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   /** The listing's events if it carried them, else one request (a job whose events are gone has none). */
   private async events(ctx: PollContext, job: FineTuneJob): Promise<FineTuneEvent[]> {
     if (job.events) return job.events;
-    const answer = await ctx.api.get(`/fine-tunes/${encodeURIComponent(job.id)}/events`, {
-      value: { data: [] },
-    });
+    const path = `/fine-tunes/${encodeURIComponent(job.id)}/events`;
+    const answer = await ctx.api.get(path, { value: { data: [] } });
     if (!isObject(answer) || !Array.isArray(answer.data))
-      throw new RequestFailed(`GET /fine-tunes/${job.id}/events: unexpected answer (no data array)`);
+      throw new RequestFailed(`GET ${path}: unexpected answer (no data array)`);
     return answer.data.filter(isObject) as FineTuneEvent[];
   }
 
