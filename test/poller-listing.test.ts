@@ -195,7 +195,7 @@ describe('error answers are sorted as for every other request', () => {
     expect(err).toBeInstanceOf(StopPoll);
     expect(err).toMatchObject({
       kind: 'auth',
-      message: 'Together rejected the API key (HTTP 401): Invalid API key [API key]',
+      message: 'GET /fine-tunes: Together rejected the API key (HTTP 401): Invalid API key [API key]',
     });
     expect(refusals).toEqual([401]);
   });
@@ -205,7 +205,7 @@ describe('error answers are sorted as for every other request', () => {
     const err = await failure(api().list('/fine-tunes', ids));
     expect(err).toMatchObject({
       kind: 'rate_limited',
-      message: 'rate limited by Together (HTTP 429, remaining 0): slow down',
+      message: 'GET /fine-tunes: rate limited by Together (HTTP 429, remaining 0): slow down',
     });
   });
 

@@ -347,9 +347,11 @@ describe('overlaps and the other path', () => {
       eval_loss: 0.3,
     });
     expect((await handleWebhook(signedRequest(pushed), verifier.deps, 10_000)).statusCode).toBe(200);
+    // One clock for both paths (the verifier's is the real one): claims made at T0 lapse a retention after it.
+    clock.t = verifier.clock.now;
     together.jobs.fineTunes = [
-      fineTune('ft-w', 'completed', T0 - MINUTE),
-      fineTune('ft-p', 'completed', T0 - MINUTE),
+      fineTune('ft-w', 'completed', clock.t - MINUTE),
+      fineTune('ft-p', 'completed', clock.t - MINUTE),
     ];
     const summary = await runPoll();
     expect(summary).toMatchObject({ published: 1, duplicates: 1 });

@@ -11,7 +11,7 @@ import {
 import { LogLine } from '../lambda/shared/log';
 import { readSecret } from '../lambda/shared/secret-value';
 import { ApiClock, backoffMs, retryAfterMs } from '../lambda/shared/together-api';
-import { FakeTogether, TOGETHER_ERROR } from './support/fake-together';
+import { FakeTogether, RecordedRequest, TOGETHER_ERROR } from './support/fake-together';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 const SIGNING_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:HooksSigningSecret-XyZ123';
@@ -382,6 +382,93 @@ describe('secrets stay secret', () => {
     expect(all).not.toContain('tgp_revoked_key');
     expect(all).not.toContain('X-Amz-Signature');
     expect(logs[0]).toMatchObject({ responseUrl: '***' });
+  });
+
+  /** Every form a reflected body could carry a secret in: as is, JSON-escaped, URL- and form-encoded. */
+  const forms = (secret: string) => [
+    secret,
+    JSON.stringify(secret).slice(1, -1),
+    JSON.stringify(JSON.stringify(secret)).slice(1, -1),
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+  ];
+  /** Ways a server echoes what it was sent into its error answer. */
+  const reflections: Array<[string, (req: RecordedRequest) => unknown]> = [
+    [
+      'the body, as JSON text in the message',
+      (req) => TOGETHER_ERROR(`bad body: ${JSON.stringify(req.body)}`),
+    ],
+    [
+      'the fields, URL-encoded',
+      (req) => {
+        const b = req.body as Record<string, string> | undefined;
+        const query = new URLSearchParams({ secret: b?.secret ?? '', key: req.headers.authorization ?? '' });
+        return TOGETHER_ERROR(`rejected ${query.toString()}`);
+      },
+    ],
+    [
+      'the secret itself, as type and code',
+      (req) => ({
+        error: {
+          message: `no: ${req.headers.authorization}`,
+          type: (req.body as { secret?: string } | undefined)?.secret ?? 'none',
+          code: encodeURIComponent((req.body as { secret?: string } | undefined)?.secret ?? ''),
+        },
+      }),
+    ],
+    ['the whole request', (req) => ({ error: JSON.stringify(req) })],
+  ];
+
+  test.each(reflections)(
+    'Together echoing %s in its refusals: neither secret, in any form, in errors or logs',
+    async (_, reply) => {
+      // A secret JSON and URLs must escape, so each form differs.
+      signingSecret = 'sig"ne\\d/s\u00e9cret+ 1&=%';
+      storedApiKey = 'tgp_key"/\\+ &';
+      together.apiKey = storedApiKey;
+      const outputs: string[] = [];
+      const capture = (err: unknown) =>
+        void outputs.push(String(err), JSON.stringify(err), (err as Error).stack ?? '');
+      // Refused outright (400), and refused until give-up (500: the POST is retried, the list read in between).
+      together.script('POST', /webhooks/, { status: 400, reply });
+      await onEvent(event('Create', properties()), deps()).then(() => outputs.push('registered'), capture);
+      outputs.push(JSON.stringify(logs));
+      together.script('POST', /webhooks/, ...Array.from({ length: 8 }, () => ({ status: 500, reply })));
+      await onEvent(event('Create', properties()), deps(fakeClock(), 5_000)).then(
+        () => outputs.push('registered'),
+        capture,
+      );
+      outputs.push(JSON.stringify(logs));
+      // The list that follows a lost answer refusing, and a Delete refused.
+      together.script('POST', /webhooks/, { status: 502, reply });
+      together.script('GET', /webhooks/, { status: 400, reply });
+      await onEvent(event('Create', properties()), deps()).then(() => outputs.push('registered'), capture);
+      together.script('DELETE', /webhooks/, { status: 400, reply });
+      together.script('GET', /webhooks/, { status: 400, reply });
+      await onEvent(event('Delete', properties(), { PhysicalResourceId: 'wh_1' }), deps()).then(
+        () => outputs.push('deleted'),
+        capture,
+      );
+      outputs.push(JSON.stringify(logs));
+      expect(outputs.filter((o) => o === 'registered' || o === 'deleted')).toEqual([]);
+      const all = outputs.join('\n');
+      // What Together said still shows.
+      expect(all).toMatch(/\[signing secret\]|\[API key\]/);
+      for (const form of [...forms(signingSecret), ...forms(storedApiKey)]) expect(all).not.toContain(form);
+    },
+  );
+
+  test('an id that carries the signing secret is not recorded as the physical id or returned data', async () => {
+    together.script('POST', /webhooks/, {
+      status: 200,
+      reply: (req) => ({ id: `wh_${(req.body as { secret: string }).secret}`, object: 'webhook' }),
+    });
+    const outcome = await onEvent(event('Create', properties()), deps()).then(
+      (result) => JSON.stringify(result),
+      (err: Error) => err.message,
+    );
+    expect(outcome).toMatch(/webhook id that carries the signing secret/);
+    expect(outcome + JSON.stringify(logs)).not.toContain(SIGNING_SECRET);
   });
 
   test('secrets are read from Secrets Manager by ARN at run time', async () => {

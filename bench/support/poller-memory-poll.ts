@@ -19,7 +19,7 @@ import { RequestFailed } from '../../lambda/poller/api';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { FineTuneJob, fineTuneJob, FineTuneSource } from '../../lambda/poller/sources/fine-tunes';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
-import { Listing } from '../../lambda/poller/tracker';
+import { Listing, PollContext } from '../../lambda/poller/tracker';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { ApiClock, togetherRequest } from '../../lambda/shared/together-api';
 
@@ -71,7 +71,7 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** The listing read as before streaming: the whole answer, one parse, then picked. */
 function readListingBuffered(job: MemoryJob, baseUrlOf: () => string): void {
-  FineTuneSource.prototype.list = async function (): Promise<Listing<FineTuneJob>> {
+  FineTuneSource.prototype.list = async function (ctx: PollContext): Promise<Listing<FineTuneJob>> {
     const res = await togetherRequest({
       baseUrl: baseUrlOf(),
       apiKey: job.apiKey,
@@ -85,7 +85,11 @@ function readListingBuffered(job: MemoryJob, baseUrlOf: () => string): void {
     const answer = res.json as { data?: unknown };
     if (res.status !== 200 || !Array.isArray(answer?.data))
       throw new RequestFailed(`GET /fine-tunes: HTTP ${res.status}, no data array`);
-    return { jobs: answer.data.map(fineTuneJob).filter((j): j is FineTuneJob => j !== undefined) };
+    return {
+      jobs: answer.data
+        .map((item) => fineTuneJob(item, ctx))
+        .filter((j): j is FineTuneJob => j !== undefined),
+    };
   };
 }
 

@@ -11,19 +11,33 @@ import { ApiClock, ApiResponse, errorDetail, togetherRequest } from '../shared/t
 
 export type StopKind = 'auth' | 'rate_limited' | 'out_of_time' | 'delivery' | 'internal';
 
+/** Longest failure text kept for a log line or an alert. */
+export const MAX_REASON = 300;
+
+/** A text on one line, bounded: Together's words (or a job id) may span lines, and a log line is one line. */
+export function oneLine(text: string, max = MAX_REASON): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\s\u0000-\u001f\u007f]+/g, ' ')
+      .trim()
+      .slice(0, max)
+  );
+}
+
 export class StopPoll extends Error {
   constructor(
     readonly kind: StopKind,
     reason: string,
   ) {
-    super(reason);
+    super(oneLine(reason));
     this.name = 'StopPoll';
   }
 }
 
 export class RequestFailed extends Error {
   constructor(message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'RequestFailed';
   }
 }
@@ -216,16 +230,16 @@ export class PollApi {
   private async refused(path: string, status: number, headers: Headers, json: unknown): Promise<never> {
     // Together's words go to logs and alerts: never with the key in them, should an answer echo it.
     const said = errorDetail(json, status).message;
-    const message = this.o.apiKey ? said.split(this.o.apiKey).join('[API key]') : said;
+    const message = oneLine(this.o.apiKey ? said.split(this.o.apiKey).join('[API key]') : said);
     if (status === 401 || status === 403) {
       await this.o.onKeyRefused(status, message);
-      throw new StopPoll('auth', `Together rejected the API key (HTTP ${status}): ${message}`);
+      throw new StopPoll('auth', `GET ${path}: Together rejected the API key (HTTP ${status}): ${message}`);
     }
     if (status === 429) {
       const remainingCalls = headers.get('x-ratelimit-remaining');
       throw new StopPoll(
         'rate_limited',
-        `rate limited by Together (HTTP 429${remainingCalls !== null ? `, remaining ${remainingCalls}` : ''}): ${message}`,
+        `GET ${path}: rate limited by Together (HTTP 429${remainingCalls !== null ? `, remaining ${remainingCalls}` : ''}): ${message}`,
       );
     }
     throw new RequestFailed(`GET ${path}: HTTP ${status}: ${message}`);

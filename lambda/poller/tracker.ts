@@ -1,6 +1,6 @@
 import { TogetherEventType } from '../../lib/events';
 import { errorName, Logger } from '../shared/log';
-import { PollApi, RequestFailed, StopPoll } from './api';
+import { MAX_REASON, oneLine, PollApi, RequestFailed, StopPoll } from './api';
 import { FollowedJob, JobSourceState, STATE_VERSION } from './state';
 
 /**
@@ -117,7 +117,7 @@ export class PollRun {
 
   fail(what: string): void {
     this.errors++;
-    if (this.failures.length < 10) this.failures.push(what.slice(0, 300));
+    if (this.failures.length < 10) this.failures.push(oneLine(what, MAX_REASON));
   }
 }
 
@@ -263,12 +263,14 @@ export class JobTracker<J extends ListedJob> {
       else if (this.source.progressIsListed?.(job)) free.push(() => this.visit(job));
       else queue.push({ id, followed, missing: false, job });
     }
-    // Jobs that vanished from the listing first (they may have finished), then least recently visited; one never
-    // visited goes before one visited at the poll that first saw it.
+    // Jobs that vanished from the listing first (they may have finished), unless asking for them failed last time
+    // (so many failing cannot keep the rest from their turn); then least recently visited; one never visited goes
+    // before one visited at the poll that first saw it.
     const last = (f: FollowedJob) => f.visited ?? f.seen;
+    const first = (q: { missing: boolean; followed: FollowedJob }) => q.missing && !q.followed.failures;
     queue.sort(
       (a, b) =>
-        Number(b.missing) - Number(a.missing) ||
+        Number(first(b)) - Number(first(a)) ||
         last(a.followed) - last(b.followed) ||
         Number(a.followed.visited !== undefined) - Number(b.followed.visited !== undefined) ||
         (a.id < b.id ? -1 : 1),
@@ -373,7 +375,7 @@ export class JobTracker<J extends ListedJob> {
       // A RequestFailed is Together's; anything else is ours, and still costs only this job.
       const why = err instanceof RequestFailed ? err.message : `unexpected: ${errorName(err)}`;
       followed.failures = (followed.failures ?? 0) + 1;
-      followed.lastError = why.slice(0, 300);
+      followed.lastError = oneLine(why, MAX_REASON);
       this.run.fail(`${this.source.name} ${id}: ${why}`);
       return 'failed';
     }

@@ -4,11 +4,13 @@ import {
   ApiClock,
   ApiResponse,
   backoffMs,
+  carriesSecret,
   checkApiBaseUrl,
   DEFAULT_API_BASE_URL,
   errorDetail,
   isRetryable,
   retryAfterMs,
+  Secret,
   togetherRequest,
   TogetherUnreachableError,
 } from '../shared/together-api';
@@ -217,7 +219,19 @@ async function register(s: RegistrationSettings, deps: RegistrationDeps): Promis
     deps.readSecret(s.signingSecretArn, s.signingSecretJsonField, 'the webhook signing secret'),
   ]);
   const url = registeredUrl(s);
+  // The POST carries both: what Together answers (even a refusal that echoes the body) must carry neither.
+  const secrets: Secret[] = [
+    { value: signing.value, label: '[signing secret]' },
+    { value: apiKey.value, label: '[API key]' },
+  ];
   const registered = (id: string, attempts: number, adopted = false): RegistrationResult => {
+    if (carriesSecret(id, secrets)) {
+      throw new Error(
+        `Together answered the registration with a webhook id that carries the signing secret or the API key, so it is ` +
+          `not recorded. Delete the webhook for ${url} in Together's dashboard, rotate the signing secret, then ` +
+          'deploy again.',
+      );
+    }
     deps.log({
       level: 'INFO',
       message: adopted ? 'webhook adopted' : 'webhook registered',
@@ -245,6 +259,7 @@ async function register(s: RegistrationSettings, deps: RegistrationDeps): Promis
         deadlineMs: deps.deadlineMs,
         clock: deps.clock,
         maxAttempts: 1,
+        secrets,
       });
     } catch (err) {
       if (!(err instanceof TogetherUnreachableError)) throw err;
@@ -253,7 +268,7 @@ async function register(s: RegistrationSettings, deps: RegistrationDeps): Promis
     if (res && res.status !== 429 && res.status < 500) return answered(res, attempt);
     if (res && res.status >= 500) lost = `HTTP ${res.status}: ${errorDetail(res.json, res.status).message}`;
     if (lost !== undefined) {
-      const mine = await findRegistration(url, lost, s, apiKey.value, deps);
+      const mine = await findRegistration(url, lost, s, apiKey.value, deps, secrets);
       if (mine) return registered(mine.id, attempt, true);
     }
     const wait =
@@ -304,6 +319,7 @@ async function listWebhooks(
   s: RegistrationSettings,
   apiKey: string,
   deps: RegistrationDeps,
+  secrets?: readonly Secret[],
 ): Promise<ListedWebhook[] | undefined> {
   const res = await togetherRequest({
     baseUrl: s.apiBaseUrl,
@@ -312,6 +328,7 @@ async function listWebhooks(
     path: '/webhooks',
     deadlineMs: deps.deadlineMs,
     clock: deps.clock,
+    secrets,
   });
   if (res.status === 404 || res.status === 405) return undefined;
   if (res.status < 200 || res.status >= 300) throw new Error(failureMessage('list the webhooks', res, s));
@@ -330,10 +347,11 @@ async function findRegistration(
   s: RegistrationSettings,
   apiKey: string,
   deps: RegistrationDeps,
+  secrets: readonly Secret[],
 ): Promise<ListedWebhook | undefined> {
   let listed: ListedWebhook[] | undefined;
   try {
-    listed = await listWebhooks(s, apiKey, deps);
+    listed = await listWebhooks(s, apiKey, deps, secrets);
   } catch (err) {
     throw new Error(
       `POST ${s.apiBaseUrl}/webhooks got no usable answer (${lost}), and the webhooks could not be listed to see ` +

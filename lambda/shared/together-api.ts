@@ -58,6 +58,70 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** @default 64 MiB */
   readonly maxResponseBytes?: number;
+  /** Other secrets the request carries (the API key is always one): kept out of what an error answer reflects. */
+  readonly secrets?: readonly Secret[];
+}
+
+/** A secret a request carries, and what stands for it in any text made from an answer. */
+export interface Secret {
+  readonly value: string;
+  readonly label: string;
+}
+
+/**
+ * The forms a secret takes in an answer that reflects a request: as is; JSON-escaped (once, or twice for a body
+ * quoted inside a message; `/` as `\/`; non-ASCII as `\uXXXX`); URL- and form-encoded (either hex case).
+ */
+export function secretForms(secret: string): string[] {
+  if (secret === '') return [];
+  const json = JSON.stringify(secret).slice(1, -1);
+  const unicode = (text: string, hex: (h: string) => string) =>
+    // eslint-disable-next-line no-control-regex
+    text.replace(/[^\x00-\x7f]/g, (c) => `\\u${hex(c.charCodeAt(0).toString(16).padStart(4, '0'))}`);
+  const jsonForms = [
+    json,
+    json.replace(/\//g, '\\/'),
+    unicode(json, (h) => h),
+    unicode(json, (h) => h.toUpperCase()),
+  ];
+  const url = [
+    encodeURIComponent(secret),
+    encodeURI(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+  ];
+  const lower = (text: string) => text.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase());
+  const forms = [
+    secret,
+    ...jsonForms,
+    ...jsonForms.map((f) => JSON.stringify(f).slice(1, -1)),
+    ...url,
+    ...url.map(lower),
+  ];
+  // Longest first, so a form that contains another is replaced whole.
+  return [...new Set(forms)].sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every form of every secret replaced by its label. */
+export function redact(text: string, secrets: readonly Secret[]): string {
+  let out = text;
+  for (const { value, label } of secrets)
+    for (const form of secretForms(value)) if (out.includes(form)) out = out.split(form).join(label);
+  return out;
+}
+
+/** True when `text` holds a secret in any of its forms. */
+export const carriesSecret = (text: string, secrets: readonly Secret[]): boolean =>
+  redact(text, secrets) !== text;
+
+/** Every string in a parsed answer redacted: catches escapes the text forms do not list (`\u0061` for `a`). */
+function redactDeep(value: unknown, secrets: readonly Secret[]): unknown {
+  if (typeof value === 'string') return redact(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [redact(k, secrets), redactDeep(v, secrets)]),
+    );
+  return value;
 }
 
 export interface ApiResponse {
@@ -153,17 +217,16 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
         timeoutMs,
         maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024,
       });
-      // An error answer that echoes the key must not carry it into our errors, logs or alerts.
-      const text =
-        res.status >= 300 && opts.apiKey && res.text.includes(opts.apiKey)
-          ? res.text.split(opts.apiKey).join('[API key]')
-          : res.text;
+      // An error answer that echoes the request must not carry its secrets into our errors, logs or alerts.
+      const secrets = res.status >= 300 ? requestSecrets(opts) : [];
+      const text = secrets.length > 0 ? redact(res.text, secrets) : res.text;
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
       } catch {
         json = undefined;
       }
+      if (secrets.length > 0) json = redactDeep(json, secrets);
       response = { status: res.status, headers: res.headers, json, attempts: attempt + 1 };
       answered = true;
       if (!isRetryable(res.status)) return response;
@@ -180,6 +243,10 @@ export async function togetherRequest(opts: RequestOptions): Promise<ApiResponse
     await clock.sleep(wait);
   }
   return response ?? unreachable(lastError, opts);
+}
+
+function requestSecrets(opts: RequestOptions): Secret[] {
+  return [{ value: opts.apiKey, label: '[API key]' }, ...(opts.secrets ?? [])].filter((x) => x.value !== '');
 }
 
 function unreachable(err: unknown, opts: RequestOptions): never {

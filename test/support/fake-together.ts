@@ -28,6 +28,8 @@ export interface ScriptedAnswer {
   readonly delayMs?: number;
   /** Do what the request asks (e.g. create the webhook), then close the connection: an answer lost on the way. */
   readonly handledThenLost?: boolean;
+  /** The body made from the request (a server that reflects what it was sent); takes the place of `body`. */
+  readonly reply?: (req: RecordedRequest) => unknown;
 }
 
 export interface Webhook {
@@ -182,7 +184,7 @@ export class FakeTogether {
     if (script) {
       const scripted = script.answers.shift()!;
       if (scripted.handledThenLost) return { ...this.handled(req), drop: true };
-      return scripted;
+      return scripted.reply ? { ...scripted, body: scripted.reply(req) } : scripted;
     }
     return this.handled(req);
   }

@@ -1,6 +1,15 @@
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
+import {
+  deadlineTime,
+  eventTime,
+  isObject,
+  notThatJob,
+  iso,
+  MAX_ERROR_MESSAGE,
+  pastTime,
+  ReadAt,
+} from './common';
 
 /**
  * Batches: `GET /batches` lists them, `GET /batches/{id}` finds one the listing dropped. One outcome, `batch.done`,
@@ -14,24 +23,25 @@ const TERMINAL = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
 const DEADLINE_GRACE_MS = 60 * 60_000;
 
 export interface BatchJob extends ListedJob {
+  /** `completed_at` as an event carries it; undefined when Together gave no real time. */
   readonly completedAt?: string;
   readonly outputFileId?: string;
   readonly errorFileId?: string;
   readonly error?: string;
 }
 
-export function batchJob(item: unknown): BatchJob | undefined {
+export function batchJob(item: unknown, read: ReadAt): BatchJob | undefined {
   if (!isObject(item) || typeof item.id !== 'string' || item.id === '' || typeof item.status !== 'string')
     return undefined;
-  const completedAt = typeof item.completed_at === 'string' ? item.completed_at : undefined;
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
   return {
     id: item.id,
     status: item.status,
     terminal: TERMINAL.has(item.status),
-    at: time(completedAt),
-    endedBy: time(item.job_deadline) + DEADLINE_GRACE_MS,
-    completedAt,
+    at: pastTime(item.completed_at, read.now),
+    // A deadline from the 1890s must not make a batch history: unknown, like an absent one.
+    endedBy: deadlineTime(item.job_deadline, read.now) + DEADLINE_GRACE_MS,
+    completedAt: eventTime(item.completed_at, read.now),
     outputFileId: text(item.output_file_id),
     errorFileId: text(item.error_file_id),
     error: text(item.error),
@@ -47,14 +57,15 @@ export class BatchSource implements JobSource<BatchJob> {
     const answer = await ctx.api.get('/batches');
     if (!Array.isArray(answer)) throw new RequestFailed('GET /batches: unexpected answer (not an array)');
     // Unpaginated: the whole account in one answer.
-    return { jobs: answer.map(batchJob).filter((b): b is BatchJob => b !== undefined) };
+    return { jobs: answer.map((item) => batchJob(item, ctx)).filter((b): b is BatchJob => b !== undefined) };
   }
 
   async get(ctx: PollContext, id: string): Promise<BatchJob | undefined> {
-    const answer = await ctx.api.get(`/batches/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/batches/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
-    const job = batchJob(answer);
-    if (!job || job.id !== id) throw new RequestFailed(`GET /batches/${id}: unexpected answer`);
+    const job = batchJob(answer, ctx);
+    if (!job || job.id !== id) throw notThatJob(path, job, 'batch');
     return job;
   }
 

@@ -1,7 +1,7 @@
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { isObject, iso, time } from './common';
+import { eventTime, isObject, notThatJob, iso, pastTime, ReadAt } from './common';
 
 /**
  * Your dedicated endpoints (opt-in): `GET /endpoints?type=dedicated&mine=true` lists them, `GET /endpoints/{id}`
@@ -18,22 +18,22 @@ const ENDED = new Set(['STARTED', 'ERROR', 'STOPPING', 'STOPPED']);
 export interface Endpoint extends ListedJob {
   readonly name: string;
   readonly model: string;
+  /** `created_at` as an event carries it; undefined when Together gave no real time. */
   readonly createdAt?: string;
 }
 
-export function endpoint(item: unknown): Endpoint | undefined {
+export function endpoint(item: unknown, read: ReadAt): Endpoint | undefined {
   if (!isObject(item) || typeof item.id !== 'string' || item.id === '' || typeof item.state !== 'string')
     return undefined;
-  const createdAt = typeof item.created_at === 'string' ? item.created_at : undefined;
   return {
     id: item.id,
     status: item.state,
     terminal: ENDED.has(item.state),
-    at: time(createdAt),
+    at: pastTime(item.created_at, read.now),
     endedBy: NaN,
     name: typeof item.name === 'string' ? item.name : '',
     model: typeof item.model === 'string' ? item.model : '',
-    createdAt,
+    createdAt: eventTime(item.created_at, read.now),
   };
 }
 
@@ -45,14 +45,17 @@ export class EndpointSource implements JobSource<Endpoint> {
     if (!isObject(answer) || !Array.isArray(answer.data))
       throw new RequestFailed('GET /endpoints: unexpected answer (no data array)');
     // Unpaginated: every endpoint of the account in one answer.
-    return { jobs: answer.data.map(endpoint).filter((e): e is Endpoint => e !== undefined) };
+    return {
+      jobs: answer.data.map((item) => endpoint(item, ctx)).filter((e): e is Endpoint => e !== undefined),
+    };
   }
 
   async get(ctx: PollContext, id: string): Promise<Endpoint | undefined> {
-    const answer = await ctx.api.get(`/endpoints/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/endpoints/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
-    const found = endpoint(answer);
-    if (!found || found.id !== id) throw new RequestFailed(`GET /endpoints/${id}: unexpected answer`);
+    const found = endpoint(answer, ctx);
+    if (!found || found.id !== id) throw notThatJob(path, found, 'endpoint');
     return found;
   }
 

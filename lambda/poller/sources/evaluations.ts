@@ -1,6 +1,6 @@
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, ListRequest, PollContext } from '../tracker';
-import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
+import { eventTime, isObject, iso, notThatJob, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Evaluation jobs (opt-in): `GET /evaluation?limit=100` lists the newest, `GET /evaluation/{id}` finds a followed
@@ -25,26 +25,26 @@ export interface EvaluationJob extends ListedJob {
   /** created_at, epoch ms; NaN when unreadable. */
   readonly created: number;
   readonly type?: string;
+  /** `updated_at` as an event carries it; undefined when Together gave no real time. */
   readonly updatedAt?: string;
   readonly results?: Record<string, unknown>;
   readonly lastMessage?: string;
 }
 
-export function evaluationJob(item: unknown): EvaluationJob | undefined {
+export function evaluationJob(item: unknown, read: ReadAt): EvaluationJob | undefined {
   if (!isObject(item) || typeof item.workflow_id !== 'string' || item.workflow_id === '') return undefined;
   if (typeof item.status !== 'string') return undefined;
-  const updatedAt = typeof item.updated_at === 'string' ? item.updated_at : undefined;
   const updates = Array.isArray(item.status_updates) ? item.status_updates.filter(isObject) : [];
   const last = updates.at(-1);
   return {
     id: item.workflow_id,
     status: item.status,
     terminal: TERMINAL.has(item.status),
-    at: time(updatedAt),
+    at: pastTime(item.updated_at, read.now),
     endedBy: NaN,
-    created: time(item.created_at),
+    created: pastTime(item.created_at, read.now),
     type: typeof item.type === 'string' ? item.type : undefined,
-    updatedAt,
+    updatedAt: eventTime(item.updated_at, read.now),
     results: isObject(item.results) ? item.results : undefined,
     lastMessage: typeof last?.message === 'string' ? last.message : undefined,
   };
@@ -108,16 +108,17 @@ export class EvaluationSource implements JobSource<EvaluationJob> {
     if (!Array.isArray(answer)) throw new RequestFailed(`GET ${path}: unexpected answer (not an array)`);
     return {
       // Items that are not evaluation jobs are left out, but still count towards a full page.
-      jobs: answer.map(evaluationJob).filter((j): j is EvaluationJob => j !== undefined),
+      jobs: answer.map((item) => evaluationJob(item, ctx)).filter((j): j is EvaluationJob => j !== undefined),
       full: answer.length >= LIST_LIMIT,
     };
   }
 
   async get(ctx: PollContext, id: string): Promise<EvaluationJob | undefined> {
-    const answer = await ctx.api.get(`/evaluation/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/evaluation/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
-    const job = evaluationJob(answer);
-    if (!job || job.id !== id) throw new RequestFailed(`GET /evaluation/${id}: unexpected answer`);
+    const job = evaluationJob(answer, ctx);
+    if (!job || job.id !== id) throw notThatJob(path, job, 'evaluation job');
     return job;
   }
 

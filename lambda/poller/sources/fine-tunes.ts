@@ -1,7 +1,16 @@
 import { RequestFailed, StopPoll } from '../api';
 import { FollowedJob, JobSourceState } from '../state';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { isObject, iso, MAX_ERROR_MESSAGE, time } from './common';
+import {
+  eventTime,
+  isObject,
+  notThatJob,
+  iso,
+  isRealTime,
+  MAX_ERROR_MESSAGE,
+  pastTime,
+  ReadAt,
+} from './common';
 
 /**
  * Fine-tunes: `GET /fine-tunes` lists them (FinetuneResponseTruncated, `events` optional), `GET /fine-tunes/{id}`
@@ -20,22 +29,23 @@ const TERMINAL = new Set(['completed', 'error', 'user_error', 'cancelled']);
 export interface EventDigest {
   /** `checkpoint_save` events with an integer step, ascending by step (the last event of a step wins). */
   readonly checkpoints: ReadonlyArray<{ readonly step: number; readonly createdAt?: string }>;
-  /** Epoch ms of the newest dated event, 0 when none is dated. */
+  /** Epoch ms of the newest event with a real time, -Infinity when none has one. */
   readonly newest: number;
   /** The last `job_error` event, else the last error-level one. */
   readonly failure?: { readonly message?: string; readonly step?: number };
 }
 
-export function digestEvents(events: readonly unknown[]): EventDigest {
+export function digestEvents(events: readonly unknown[], now: number): EventDigest {
   const saves = new Map<number, string | undefined>();
-  let newest = 0;
+  let newest = -Infinity;
   let jobError: Record<string, unknown> | undefined;
   let errorLevel: Record<string, unknown> | undefined;
   for (const e of events) {
     if (!isObject(e)) continue;
-    newest = Math.max(newest, time(e.created_at) || 0);
+    const at = pastTime(e.created_at, now);
+    if (!Number.isNaN(at)) newest = Math.max(newest, at);
     if (e.type === 'checkpoint_save' && Number.isInteger(e.step))
-      saves.set(e.step as number, typeof e.created_at === 'string' ? e.created_at : undefined);
+      saves.set(e.step as number, eventTime(e.created_at, now));
     if (e.type === 'job_error') jobError = e;
     if (e.level === 'error' || e.level === 'legacy_ierror') errorLevel = e;
   }
@@ -52,6 +62,7 @@ export function digestEvents(events: readonly unknown[]): EventDigest {
 }
 
 export interface FineTuneJob extends ListedJob {
+  /** `updated_at` as an event carries it; undefined when Together gave no real time. */
   readonly updatedAt?: string;
   readonly modelName: string;
   /** The events the listing carried, digested, when it carried any. */
@@ -73,18 +84,18 @@ const STATUSES = new Map(
 );
 
 /** The fields the poller uses of a job (FinetuneResponseTruncated or FinetuneResponse); undefined if it has none. */
-export function fineTuneJob(item: unknown): FineTuneJob | undefined {
+export function fineTuneJob(item: unknown, read: ReadAt): FineTuneJob | undefined {
   if (!isObject(item) || typeof item.id !== 'string' || item.id === '' || typeof item.status !== 'string')
     return undefined;
-  const updatedAt = typeof item.updated_at === 'string' ? item.updated_at : undefined;
-  const events = Array.isArray(item.events) && item.events.length > 0 ? digestEvents(item.events) : undefined;
+  const events =
+    Array.isArray(item.events) && item.events.length > 0 ? digestEvents(item.events, read.now) : undefined;
   return {
     id: item.id,
     status: STATUSES.get(item.status) ?? item.status,
     terminal: TERMINAL.has(item.status),
-    at: time(updatedAt),
+    at: pastTime(item.updated_at, read.now),
     endedBy: NaN,
-    updatedAt,
+    updatedAt: eventTime(item.updated_at, read.now),
     modelName:
       typeof item.model_output_name === 'string'
         ? item.model_output_name
@@ -104,7 +115,7 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   async list(ctx: PollContext): Promise<Listing<FineTuneJob>> {
     const jobs = await ctx.api.list('/fine-tunes', {
       key: 'data',
-      pick: fineTuneJob,
+      pick: (item) => fineTuneJob(item, ctx),
       noun: 'fine-tunes',
       // Together lists every job of the account at once.
       tooLarge:
@@ -114,10 +125,11 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   }
 
   async get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
-    const answer = await ctx.api.get(`/fine-tunes/${encodeURIComponent(id)}`, { value: undefined });
+    const path = `/fine-tunes/${encodeURIComponent(id)}`;
+    const answer = await ctx.api.get(path, { value: undefined });
     if (answer === undefined) return undefined;
-    const job = fineTuneJob(answer);
-    if (!job || job.id !== id) throw new RequestFailed(`GET /fine-tunes/${id}: unexpected answer`);
+    const job = fineTuneJob(answer, ctx);
+    if (!job || job.id !== id) throw notThatJob(path, job, 'fine-tune job');
     return job;
   }
 
@@ -128,6 +140,9 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   async progress(ctx: PollContext, job: FineTuneJob, f: FollowedJob, state: JobSourceState): Promise<void> {
     const events = await this.events(ctx, job);
     await this.checkpoints(ctx, job, f, state, events);
+    // A `changed` saved by an earlier version may be epoch 0 or 1890: first sight dates the episode then.
+    if (!isRealTime(f.changed, ctx.now)) delete f.changed;
+    // An event without a real time is no change seen: the stall counts from what this poller saw.
     if (events.newest > (f.changed ?? f.seen)) f.changed = events.newest;
     // One event per stall episode: the episode is named by the last change, remembered here beyond retention.
     const last = f.changed ?? f.seen;
@@ -188,12 +203,11 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
   /** The listing's events if it carried them, else one request (a job whose events are gone has none). */
   private async events(ctx: PollContext, job: FineTuneJob): Promise<EventDigest> {
     if (job.events) return job.events;
-    const answer = await ctx.api.get(`/fine-tunes/${encodeURIComponent(job.id)}/events`, {
-      value: { data: [] },
-    });
+    const path = `/fine-tunes/${encodeURIComponent(job.id)}/events`;
+    const answer = await ctx.api.get(path, { value: { data: [] } });
     if (!isObject(answer) || !Array.isArray(answer.data))
-      throw new RequestFailed(`GET /fine-tunes/${job.id}/events: unexpected answer (no data array)`);
-    return digestEvents(answer.data);
+      throw new RequestFailed(`GET ${path}: unexpected answer (no data array)`);
+    return digestEvents(answer.data, ctx.now);
   }
 
   /**
@@ -211,7 +225,8 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     const last = f.step ?? -1;
     const saves = events.checkpoints.filter((c) => c.step > last);
     // Checkpoints saved before this poller's first lookback are history, as any other outcome that old.
-    const fresh = saves.filter((c) => !((time(c.createdAt) || Infinity) < state.since));
+    // One without a real time is not known to be old.
+    const fresh = saves.filter((c) => !(pastTime(c.createdAt, ctx.now) < state.since));
     if (saves.length > fresh.length)
       f.step = Math.max(last, ...saves.filter((c) => !fresh.includes(c)).map((c) => c.step));
     const metrics = fresh.length > 0 || needMetrics ? await this.metrics(ctx, job.id) : [];
