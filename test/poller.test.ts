@@ -337,7 +337,8 @@ describe('overlaps and the other path', () => {
   });
 
   test('a webhook and a poll of the same outcome reach the bus once, whichever comes first', async () => {
-    const verifier = harness({ dynamoClient: h.dynamo.client, table: h.table });
+    // One clock for both paths: the poller's claims are dated by it, so the verifier must read it too.
+    const verifier = harness({ dynamoClient: h.dynamo.client, table: h.table, now: clock.now });
     const pushed = envelope('evt_01HZX_webhook', 'fine_tune.completed', {
       fine_tune_id: 'ft-w',
       model_name: 'acme/ft-w',

@@ -48,6 +48,7 @@ export interface Harness {
   logs: LogLine[];
   secretFetches: () => number;
   setSecrets(values: string[]): void;
+  /** The harness's own clock, set by the test; unused when `now` was given. */
   clock: { now: number };
 }
 
@@ -58,6 +59,8 @@ export function harness(opts: {
   scheme?: SchemeName;
   secrets?: string[];
   failSecrets?: () => Error | undefined;
+  /** The scenario's clock when another side (a poller) has one: both must read the same time. */
+  now?: () => number;
 }): Harness {
   const scheme = opts.scheme ?? 'together-hmac';
   let values = opts.secrets ?? [SECRET];
@@ -85,7 +88,7 @@ export function harness(opts: {
     store: new DynamoIdempotencyStore(opts.dynamoClient, opts.table),
     publish: (detailType, detail) => putEvent(eventBridge, BUS, detailType, detail),
     log: (line) => logs.push(JSON.parse(JSON.stringify(line))),
-    clock: () => clock.now,
+    clock: opts.now ?? (() => clock.now),
     newToken: randomUUID,
   };
   return {
