@@ -8,6 +8,7 @@ import { VerifierDeps } from '../../lambda/verifier/core';
 import { SecretCache } from '../../lambda/verifier/secrets';
 import { SchemeName } from '../../lambda/verifier/signature';
 import { SECRET } from './signing';
+import { T0 } from './together-fixtures';
 
 export const BUS = 'together-test-bus';
 
@@ -48,7 +49,7 @@ export interface Harness {
   logs: LogLine[];
   secretFetches: () => number;
   setSecrets(values: string[]): void;
-  /** The harness's own clock, set by the test; unused when `now` was given. */
+  /** The harness's own clock (from T0, set by the test); unused when `now` was given. */
   clock: { now: number };
 }
 
@@ -65,7 +66,8 @@ export function harness(opts: {
   const scheme = opts.scheme ?? 'together-hmac';
   let values = opts.secrets ?? [SECRET];
   let fetches = 0;
-  const clock = { now: Date.now() };
+  // Fixture time, not the real clock: what a test dates from T0 agrees with the verifier on any day.
+  const clock = { now: T0 };
   const logs: LogLine[] = [];
   const eventBridge = new EventBridgeClient({ region: 'us-east-1' });
   const deps: VerifierDeps = {
