@@ -14,6 +14,7 @@ void runReliability({ events, concurrency: 50, fuzz, log: (l) => console.error(l
       r.serverErrorsOutsideFaults === 0 &&
       FAULTS.every((f) => r.faults[f].fired > 0) &&
       r.kills === 1 &&
+      r.crashes === 0 &&
       r.fuzz.crashes === 0 &&
       Object.keys(r.fuzz.statuses).every((s) => ['400', '401', '413'].includes(s));
     console.log(ok ? 'reliability: PASS' : 'reliability: FAIL');

@@ -15,6 +15,7 @@ test('2,000 signed events at concurrency 50 under faults: nothing lost, twice on
   for (const f of FAULTS) expect([f, r.faults[f].fired > 0]).toEqual([f, true]);
   expect(r.faults['kill-after-publish'].fired).toBe(1);
   expect(r.kills).toBe(1);
+  expect(r.crashes).toBe(0);
   // The faults that refuse a request were seen as 5xx by the sender, tagged with the fault by the receiver.
   for (const f of ['dynamodb', 'putevents-5xx', 'putevents-failed-entry'] as const)
     expect([f, r.faults[f].serverErrors > 0]).toEqual([f, true]);

@@ -48,6 +48,8 @@ export interface ReliabilityReport {
   statuses: Record<string, number>;
   pollerCopies: { published: number; duplicate: number };
   kills: number;
+  /** Receiver exits the suite did not cause (neither the kill fault nor the stop): must be none. */
+  crashes: number;
   faults: Record<Fault, FaultReport>;
   fuzz: {
     sent: number;
@@ -80,6 +82,7 @@ const WINDOW_EVENTS = 3;
 class Receiver {
   url = '';
   kills = 0;
+  crashes = 0;
   readonly published: Array<{ key: string; detail: string; fault: string | null; pid: number }> = [];
   readonly windows = new Set<string>();
   /** `${pid} ${key}`: claims the publishing process confirmed. */
@@ -115,7 +118,7 @@ class Receiver {
         this.kills++;
         // A kill is a one-off: the process after it starts clean.
         if (this.wanted === 'kill-after-publish') this.wanted = undefined;
-      }
+      } else this.crashes++;
       void this.start(); // restarted on the same dynalite, as Lambda would start a new instance
     });
     return new Promise((resolve) => {
@@ -450,6 +453,7 @@ async function run(
     statuses,
     pollerCopies,
     kills: receiver.kills,
+    crashes: receiver.crashes,
     faults,
     fuzz,
     seconds: (Date.now() - started) / 1000,
