@@ -137,6 +137,7 @@ class Receiver {
         if (m.ready) {
           this.url = `http://127.0.0.1:${m.ready}/webhooks/together`;
           this.tell();
+          if (this.synced < this.syncs) this.askSync();
           resolve();
         }
         if (m.ack !== undefined) this.acked = Math.max(this.acked, m.ack);
@@ -169,16 +170,21 @@ class Receiver {
   /** Resolves once every line the receiver wrote before now has been read (a killed one's included). */
   sync(): Promise<void> {
     const n = ++this.syncs;
-    this.tell();
+    this.askSync();
     return this.until(() => this.synced >= n);
   }
 
+  /** Sends to the live process; one not up yet is told when it is ready. */
+  private send(command: ReceiverCommand): void {
+    if (this.child?.connected) this.child.send(command, () => undefined);
+  }
+
   private tell(): void {
-    const child = this.child;
-    if (!child?.connected) return;
-    const command: ReceiverCommand = { fault: this.wanted ?? null, seq: this.seq };
-    child.send(command, () => undefined);
-    if (this.synced < this.syncs) child.send({ sync: this.syncs } satisfies ReceiverCommand, () => undefined);
+    this.send({ fault: this.wanted ?? null, seq: this.seq });
+  }
+
+  private askSync(): void {
+    this.send({ sync: this.syncs });
   }
 
   private until(done: () => boolean): Promise<void> {
@@ -202,9 +208,10 @@ class Receiver {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One outcome per id: a type from the catalogue with its outcome fields made unique. */
-function eventFor(i: number): TogetherEnvelope {
+function eventFor(i: number, createdAt: string): TogetherEnvelope {
   const type = EVENT_TYPES[i % EVENT_TYPES.length];
-  const sample = sampleEvent(type, `evt_rel_${i}`);
+  // Dated by the run's clock (the receiver's too), not the catalogue sample's fixed date.
+  const sample = { ...sampleEvent(type, `evt_rel_${i}`), created_at: createdAt };
   const data: Record<string, unknown> = { ...sample.data };
   // The first outcome field names the job (fine_tune_id, batch_id, model_id, workflow_id, ...).
   const field = eventSpec(type).outcomeKey[0];
@@ -245,7 +252,8 @@ async function run(
   // The plan: N sends; 5% of them resend an earlier event (half at once, half at the end); 20% of outcomes get the
   // poller's copy too. Each fault window's own events are set aside: sent once, in the window, with no copy.
   const distinct = Math.round(opts.events * 0.95);
-  const bodies = Array.from({ length: distinct }, (_, i) => JSON.stringify(eventFor(i)));
+  const createdAt = new Date().toISOString();
+  const bodies = Array.from({ length: distinct }, (_, i) => JSON.stringify(eventFor(i, createdAt)));
   const windowEvents = FAULTS.map((_, w) =>
     Array.from({ length: WINDOW_EVENTS }, (_, j) => distinct - 1 - w * WINDOW_EVENTS - j),
   );
