@@ -1,5 +1,5 @@
 /** npm run test:reliability: the reliability suite at full size (10,000 events, 100,000 fuzzed requests). */
-import { runReliability } from '../test/reliability/suite';
+import { FAULTS, runReliability } from '../test/reliability/suite';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const events = Number(process.env.EVENTS ?? 10_000);
@@ -12,6 +12,9 @@ void runReliability({ events, concurrency: 50, fuzz, log: (l) => console.error(l
       r.lost.length === 0 &&
       r.twiceOutsideWindows.length === 0 &&
       r.serverErrorsOutsideFaults === 0 &&
+      FAULTS.every((f) => r.faults[f].fired > 0) &&
+      r.kills === 1 &&
+      r.crashes === 0 &&
       r.fuzz.crashes === 0 &&
       Object.keys(r.fuzz.statuses).every((s) => ['400', '401', '413'].includes(s));
     console.log(ok ? 'reliability: PASS' : 'reliability: FAIL');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../bin/cli';
 import { Io } from '../bin/cli/io';
+import { ApiClock } from '../lambda/shared/together-api';
 import { secretToKey, verifySignature } from '../lambda/verifier/signature';
 import { FakeTogether } from './support/fake-together';
 import {
@@ -14,11 +15,12 @@ import {
   fineTune,
   fineTuneEvent,
   MINUTE,
+  T0,
 } from './support/together-fixtures';
 
 /** The together-webhooks CLI, run in-process with its output captured. */
 
-function capture(env: NodeJS.ProcessEnv = {}, stdin = '') {
+function capture(env: NodeJS.ProcessEnv = {}, stdin = '', clock?: ApiClock) {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = {
@@ -26,6 +28,7 @@ function capture(env: NodeJS.ProcessEnv = {}, stdin = '') {
     err: (line) => err.push(line),
     readBody: async () => Buffer.from(stdin),
     env,
+    clock,
   };
   return { io, out, err, run: (...argv: string[]) => main(argv, io) };
 }
@@ -153,6 +156,13 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
   const received: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
   let answer = 200;
   let dir: string;
+  // The fixtures' clock drives listen too: jobs dated from T0 (and the fixtures' fixed fields) agree with it on any day.
+  const clock: ApiClock & { t: number } = {
+    t: T0,
+    now: () => clock.t,
+    sleep: async (ms) => void (clock.t += ms),
+    random: () => 0.5,
+  };
 
   beforeAll(async () => {
     await together.start();
@@ -177,12 +187,14 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
     together.reset();
     received.length = 0;
     answer = 200;
+    clock.t = T0;
+    together.now = clock.now;
     dir = mkdtempSync(join(tmpdir(), 'listen-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const listenOnce = (env: NodeJS.ProcessEnv = { TOGETHER_API_KEY: together.apiKey }) => {
-    const c = capture(env);
+    const c = capture(env, '', clock);
     const run = c.run(
       'listen',
       '--once',
@@ -199,7 +211,7 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
   };
 
   test('every outcome is forwarded once, signed; a restart forwards nothing twice; new ones still go', async () => {
-    const now = Date.now();
+    const now = clock.now();
     together.jobs.fineTunes = [
       fineTune('ft-a', 'completed', now - MINUTE),
       fineTune('ft-r', 'running', now - MINUTE),
@@ -225,21 +237,22 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
         r.headers as Record<string, string>,
         r.body,
         [secretToKey('together-hmac', 'fwd-secret')],
-        Date.now(),
+        clock.now(),
       );
       expect(check).toEqual({ ok: true });
     }
     expect(first.c.err.join('\n')).toMatch(/poll completed; 2 fine-tunes, 1 batches; 3 forwarded/);
 
-    // A restart (a new process reading the same state file): nothing again; a new outcome goes.
-    together.jobs.fineTunes.push(fineTune('ft-b', 'cancelled', now));
+    // A restart a minute later (a new process reading the same state file): nothing again; a new outcome goes.
+    clock.t += MINUTE;
+    together.jobs.fineTunes.push(fineTune('ft-b', 'cancelled', now + 30_000));
     const second = listenOnce();
     expect(await second.run).toBe(0);
     expect(received.map((r) => JSON.parse(r.body).id).slice(3)).toEqual(['fine_tune.cancelled:ft-b']);
   });
 
   test('a receiver that refuses keeps the outcome for the next run', async () => {
-    together.jobs.fineTunes = [fineTune('ft-a', 'completed', Date.now() - MINUTE)];
+    together.jobs.fineTunes = [fineTune('ft-a', 'completed', clock.now() - MINUTE)];
     answer = 503;
     const first = listenOnce();
     expect(await first.run).toBe(0);
@@ -258,15 +271,15 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
     const refused = listenOnce({ TOGETHER_API_KEY: 'tgp_wrong' });
     expect(await refused.run).toBe(1);
     expect(refused.c.err.join('\n')).toMatch(/Together rejected TOGETHER_API_KEY: check the key/);
-    const c = capture({ TOGETHER_API_KEY: 'k' });
+    const c = capture({ TOGETHER_API_KEY: 'k' }, '', clock);
     expect(await c.run('listen', '--forward-to', receiverUrl, '--api-base-url', together.baseUrl)).toBe(2);
     expect(c.err.join('\n')).toMatch(/--secret is required with --forward-to/);
   });
 
   test('--evaluations follows evaluation jobs too; without it, /evaluation is never asked', async () => {
-    const now = Date.now();
+    const now = clock.now();
     together.jobs.evaluations = [evaluation('eval-x', 'error', now - MINUTE, { message: 'bad input file' })];
-    const c = capture({ TOGETHER_API_KEY: together.apiKey });
+    const c = capture({ TOGETHER_API_KEY: together.apiKey }, '', clock);
     const argv = ['listen', '--once', '--api-base-url', together.baseUrl, '--state', join(dir, 's.json')];
     expect(await c.run(...argv)).toBe(0);
     expect(c.out).toEqual([]);
@@ -282,9 +295,9 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
   });
 
   test('--endpoints follows dedicated endpoints to endpoint.ready; without it, /endpoints is never asked', async () => {
-    const now = Date.now();
+    const now = clock.now();
     together.jobs.endpoints = [dedicatedEndpoint('endpoint-cli', 'PENDING', now - MINUTE)];
-    const c = capture({ TOGETHER_API_KEY: together.apiKey });
+    const c = capture({ TOGETHER_API_KEY: together.apiKey }, '', clock);
     const argv = ['listen', '--once', '--api-base-url', together.baseUrl, '--state', join(dir, 's.json')];
     expect(await c.run(...argv)).toBe(0);
     expect(together.requests.some((r) => r.path.startsWith('/v1/endpoints'))).toBe(false);
@@ -302,8 +315,8 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
   });
 
   test('without --forward-to, each outcome is one JSON line on stdout', async () => {
-    together.jobs.fineTunes = [fineTune('ft-p', 'error', Date.now() - MINUTE)];
-    const c = capture({ TOGETHER_API_KEY: together.apiKey });
+    together.jobs.fineTunes = [fineTune('ft-p', 'error', clock.now() - MINUTE)];
+    const c = capture({ TOGETHER_API_KEY: together.apiKey }, '', clock);
     expect(
       await c.run('listen', '--once', '--api-base-url', together.baseUrl, '--state', join(dir, 's.json')),
     ).toBe(0);

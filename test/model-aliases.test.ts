@@ -30,6 +30,9 @@ const ALIASES: AliasSpec[] = [
   { alias: 'support-bot', parameter: '/together/models/support-bot', follow: 'acme/support-' },
 ];
 
+/** The claims' clock: fixture time, a while after the events below, never the real clock. */
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+
 function event(type: 'model.deprecated' | 'endpoint.ready', data: Record<string, unknown>, key: string) {
   const sample = sampleEvent(type, key);
   return { 'detail-type': type, detail: { ...sample, data: { ...sample.data, ...data }, outcome_key: key } };
@@ -127,7 +130,7 @@ describe('applyAliases (dynalite claims, SSM and SNS at their boundary)', () => 
     state: new DynamoAliasState(dynamo.client, table, 'test'),
     scope: 'test',
     token: randomUUID(),
-    nowMs: Date.now(),
+    nowMs: NOW,
     remainingMs: 30_000,
     retentionSeconds: 86400,
     log: (l) => logs.push(l),

@@ -303,7 +303,7 @@ describe('4. a claim never lapses while the poller still runs', () => {
     together.jobs.fineTunes = [fineTune('ft-w', 'completed', T0 - MINUTE)];
     clock.t = T0;
     const window = h.window();
-    const verifier = harness({ dynamoClient: h.dynamo.client, table: h.table });
+    const verifier = harness({ dynamoClient: h.dynamo.client, table: h.table, now: clock.now });
     const seen: Record<string, number> = {};
     let webhookStatus = 0;
     const base = h.deps();
@@ -318,7 +318,6 @@ describe('4. a claim never lapses while the poller still runs', () => {
         seen.lease = Number((await item(stateKey('test-scope', 'lease'))).lease_until.N);
         // The publish is slow: the function's own end is near when the same outcome arrives by webhook.
         clock.t = window.endMs - 1_000;
-        verifier.clock.now = clock.t;
         const pushed = envelope('evt_push', 'fine_tune.completed', {
           fine_tune_id: 'ft-w',
           model_name: 'm',

@@ -1,4 +1,4 @@
-import { runReliability } from './reliability/suite';
+import { FAULTS, runReliability } from './reliability/suite';
 
 /**
  * The reliability suite at CI size (`npm run test:reliability` runs 10,000 events and 100,000 fuzzed requests):
@@ -11,8 +11,15 @@ test('2,000 signed events at concurrency 50 under faults: nothing lost, twice on
   expect(r.published).toBe(r.distinctOutcomes);
   expect(r.twiceOutsideWindows).toEqual([]);
   expect(r.serverErrorsOutsideFaults).toBe(0);
+  // Every fault the suite injected fired in the receiver process; the kill exactly once.
+  for (const f of FAULTS) expect([f, r.faults[f].fired > 0]).toEqual([f, true]);
+  expect(r.faults['kill-after-publish'].fired).toBe(1);
   expect(r.kills).toBe(1);
+  expect(r.crashes).toBe(0);
+  // The faults that refuse a request were seen as 5xx by the sender, tagged with the fault by the receiver.
+  for (const f of ['dynamodb', 'putevents-5xx', 'putevents-failed-entry'] as const)
+    expect([f, r.faults[f].serverErrors > 0]).toEqual([f, true]);
   expect(r.pollerCopies.published + r.pollerCopies.duplicate).toBeGreaterThan(0);
   expect(r.fuzz.crashes).toBe(0);
   expect(Object.keys(r.fuzz.statuses).sort()).toEqual(['400', '401', '413']);
-}, 180_000);
+}, 300_000);

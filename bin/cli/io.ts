@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ApiClock } from '../../lambda/shared/together-api';
 
 /** Where the CLI writes: stdout carries results (JSON lines), stderr what a person reads. Tests swap these. */
 export interface Io {
@@ -7,6 +8,8 @@ export interface Io {
   /** The body to sign or check: a file, or stdin for `-` or nothing. */
   readBody(path: string | undefined): Promise<Buffer>;
   env: NodeJS.ProcessEnv;
+  /** The clock `listen` polls and signs by; the real one when unset (tests pin it to their fixtures' time). */
+  clock?: ApiClock;
 }
 
 export const processIo: Io = {

@@ -50,6 +50,7 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
   const statePath = flag(args, 'state') ?? defaultStatePath(io.env, apiBaseUrl);
   const store = new FileStore(statePath);
   const maxPolls = options.polls ?? (flag(args, 'once') ? 1 : Infinity);
+  const clock = io.clock ?? realClock;
 
   const forward = async (detailType: string, detail: string) => {
     if (!target) {
@@ -59,7 +60,7 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
     const id = (JSON.parse(detail) as { id: string }).id;
     const headers = signatureHeaders(signing, secret!, detail, {
       id,
-      timestampSeconds: Math.floor(Date.now() / 1000),
+      timestampSeconds: Math.floor(clock.now() / 1000),
     });
     let status: number;
     let text: string;
@@ -111,7 +112,7 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
     publish: forward,
     getApiKey: async () => apiKey,
     notify: async (subject, message) => io.err(`${subject}: ${message}`),
-    clock: realClock,
+    clock,
     log: () => undefined,
     newToken: randomUUID,
   };
@@ -123,7 +124,7 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
   for (let n = 0; n < maxPolls && !options.signal?.aborted; n++) {
     if (n > 0) await sleep(intervalMs, options.signal);
     if (options.signal?.aborted) break;
-    const summary = await poll(deps, pollWindow(Date.now(), 90_000, RESERVES));
+    const summary = await poll(deps, pollWindow(clock.now(), 90_000, RESERVES));
     io.err(describe(summary));
     if (summary.stoppedBy === 'auth') {
       io.err(

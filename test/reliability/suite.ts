@@ -15,13 +15,22 @@ import { handleWebhook, VerifierDeps, WebhookRequest } from '../../lambda/verifi
 import { SecretCache } from '../../lambda/verifier/secrets';
 import { signatureHeaders } from '../../lambda/verifier/signature';
 import { startDynalite } from '../support/dynalite';
-import { CLAIM_MS, Fault } from './faults';
+import { CLAIM_MS, Fault, FAULTS_HEADER, RECEIVER_HEADER, ReceiverCommand } from './faults';
 
 export interface ReliabilityOptions {
   readonly events: number;
   readonly concurrency: number;
   readonly fuzz: number;
   readonly log?: (line: string) => void;
+}
+
+/** One fault's window, from the receiver's side: how often it injected the fault, and what it answered under it. */
+export interface FaultReport {
+  /** Times the receiver process injected it (a refused call, or the kill). */
+  fired: number;
+  /** Answers the receiver tagged with it (in force at some moment while it handled the request). */
+  answered: number;
+  serverErrors: number;
 }
 
 export interface ReliabilityReport {
@@ -34,10 +43,14 @@ export interface ReliabilityReport {
   /** Of those, the ones outside a named crash window (must be none). */
   twiceOutsideWindows: string[];
   crashWindowKeys: number;
+  /** 5xx answers the receiver gave with no fault in force while it handled the request (must be none). */
   serverErrorsOutsideFaults: number;
   statuses: Record<string, number>;
   pollerCopies: { published: number; duplicate: number };
   kills: number;
+  /** Receiver exits the suite did not cause (neither the kill fault nor the stop): must be none. */
+  crashes: number;
+  faults: Record<Fault, FaultReport>;
   fuzz: {
     sent: number;
     statuses: Record<string, number>;
@@ -48,8 +61,10 @@ export interface ReliabilityReport {
   seconds: number;
 }
 
-const SECRET = 'reliability-signing-secret';
-const FAULTS: Fault[] = [
+// This run's own: a request that reached another run's receiver (a reused port) is refused there, not published.
+const SECRET = `reliability-${randomUUID()}`;
+const RECEIVER_ID = randomUUID();
+export const FAULTS: Fault[] = [
   'dynamodb',
   'putevents-5xx',
   'putevents-failed-entry',
@@ -58,19 +73,31 @@ const FAULTS: Fault[] = [
   'complete',
   'kill-after-publish',
 ];
+/**
+ * Fresh events each window sends itself, one at a time, while its fault is confirmed on: nothing else sends them or
+ * holds their claims, so each reaches the faulty call (two cover a Secrets Manager load another request had begun).
+ */
+const WINDOW_EVENTS = 3;
 
 class Receiver {
   url = '';
   kills = 0;
-  readonly published: Array<{ key: string; detail: string; fault: string | null; pid: number; at: number }> =
-    [];
+  crashes = 0;
+  readonly published: Array<{ key: string; detail: string; fault: string | null; pid: number }> = [];
   readonly windows = new Set<string>();
   /** `${pid} ${key}`: claims the publishing process confirmed. */
   readonly confirmed = new Set<string>();
+  /** Each fault's injections, as the receiver reported them. */
+  readonly fired = new Map<Fault, number>();
   private child?: ChildProcess;
-  private ready?: Promise<void>;
+  private closed: Promise<void> = Promise.resolve();
   private stopping = false;
   private wanted?: Fault;
+  private seq = 0;
+  private acked = 0;
+  private syncs = 0;
+  private synced = 0;
+  private waiters: Array<{ done: () => boolean; resolve: () => void }> = [];
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
@@ -80,24 +107,42 @@ class Receiver {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     this.child = child;
-    this.ready = new Promise((resolve) => {
+    // 'close' comes once the child's stdout has ended: every line it wrote has been read by then.
+    this.closed = new Promise((resolve) => child.once('close', () => resolve()));
+    child.on('exit', () => {
+      this.url = '';
+    });
+    child.once('close', (_code, signal) => {
+      if (this.stopping) return;
+      if (signal === 'SIGKILL') {
+        this.kills++;
+        // A kill is a one-off: the process after it starts clean.
+        if (this.wanted === 'kill-after-publish') this.wanted = undefined;
+      } else this.crashes++;
+      void this.start(); // restarted on the same dynalite, as Lambda would start a new instance
+    });
+    return new Promise((resolve) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const m = JSON.parse(line) as {
           ready?: number;
+          ack?: number;
+          synced?: number;
+          fired?: Fault;
           published?: string;
           window?: string;
           completed?: string;
           fault?: string | null;
           pid?: number;
-          at?: number;
         };
         if (m.ready) {
           this.url = `http://127.0.0.1:${m.ready}/webhooks/together`;
-          // A kill is a one-off: the process after it starts clean.
-          if (this.wanted === 'kill-after-publish') this.wanted = undefined;
           this.tell();
+          if (this.synced < this.syncs) this.askSync();
           resolve();
         }
+        if (m.ack !== undefined) this.acked = Math.max(this.acked, m.ack);
+        if (m.synced !== undefined) this.synced = Math.max(this.synced, m.synced);
+        if (m.fired) this.fired.set(m.fired, (this.fired.get(m.fired) ?? 0) + 1);
         if (m.window) this.windows.add(m.window);
         if (m.completed) this.confirmed.add(`${m.pid} ${m.completed}`);
         if (m.published) {
@@ -107,50 +152,72 @@ class Receiver {
             detail,
             fault: m.fault ?? null,
             pid: m.pid ?? 0,
-            at: m.at ?? 0,
           });
         }
+        this.wake();
       });
     });
-    child.on('exit', (_code, signal) => {
-      if (this.stopping) return;
-      if (signal === 'SIGKILL') this.kills++;
-      this.url = '';
-      void this.start(); // restarted on the same dynalite, as Lambda would start a new instance
-    });
-    return this.ready;
   }
 
-  fault(f: Fault | undefined): void {
+  /** Resolves once the receiver process confirmed it holds `f` (undefined: none); a restarted one is told on start. */
+  fault(f: Fault | undefined): Promise<void> {
     this.wanted = f;
+    const seq = ++this.seq;
     this.tell();
+    return this.until(() => this.acked >= seq);
   }
 
-  /** The fault in force goes to the live process; a restarted one gets it once ready. */
+  /** Resolves once every line the receiver wrote before now has been read (a killed one's included). */
+  sync(): Promise<void> {
+    const n = ++this.syncs;
+    this.askSync();
+    return this.until(() => this.synced >= n);
+  }
+
+  /** Sends to the live process; one not up yet is told when it is ready. */
+  private send(command: ReceiverCommand): void {
+    if (this.child?.connected) this.child.send(command, () => undefined);
+  }
+
   private tell(): void {
-    if (this.child?.connected) this.child.send({ fault: this.wanted ?? null }, () => undefined);
+    this.send({ fault: this.wanted ?? null, seq: this.seq });
+  }
+
+  private askSync(): void {
+    this.send({ sync: this.syncs });
+  }
+
+  private until(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      if (done()) resolve();
+      else this.waiters.push({ done, resolve });
+    });
+  }
+
+  private wake(): void {
+    this.waiters = this.waiters.filter((w) => (w.done() ? (w.resolve(), false) : true));
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.child?.kill('SIGTERM');
-    await new Promise((resolve) => this.child?.once('exit', resolve));
+    await this.closed;
   }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One outcome per id: a type from the catalogue with its outcome fields made unique. */
-function eventFor(i: number): TogetherEnvelope {
+function eventFor(i: number, createdAt: string): TogetherEnvelope {
   // Types Together sends: a receiver refuses the ones only this library produces.
   const type = WEBHOOK_EVENT_TYPES[i % WEBHOOK_EVENT_TYPES.length];
-  const sample = sampleEvent(type, `evt_rel_${i}`);
+  // Dated by the run's clock (the receiver's too), not the catalogue sample's fixed date.
+  const sample = { ...sampleEvent(type, `evt_rel_${i}`), created_at: createdAt };
   const data: Record<string, unknown> = { ...sample.data };
   // The first outcome field names the job (fine_tune_id, batch_id, model_id, workflow_id, ...).
   const field = eventSpec(type).outcomeKey[0];
   data[field] = `${field}-${i}`;
-  // The receiver reads the real clock: so does created_at (one older than the retention is refused as a replay).
-  return { ...sample, created_at: new Date().toISOString(), data };
+  return { ...sample, data };
 }
 
 export async function runReliability(opts: ReliabilityOptions): Promise<ReliabilityReport> {
@@ -161,44 +228,67 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
   const receiver = new Receiver({
     ...process.env,
     SECRET,
+    RECEIVER_ID,
     TABLE: table,
     DYNAMO_ENDPOINT: dynamo.endpoint,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
-  await receiver.start();
+  try {
+    await receiver.start();
+    return await run(opts, log, receiver, dynamo.client, table, started);
+  } finally {
+    await receiver.stop();
+    await dynamo.stop();
+  }
+}
 
+async function run(
+  opts: ReliabilityOptions,
+  log: (line: string) => void,
+  receiver: Receiver,
+  client: import('@aws-sdk/client-dynamodb').DynamoDBClient,
+  table: string,
+  started: number,
+): Promise<ReliabilityReport> {
   // The plan: N sends; 5% of them resend an earlier event (half at once, half at the end); 20% of outcomes get the
-  // poller's copy too.
+  // poller's copy too. Each fault window's own events are set aside: sent once, in the window, with no copy.
   const distinct = Math.round(opts.events * 0.95);
-  const bodies = Array.from({ length: distinct }, (_, i) => JSON.stringify(eventFor(i)));
-  const sends: number[] = [...bodies.keys()];
+  const createdAt = new Date().toISOString();
+  const bodies = Array.from({ length: distinct }, (_, i) => JSON.stringify(eventFor(i, createdAt)));
+  const windowEvents = FAULTS.map((_, w) =>
+    Array.from({ length: WINDOW_EVENTS }, (_, j) => distinct - 1 - w * WINDOW_EVENTS - j),
+  );
+  const setAside = new Set(windowEvents.flat());
+  const sends: number[] = [...bodies.keys()].filter((i) => !setAside.has(i));
+  const resendable = [...sends];
   const late: number[] = [];
   for (let d = 0; d < opts.events - distinct; d++) {
-    const which = Math.floor(Math.random() * distinct);
+    const which = resendable[Math.floor(Math.random() * resendable.length)];
     if (d % 2 === 0) sends.splice(Math.floor(Math.random() * sends.length), 0, which);
     else late.push(which);
   }
   const order = [...sends, ...late];
-  const pollerOutcomes = new Set(bodies.map((_, i) => i).filter(() => Math.random() < 0.2));
+  const pollerOutcomes = new Set(resendable.filter(() => Math.random() < 0.2));
 
-  // Faults in windows over the run, one at a time; a request counts as "outside" only if no fault was on from its
-  // start to its answer.
-  let activeFault: Fault | undefined;
-  let faultEpoch = 0;
-  const windowsAt = new Map(
-    FAULTS.map((f, i) => [Math.floor(((i + 1) / (FAULTS.length + 2)) * order.length), f]),
-  );
+  // Faults in windows over the run, one at a time. Whether an answer came under a fault is the receiver's tag on it.
+  const windowsAt = FAULTS.map((_, i) => Math.floor(((i + 1) / (FAULTS.length + 2)) * order.length));
+  const faults = Object.fromEntries(
+    FAULTS.map((f) => [f, { fired: 0, answered: 0, serverErrors: 0 }]),
+  ) as Record<Fault, FaultReport>;
   const statuses: Record<string, number> = {};
   let serverErrorsOutsideFaults = 0;
+  let sent = 0;
+  let abandoned = false;
 
-  const sendOne = async (index: number) => {
+  const sendOne = async (index: number, firstAnswer?: () => void) => {
+    sent++;
     const body = bodies[index];
-    for (let attempt = 0; attempt < 40; attempt++) {
-      const epoch = faultEpoch;
-      const faultAtStart = activeFault;
+    for (let attempt = 0; attempt < 40 && !abandoned; attempt++) {
       const url = receiver.url;
       let status = 0;
       let retryAfter: number | undefined;
+      let inForce: Fault[] | undefined;
+      let text = '';
       if (url) {
         try {
           const res = await sendHttp({
@@ -213,34 +303,49 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
             timeoutMs: 10_000,
             maxResponseBytes: 1 << 16,
           });
+          // Another process's server on the receiver's old port: no answer from the receiver.
+          if (res.headers.get(RECEIVER_HEADER) !== RECEIVER_ID)
+            throw new Error(`not the receiver: ${res.status}`);
           status = res.status;
+          text = res.text;
           const after = res.headers.get('retry-after');
           retryAfter = after === null ? undefined : Number(after) * 1000;
+          const tag = res.headers.get(FAULTS_HEADER);
+          inForce = tag ? (tag.split(',') as Fault[]) : [];
         } catch {
           status = 0; // the receiver was killed mid-request, or is restarting
         }
       }
+      if (attempt === 0) firstAnswer?.();
       statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status >= 500 && faultAtStart === undefined && activeFault === undefined && epoch === faultEpoch)
+      for (const f of inForce ?? []) {
+        faults[f].answered++;
+        if (status >= 500) faults[f].serverErrors++;
+      }
+      if (status >= 500 && inForce?.length === 0) {
         serverErrorsOutsideFaults++;
+        log(`${status} with no fault in force: event ${index}`);
+      }
       if (status >= 200 && status < 300) return;
       if (status >= 400 && status < 500 && status !== 409 && status !== 429)
-        throw new Error(`a well-formed event was refused: ${status}`);
+        throw new Error(`a well-formed event was refused: ${status} ${text.slice(0, 200)}`);
       // Like a webhook sender: back off, as told when told, capped.
       await sleep(Math.min(2_000, retryAfter ?? 50 * 2 ** Math.min(attempt, 5)) + Math.random() * 50);
     }
-    throw new Error(`gave up on event ${index}`);
+    if (!abandoned) throw new Error(`gave up on event ${index}`);
   };
 
   // The poller's copy: the same outcome key through the same claim path, from another process's point of view.
-  const pollerStore = new DynamoIdempotencyStore(dynamo.client, table);
+  const pollerStore = new DynamoIdempotencyStore(client, table);
   const pollerPublished: string[] = [];
+  /** Poller copies published whose claim it could not confirm: a named window, as for the receiver. */
+  const pollerWindows = new Set<string>();
   const pollerCopies = { published: 0, duplicate: 0 };
   const pollerCopy = async (index: number) => {
     const envelope = JSON.parse(bodies[index]) as TogetherEnvelope;
     const key = outcomeKey(envelope);
     const detail = JSON.stringify({ ...envelope, id: key, outcome_key: key });
-    for (let poll = 0; poll < 40; poll++) {
+    for (let poll = 0; poll < 40 && !abandoned; poll++) {
       const result = await deliverOnce(
         pollerStore,
         {
@@ -255,36 +360,28 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
         async () => void pollerPublished.push(key),
       );
       if (result.outcome === 'published' || result.outcome === 'duplicate') {
+        if (result.outcome === 'published' && result.completeError) pollerWindows.add(key);
         pollerCopies[result.outcome]++;
         return;
       }
       await sleep(200); // the next poll
     }
-    throw new Error(`poller gave up on ${key}`);
+    if (!abandoned) throw new Error(`poller gave up on ${key}`);
   };
 
   let next = 0;
   let done = 0;
+  let reachedWaiters: Array<{ n: number; resolve: () => void }> = [];
+  /** Resolves once a worker has taken send `n` of the order. */
+  const reached = (n: number) =>
+    new Promise<void>((resolve) => {
+      if (next > n) resolve();
+      else reachedWaiters.push({ n, resolve });
+    });
   const worker = async () => {
-    while (next < order.length) {
+    while (next < order.length && !abandoned) {
       const n = next++;
-      const fault = windowsAt.get(n);
-      if (fault) {
-        activeFault = fault;
-        faultEpoch++;
-        receiver.fault(fault);
-        log(`fault on: ${fault} at send ${n}`);
-        setTimeout(
-          () => {
-            if (activeFault !== fault) return;
-            activeFault = undefined;
-            faultEpoch++;
-            receiver.fault(undefined);
-            log(`fault off: ${fault}`);
-          },
-          fault === 'kill-after-publish' ? 50 : 300,
-        );
-      }
+      reachedWaiters = reachedWaiters.filter((w) => (next > w.n ? (w.resolve(), false) : true));
       const index = order[n];
       await Promise.all([
         sendOne(index),
@@ -293,8 +390,44 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
       if (++done % 1000 === 0) log(`${done} of ${order.length} sent`);
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency }, worker));
-  await sleep(200);
+
+  // Each window opens once the receiver confirms the fault is on, and closes only after the receiver reported
+  // injecting it: its own events go one at a time, each answered (and the receiver's reports read) before the next.
+  const windowDeliveries: Array<Promise<void>> = [];
+  const windows = async () => {
+    for (const [w, fault] of FAULTS.entries()) {
+      await reached(windowsAt[w]);
+      await receiver.fault(fault);
+      log(`fault on: ${fault} at send ${next}`);
+      const after: number[] = [];
+      for (const index of windowEvents[w]) {
+        // A kill is a one-off: once it fired, the rest go to the restarted process after the window.
+        if (fault === 'kill-after-publish' && receiver.fired.has(fault)) {
+          after.push(index);
+          continue;
+        }
+        let answered!: () => void;
+        const first = new Promise<void>((resolve) => (answered = resolve));
+        windowDeliveries.push(sendOne(index, answered));
+        await first;
+        await receiver.sync();
+      }
+      if (!receiver.fired.has(fault)) throw new Error(`fault ${fault} was on but never fired`);
+      await receiver.fault(undefined);
+      log(`fault off: ${fault}, fired ${receiver.fired.get(fault)} times`);
+      for (const index of after) windowDeliveries.push(sendOne(index));
+    }
+  };
+
+  try {
+    await Promise.all([windows(), ...Array.from({ length: opts.concurrency }, worker)]);
+    await Promise.all(windowDeliveries);
+  } catch (err) {
+    abandoned = true; // the others stop at their next attempt
+    throw err;
+  }
+  // Every report the receiver wrote is read once it has stopped.
+  await receiver.stop();
 
   // What reached a bus (the receiver's or the poller's), by outcome key.
   const counts = new Map<string, number>();
@@ -302,11 +435,11 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
   for (const key of pollerPublished) counts.set(key, (counts.get(key) ?? 0) + 1);
   const expected = bodies.map((b) => outcomeKey(JSON.parse(b) as TogetherEnvelope));
   const twice = [...counts].filter(([, n]) => n > 1).map(([key]) => key);
-  const kills = receiver.kills;
   // The named windows, exactly: a copy published whose claim its process never confirmed (killed, complete failing,
-  // or PutEvents unanswered).
+  // PutEvents unanswered, or its claim outlived: the time a Lambda would have been stopped at). The poller's too.
   for (const p of receiver.published)
     if (!receiver.confirmed.has(`${p.pid} ${p.key}`)) receiver.windows.add(p.key);
+  for (const key of pollerWindows) receiver.windows.add(key);
   const outside = twice.filter((k) => !receiver.windows.has(k));
   for (const key of outside) {
     const copies = receiver.published.filter((p) => p.key === key).map((p) => ({ ...p, detail: undefined }));
@@ -314,12 +447,11 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
       `twice outside a window: ${key}: ${JSON.stringify(copies)} poller=${pollerPublished.filter((k) => k === key).length}`,
     );
   }
-  await receiver.stop();
+  for (const f of FAULTS) faults[f].fired = receiver.fired.get(f) ?? 0;
 
-  const fuzz = await fuzzRun(opts.fuzz, dynamo.client, table);
-  await dynamo.stop();
+  const fuzz = await fuzzRun(opts.fuzz, client, table);
   return {
-    sent: order.length,
+    sent,
     distinctOutcomes: distinct,
     published: counts.size,
     lost: expected.filter((k) => !counts.has(k)),
@@ -329,7 +461,9 @@ export async function runReliability(opts: ReliabilityOptions): Promise<Reliabil
     serverErrorsOutsideFaults,
     statuses,
     pollerCopies,
-    kills,
+    kills: receiver.kills,
+    crashes: receiver.crashes,
+    faults,
     fuzz,
     seconds: (Date.now() - started) / 1000,
   };

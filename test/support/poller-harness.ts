@@ -107,6 +107,8 @@ export function pollerHarness() {
     h.sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
     h.table = await h.dynamo.createTable('poller');
     clock.t = T0;
+    // What the fake creates (an endpoint's created_at) is dated by the poller's clock, not the real one.
+    h.together.now = clock.now;
     h.logs.length = 0;
     h.apiKey = h.together.apiKey;
   });

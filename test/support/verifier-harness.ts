@@ -8,10 +8,9 @@ import { VerifierDeps } from '../../lambda/verifier/core';
 import { SecretCache } from '../../lambda/verifier/secrets';
 import { SchemeName } from '../../lambda/verifier/signature';
 import { SECRET } from './signing';
+import { T0 } from './together-fixtures';
 
 export const BUS = 'together-test-bus';
-/** Where the verifier harness's clock starts: the poller fixtures' T0 (2026-11-23T12:00:00Z). */
-export const HARNESS_T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 /** The claim scope the verifier and poller harnesses share, as one construct's verifier and poller do. */
 export const CLAIM_SCOPE = 'test-hooks';
 
@@ -52,6 +51,7 @@ export interface Harness {
   logs: LogLine[];
   secretFetches: () => number;
   setSecrets(values: string[]): void;
+  /** The harness's own clock (from T0, set by the test); unused when `now` was given. */
   clock: { now: number };
 }
 
@@ -64,12 +64,14 @@ export function harness(opts: {
   failSecrets?: () => Error | undefined;
   /** The construct's claim scope, as its poller's: default `CLAIM_SCOPE`. */
   claimScope?: string;
+  /** The scenario's clock when another side (a poller) has one: both must read the same time. */
+  now?: () => number;
 }): Harness {
   const scheme = opts.scheme ?? 'together-hmac';
   let values = opts.secrets ?? [SECRET];
   let fetches = 0;
-  // A fixture clock, as the envelopes' created_at: never the real one beside a fixed date.
-  const clock = { now: HARNESS_T0 };
+  // Fixture time, not the real clock: what a test dates from T0 agrees with the verifier on any day.
+  const clock = { now: T0 };
   const logs: LogLine[] = [];
   const eventBridge = new EventBridgeClient({ region: 'us-east-1' });
   const deps: VerifierDeps = {
@@ -96,7 +98,7 @@ export function harness(opts: {
     ),
     publish: (detailType, detail) => putEvent(eventBridge, BUS, detailType, detail),
     log: (line) => logs.push(JSON.parse(JSON.stringify(line))),
-    clock: () => clock.now,
+    clock: opts.now ?? (() => clock.now),
     newToken: randomUUID,
   };
   return {
