@@ -148,6 +148,7 @@ async function main() {
     lambdaReqPerM: 0.2,
     lambdaGbS: 0.0000133334,
     wruPerM: 0.625,
+    rruPerM: 0.125,
     ebPerM: 1.0,
     logsGb: 0.5,
     archiveGb: 0.1,
@@ -156,7 +157,7 @@ async function main() {
   const lambda = price.lambdaReqPerM + 1e6 * assumed.gb * assumed.seconds * price.lambdaGbS;
   const logs = ((1e6 * assumed.logKb) / 1024 ** 2) * price.logsGb;
   const archive = ((1e6 * assumed.eventKb) / 1024 ** 2) * price.archiveGb;
-  const total = price.apiPerM + lambda + 2 * price.wruPerM + price.ebPerM + logs + archive;
+  const total = price.apiPerM + lambda + 2 * price.wruPerM + price.rruPerM + price.ebPerM + logs + archive;
   console.log('\n### cost per million events on AWS (formula, list prices; two figures assumed)\n');
   console.log('| item | $ |');
   console.log('| --- | ---: |');
@@ -165,6 +166,9 @@ async function main() {
     `| Lambda: request + ${assumed.gb} GB x ${assumed.seconds * 1000} ms (assumed) | ${lambda.toFixed(2)} |`,
   );
   console.log(`| DynamoDB: 2 writes (claim, complete) | ${(2 * price.wruPerM).toFixed(2)} |`);
+  console.log(
+    `| DynamoDB: 1 consistent read (the claim an earlier release made) | ${price.rruPerM.toFixed(2)} |`,
+  );
   console.log(`| EventBridge: 1 event | ${price.ebPerM.toFixed(2)} |`);
   console.log(`| CloudWatch Logs: ${assumed.logKb} KB an event (assumed) | ${logs.toFixed(2)} |`);
   console.log(`| EventBridge archive: ${assumed.eventKb} KB an event | ${archive.toFixed(2)} |`);
