@@ -1,0 +1,104 @@
+import { CLAIM_SCOPE_PATTERN } from '../../lib/claim-keys';
+import { DEFAULT_TOGETHER_API_BASE_URL, DEFAULTS } from '../../lib/contract';
+import { checkApiBaseUrl } from './together-api';
+
+/**
+ * Reads one handler's environment, typed by its interface in lib/contract.ts, so only names the construct writes
+ * can be asked for. Every reader treats an empty value as absent and refuses a malformed one with an error that
+ * names the variable and shows what it holds (cut to 100 characters): a misconfigured function fails at its first
+ * invocation, loudly, instead of running with 0 or NaN.
+ */
+export class EnvReader<E extends object> {
+  constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
+
+  /** The value, or undefined when absent or empty. */
+  optional(name: keyof E & string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  required(name: keyof E & string): string {
+    const value = this.optional(name);
+    if (value === undefined) throw new Error(`environment variable ${name} is required`);
+    return value;
+  }
+
+  /** A finite number at least `min` (default 0), whole when asked; `fallback` when absent. */
+  number(
+    name: keyof E & string,
+    fallback: number | undefined,
+    options: { min?: number; positive?: boolean; integer?: boolean; unit?: string } = {},
+  ): number {
+    const raw = this.optional(name);
+    if (raw === undefined) {
+      if (fallback === undefined) throw new Error(`environment variable ${name} is required`);
+      return fallback;
+    }
+    const value = Number(raw);
+    const min = options.min ?? 0;
+    const ok =
+      Number.isFinite(value) &&
+      value >= min &&
+      (!options.positive || value > 0) &&
+      (!options.integer || Number.isInteger(value));
+    if (!ok) {
+      const what = `${options.positive ? 'a positive' : 'a'}${options.integer ? ' whole' : ''} number`;
+      throw new Error(`${name} must be ${what}${options.unit ? ` of ${options.unit}` : ''}, got "${cut(raw)}"`);
+    }
+    return value;
+  }
+
+  /** An optional number: undefined when absent, refused when malformed. */
+  optionalNumber(name: keyof E & string, options: { positive?: boolean; integer?: boolean } = {}): number | undefined {
+    return this.optional(name) === undefined ? undefined : this.number(name, undefined, options);
+  }
+
+  /** A number of minutes (0 or more), in ms. */
+  minutesMs(name: keyof E & string, fallbackMinutes: number): number {
+    return this.number(name, fallbackMinutes, { unit: 'minutes' }) * 60_000;
+  }
+
+  /** `'true'` or `'false'`; `fallback` when absent. */
+  flag(name: keyof E & string, fallback = false): boolean {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    throw new Error(`${name} must be "true" or "false", got "${cut(raw)}"`);
+  }
+
+  /** JSON of the shape `check` accepts; `fallback` when absent. */
+  json<T>(name: keyof E & string, fallback: T, check: (value: unknown) => boolean): T {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new Error(`${name} must be JSON, got "${cut(raw)}"`);
+    }
+    if (!check(value)) throw new Error(`${name} has the wrong shape, got ${cut(raw)}`);
+    return value as T;
+  }
+
+  /** A claim or state scope: part of every item key and of the IAM patterns that grant them. */
+  scope(name: keyof E & string): string {
+    const raw = this.required(name);
+    if (!CLAIM_SCOPE_PATTERN.test(raw))
+      throw new Error(`${name} must be 1-100 letters, digits, '_', '.' or '-', got "${cut(raw)}"`);
+    return raw;
+  }
+
+  /** How long claims are kept: `RETENTION_DAYS` (positive, fractional allowed), in whole seconds. */
+  retentionSeconds(this: EnvReader<{ RETENTION_DAYS?: string }>): number {
+    return Math.round(this.number('RETENTION_DAYS', DEFAULTS.retentionDays, { positive: true, unit: 'days' }) * 86400);
+  }
+
+  /** Together's API base URL: https, or http on loopback only. */
+  apiBaseUrl(this: EnvReader<{ API_BASE_URL?: string }>): string {
+    return checkApiBaseUrl('API_BASE_URL', this.optional('API_BASE_URL') ?? DEFAULT_TOGETHER_API_BASE_URL);
+  }
+}
+
+function cut(raw: string): string {
+  return raw.slice(0, 100);
+}

@@ -1,0 +1,143 @@
+/**
+ * What the constructs in lib/ and the handlers in lambda/ agree on, written once: each handler's environment
+ * (names, and the defaults both sides assume), the custom resource type, Together's default API URL and the metric
+ * namespace. A construct types the environment it writes with one of these interfaces and a handler's `config.ts`
+ * reads names of the same interface (lambda/shared/config.ts), so a misspelt or forgotten name fails to compile on
+ * either side. Item-key prefixes of the dedupe table live in lib/claim-keys.ts.
+ *
+ * Dependency-free, like lib/events.ts: every handler bundles it. Not part of the package's public API.
+ */
+
+/** Together's API, when no `apiBaseUrl` is given. */
+export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
+
+/** The CloudFormation type of the webhook registration. */
+export const WEBHOOK_RESOURCE_TYPE = 'Custom::TogetherWebhook';
+
+/** The CloudWatch namespace of every metric the handlers emit, unless a construct is told otherwise. */
+export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
+
+/** Defaults a construct applies when a prop is unset, and a handler when its variable is absent or empty. */
+export const DEFAULTS = {
+  /** How long a claim is kept (`dedupeRetention`). */
+  retentionDays: 7,
+  /** How long the verifier keeps its signing secret (`secretCacheTtl`). */
+  secretCacheTtlSeconds: 300,
+  /** No status change and no new event for this long: `fine_tune.stalled` (`stallAfter`). */
+  stallAfterMinutes: 360,
+  /** A watched model missing for this long: `model.deprecated` (`modelMissingFor`). */
+  modelMissingMinutes: 60,
+  /** On the very first poll, outcomes this recent are still published (`initialLookback`). */
+  initialLookbackMinutes: 60,
+  /** Where batch results are written in their bucket (`keyPrefix`). */
+  batchKeyPrefix: 'together-batches/',
+  /** The poller's memory (`memorySize`), MB. */
+  pollerMemoryMb: 256,
+} as const;
+
+/** What every handler that writes claims or events reads. */
+export interface ClaimsEnvironment {
+  /** The dedupe table. */
+  readonly TABLE_NAME: string;
+  /** Names the claims of the owning construct (lib/claim-keys.ts). */
+  readonly CLAIM_SCOPE: string;
+  /** Days, fractional allowed; default `DEFAULTS.retentionDays`. */
+  readonly RETENTION_DAYS?: string;
+}
+
+/** What a handler that calls Together reads. */
+export interface TogetherApiEnvironment {
+  readonly API_KEY_SECRET_ARN: string;
+  /** Read the key from this field of a JSON secret. */
+  readonly API_KEY_JSON_FIELD?: string;
+  /** Default `DEFAULT_TOGETHER_API_BASE_URL`. */
+  readonly API_BASE_URL?: string;
+}
+
+/** What a handler that emits EMF metrics reads. */
+export interface MetricsEnvironment {
+  /** Default `DEFAULT_METRICS_NAMESPACE`. */
+  readonly METRICS_NAMESPACE?: string;
+  /** The `Service` dimension; default the function's name. */
+  readonly METRICS_SERVICE?: string;
+}
+
+/** lambda/verifier. */
+export interface VerifierEnvironment extends ClaimsEnvironment, MetricsEnvironment {
+  readonly SECRET_ARN: string;
+  readonly SECRET_JSON_FIELD?: string;
+  /** A signature scheme's name (`SignatureScheme`); default `together-hmac`. */
+  readonly SIGNATURE_SCHEME?: string;
+  /** Default `DEFAULTS.secretCacheTtlSeconds`. */
+  readonly SECRET_CACHE_TTL_SECONDS?: string;
+  readonly EVENT_BUS_NAME: string;
+}
+
+/** lambda/poller. */
+export interface PollerEnvironment
+  extends ClaimsEnvironment, TogetherApiEnvironment, MetricsEnvironment, PollerSourceFlags {
+  /** Names this poller's state and lease items. */
+  readonly STATE_SCOPE: string;
+  readonly EVENT_BUS_NAME: string;
+  /** Named in the alert when Together refuses the key; default the ARN. */
+  readonly API_KEY_SECRET_NAME?: string;
+  readonly ALERT_TOPIC_ARN?: string;
+  /** JSON array of model names. */
+  readonly WATCH_MODELS?: string;
+  /** JSON object: model name -> `{ replacementModel?, sunsetDate? }`. */
+  readonly MODEL_INFO?: string;
+  /** Minutes; default `DEFAULTS.stallAfterMinutes`. */
+  readonly STALL_AFTER_MINUTES?: string;
+  /** Minutes; default `DEFAULTS.modelMissingMinutes`. */
+  readonly MODEL_MISSING_MINUTES?: string;
+  /** Minutes; default `DEFAULTS.initialLookbackMinutes`. */
+  readonly INITIAL_LOOKBACK_MINUTES?: string;
+}
+
+/**
+ * The poller's opt-in sources: `'true'` turns one on. One name per source that is off unless asked for
+ * (lambda/poller/sources/index.ts names the variable of each).
+ */
+export interface PollerSourceFlags {
+  readonly EVALUATIONS?: string;
+  readonly ENDPOINTS?: string;
+}
+
+/** lambda/batch-results. */
+export interface BatchResultsEnvironment extends ClaimsEnvironment, TogetherApiEnvironment, MetricsEnvironment {
+  readonly EVENT_BUS_NAME: string;
+  readonly BUCKET_NAME: string;
+  /** Default `DEFAULTS.batchKeyPrefix`. */
+  readonly KEY_PREFIX?: string;
+}
+
+/** lambda/auto-deploy. */
+export interface AutoDeployEnvironment extends ClaimsEnvironment, TogetherApiEnvironment {
+  readonly HARDWARE: string;
+  readonly MIN_REPLICAS: string;
+  readonly MAX_REPLICAS: string;
+  readonly INACTIVE_TIMEOUT_MINUTES?: string;
+  readonly MAX_EVAL_LOSS?: string;
+  readonly MODEL_NAME_PREFIX?: string;
+}
+
+/** lambda/model-aliases. */
+export interface ModelAliasesEnvironment extends ClaimsEnvironment {
+  /** JSON array of `{ alias, parameter, follow? }`. */
+  readonly ALIASES: string;
+  /** `'true'` or `'false'`. */
+  readonly SWITCH_ON_DEPRECATION?: string;
+  readonly ALERT_TOPIC_ARN?: string;
+}
+
+/** lambda/training-monitor. */
+export type TrainingMonitorEnvironment = MetricsEnvironment;
+
+/** What a construct passes as a Lambda environment: the values of one of the interfaces above, unset ones left out. */
+export function environmentOf<E extends object>(env: E): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined) out[name] = value as string;
+  }
+  return out;
+}
