@@ -55,31 +55,26 @@ export class ExampleStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ExampleStackProps) {
     super(scope, id, props);
-
     const apiKey = secretsmanager.Secret.fromSecretNameV2(this, 'TogetherApiKey', props.apiKeySecretName);
+    this.hooks = this.createWebhooks(props, apiKey);
+    this.autoDeploy = (props.autoDeploy ?? true) ? this.createAutoDeploy(props) : undefined;
+    this.aliases = this.createModelAliases(props);
+    // Recipe 3: batch outputs into S3, tokens counted, batch.collected published.
+    this.batchResults = new TogetherBatchResults(this, 'BatchResults', { webhooks: this.hooks });
+    // Recipe 4: training loss per fine-tune, and a dashboard of the whole pipeline.
+    this.training = new TogetherTrainingMonitor(this, 'Training', { webhooks: this.hooks });
+    this.addPipelineOutputs();
+    this.addRecipeOutputs();
+    acknowledgeNagFindings(this, this.batchResults);
+  }
 
-    const fn = (name: string, environment: Record<string, string> = {}) =>
-      new lambda.Function(this, name, {
-        code: lambda.Code.fromAsset(exampleHandler(kebab(name))),
-        handler: 'index.handler',
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        loggingFormat: lambda.LoggingFormat.JSON,
-        logGroup: new logs.LogGroup(this, `${name}Logs`, {
-          retention: logs.RetentionDays.ONE_MONTH,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        timeout: Duration.seconds(10),
-        memorySize: 128,
-        environment,
-      });
-
-    this.hooks = new TogetherWebhooks(this, 'Hooks', {
+  private createWebhooks(props: ExampleStackProps, apiKey: secretsmanager.ISecret): TogetherWebhooks {
+    const hooks = new TogetherWebhooks(this, 'Hooks', {
       handlers: {
-        fineTuneCompleted: [new targets.LambdaFunction(fn('FineTuneCompleted'))],
-        fineTuneFailed: [new targets.LambdaFunction(fn('FineTuneFailed'))],
-        fineTuneCheckpoint: [new targets.LambdaFunction(fn('FineTuneCheckpoint'))],
-        modelDeprecated: [new targets.LambdaFunction(fn('ModelDeprecated'))],
+        fineTuneCompleted: [new targets.LambdaFunction(this.exampleFunction('FineTuneCompleted'))],
+        fineTuneFailed: [new targets.LambdaFunction(this.exampleFunction('FineTuneFailed'))],
+        fineTuneCheckpoint: [new targets.LambdaFunction(this.exampleFunction('FineTuneCheckpoint'))],
+        modelDeprecated: [new targets.LambdaFunction(this.exampleFunction('ModelDeprecated'))],
       },
       // Together's API has no webhooks endpoint today: the deploy then reports "unsupported" (see README)
       // and the poller delivers the same events; with both on, each outcome still arrives once.
@@ -90,41 +85,57 @@ export class ExampleStack extends Stack {
       },
     });
     if (props.alertEmail) {
-      this.hooks.alertTopic?.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
+      hooks.alertTopic?.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
     }
+    return hooks;
+  }
 
-    // Recipe 1: each completed fine-tune on one dedicated endpoint; the poller follows it to endpoint.ready.
-    if (props.autoDeploy ?? true) {
-      this.autoDeploy = new TogetherAutoDeploy(this, 'AutoDeploy', {
-        webhooks: this.hooks,
-        hardware: '1x_nvidia_h100_80gb_sxm',
-        maxEvalLoss: 1.0,
-        modelNamePrefix: props.fineTunePrefix,
-        inactiveTimeout: Duration.hours(1),
-      });
-    }
-    // Recipe 2: what inference pipelines read; moved on deprecations and to new deployments.
-    this.aliases = new TogetherModelAliases(this, 'ModelAliases', {
+  /** One of the example's small handlers (build/example-handlers/<name>). */
+  private exampleFunction(name: string): lambda.Function {
+    return new lambda.Function(this, name, {
+      code: lambda.Code.fromAsset(exampleHandler(kebab(name))),
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup: new logs.LogGroup(this, `${name}Logs`, {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+      environment: {},
+    });
+  }
+
+  /** Recipe 1: each completed fine-tune on one dedicated endpoint; the poller follows it to endpoint.ready. */
+  private createAutoDeploy(props: ExampleStackProps): TogetherAutoDeploy {
+    return new TogetherAutoDeploy(this, 'AutoDeploy', {
+      webhooks: this.hooks,
+      hardware: '1x_nvidia_h100_80gb_sxm',
+      maxEvalLoss: 1.0,
+      modelNamePrefix: props.fineTunePrefix,
+      inactiveTimeout: Duration.hours(1),
+    });
+  }
+
+  /** Recipe 2: what inference pipelines read; moved on deprecations and to new deployments. */
+  private createModelAliases(props: ExampleStackProps): TogetherModelAliases {
+    const model = props.watchModels[0] ?? 'meta-llama/Llama-3.3-70B-Instruct-Turbo';
+    return new TogetherModelAliases(this, 'ModelAliases', {
       webhooks: this.hooks,
       aliases: [
-        { name: 'chat', model: props.watchModels[0] ?? 'meta-llama/Llama-3.3-70B-Instruct-Turbo' },
+        { name: 'chat', model },
         ...(this.autoDeploy
-          ? [
-              {
-                name: 'fine-tuned',
-                model: props.watchModels[0] ?? 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
-                followDeploymentsOf: props.fineTunePrefix ?? '',
-              },
-            ]
+          ? [{ name: 'fine-tuned', model, followDeploymentsOf: props.fineTunePrefix ?? '' }]
           : []),
       ],
       switchOnDeprecation: true,
     });
-    // Recipe 3: batch outputs into S3, tokens counted, batch.collected published.
-    this.batchResults = new TogetherBatchResults(this, 'BatchResults', { webhooks: this.hooks });
-    // Recipe 4: training loss per fine-tune, and a dashboard of the whole pipeline.
-    this.training = new TogetherTrainingMonitor(this, 'Training', { webhooks: this.hooks });
+  }
 
+  /** Where to point Together, where alerts and dead letters go, what to replay. */
+  private addPipelineOutputs(): void {
     new CfnOutput(this, 'WebhookUrl', {
       value: this.hooks.webhookUrl,
       description: 'Give this URL to Together',
@@ -161,7 +172,9 @@ export class ExampleStack extends Stack {
       value: this.hooks.secret.secretArn,
       description: 'The signing secret Together must use (its value stays in Secrets Manager)',
     });
+  }
 
+  private addRecipeOutputs(): void {
     new CfnOutput(this, 'BatchResultsBucket', {
       value: this.batchResults.bucket.bucketName,
       description: `Batch outputs, under ${this.batchResults.keyPrefix}<batch id>/`,
@@ -176,8 +189,6 @@ export class ExampleStack extends Stack {
         description: 'Received, published, poller health, dead letters, training loss',
       });
     }
-
-    acknowledgeNagFindings(this, this.batchResults);
   }
 }
 
