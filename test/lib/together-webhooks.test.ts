@@ -19,9 +19,9 @@ import {
   TogetherEventHandlers,
   TogetherWebhooks,
   TogetherWebhooksProps,
-} from '../lib';
-import { EVENT_TYPES, handlerProperty, TogetherEventType } from '../lib/events';
-import { actionsOf, functionStatements, resourcesFor } from './support/iam';
+} from '../../lib';
+import { EVENT_TYPES, handlerProperty, TogetherEventType } from '../../lib/events';
+import { actionsOf, functionStatements, resourcesFor } from '../support/iam';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 
