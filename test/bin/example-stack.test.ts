@@ -9,10 +9,8 @@ import { ExampleStack, examplePropsFromContext } from '../../bin/example-stack';
 import { EVENT_TYPES } from '../../lib/events';
 
 /** The feature flags `npm run synth` runs with (cdk.json: the ones CDK recommends, as `cdk init` sets them). */
-const cdkJsonContext = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context as Record<
-  string,
-  unknown
->;
+const cdkJsonContext = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8'))
+  .context as Record<string, unknown>;
 
 function exampleApp(): { app: App; stack: ExampleStack } {
   // No handler bundling and no template checker: this tests the tree, not esbuild (README's synth does both).
@@ -222,7 +220,8 @@ test("README's construct example synthesizes as written", () => {
   const file = join(dir, 'app.ts');
   writeFileSync(
     file,
-    code!.replace("'together-webhooks'", JSON.stringify(join(__dirname, '..', '..', 'lib'))) + '\napp.synth();\n',
+    code!.replace("'together-webhooks'", JSON.stringify(join(__dirname, '..', '..', 'lib'))) +
+      '\napp.synth();\n',
   );
   execFileSync(process.execPath, ['--import', 'tsx', file], {
     cwd: join(__dirname, '..', '..'),

@@ -3,8 +3,6 @@ import {
   aws_certificatemanager as acm,
   aws_dynamodb as dynamodb,
   aws_events as events,
-  aws_events_targets as targets,
-  aws_lambda as lambda,
   aws_secretsmanager as secretsmanager,
   aws_sns as sns,
   aws_sqs as sqs,
@@ -12,39 +10,13 @@ import {
   RemovalPolicy,
   Stack,
 } from 'aws-cdk-lib';
-import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
-import {
-  EventType,
-  SignatureScheme,
-  TogetherEventHandlers,
-  TogetherWebhooks,
-  TogetherWebhooksProps,
-} from '../../lib';
-import { EVENT_TYPES, handlerProperty, TogetherEventType } from '../../lib/events';
-import { actionsOf, functionStatements, resourcesFor } from '../support/iam';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { SignatureScheme, TogetherWebhooks } from '../../lib';
+import { actionsOf, resourcesFor } from '../support/iam';
+import { ENV, handlerFn, stackWith, template, verifierStatements } from '../support/webhooks-stack';
 
-const ENV = { account: '111111111111', region: 'us-east-1' };
-
-function stackWith(props?: TogetherWebhooksProps): { stack: Stack; hooks: TogetherWebhooks } {
-  const app = new App({ builtinCloudFormationValidation: false });
-  const stack = new Stack(app, 'Test', { env: ENV });
-  const hooks = new TogetherWebhooks(stack, 'Hooks', props);
-  return { stack, hooks };
-}
-
-function template(props?: TogetherWebhooksProps): Template {
-  return Template.fromStack(stackWith(props).stack);
-}
-
-function handlerFn(stack: Stack, id: string): lambda.Function {
-  return new lambda.Function(stack, id, {
-    runtime: lambda.Runtime.NODEJS_24_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => {}'),
-  });
-}
-
-const verifierStatements = (t: Template) => functionStatements(t, 'HooksVerifier');
+// The receiver TogetherWebhooks builds (lib/together-webhooks.ts); its alerts, routing and props checks are in
+// together-webhooks-alerts, -routing and -props.test.ts.
 
 describe('defaults', () => {
   const t = template();
@@ -118,146 +90,6 @@ describe('defaults', () => {
     expect(JSON.stringify(t.toJSON())).not.toMatch(/"SecretString"/);
   });
 
-  test('failures and deprecations reach an encrypted alert topic as readable text', () => {
-    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-    for (const type of ['fine_tune.failed', 'model.deprecated']) {
-      const template = new Capture();
-      t.hasResourceProperties('AWS::Events::Rule', {
-        EventPattern: { source: ['together.ai'], 'detail-type': [type] },
-        Targets: [
-          Match.objectLike({
-            Arn: { Ref: Match.stringLikeRegexp('AlertTopic') },
-            InputTransformer: {
-              InputTemplate: template,
-              InputPathsMap: Match.objectLike({ 'detail-id': '$.detail.id' }),
-            },
-            DeadLetterConfig: { Arn: Match.anyValue() },
-          }),
-        ],
-      });
-      expect(template.asString()).toContain('What to do:');
-      expect(template.asString()).toContain(`event: ${type}`);
-    }
-    const failed = new Capture();
-    t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': ['fine_tune.failed'] },
-      Targets: [
-        Match.objectLike({ InputTransformer: { InputTemplate: failed, InputPathsMap: Match.anyValue() } }),
-      ],
-    });
-    expect(failed.asString()).toContain('error_message: <detail-data-error_message>');
-    expect(failed.asString()).toContain('fine_tune_id: <detail-data-fine_tune_id>');
-  });
-
-  test('an EXPIRED batch alerts (suggesting to split it); other batch outcomes do not', () => {
-    const advice = new Capture();
-    t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['together.ai'],
-        'detail-type': ['batch.done'],
-        detail: { data: { status: ['EXPIRED'] } },
-      },
-      Targets: [
-        Match.objectLike({ InputTransformer: { InputTemplate: advice, InputPathsMap: Match.anyValue() } }),
-      ],
-    });
-    expect(advice.asString()).toContain('split it into smaller batches');
-    t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': ['fine_tune.stalled'] },
-      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('AlertTopic') } })],
-    });
-  });
-
-  test('alert rules stand apart from routing rules (ids Alert<Type>)', () => {
-    const { hooks } = stackWith();
-    const ids = hooks.node.children
-      .map((c) => c.node.id)
-      .filter(
-        (id) => id.startsWith('Alert') && !['AlertTopic', 'AlertKey', 'AlertPublisherRole'].includes(id),
-      );
-    expect(ids.sort()).toEqual([
-      'AlertBatchDone',
-      'AlertEndpointFailed',
-      'AlertEvaluationFailed',
-      'AlertFineTuneFailed',
-      'AlertFineTuneStalled',
-      'AlertModelDeprecated',
-    ]);
-  });
-
-  test('only our alarms and our rules may publish to the encrypted topic: no service principal without a condition', () => {
-    // CloudWatch: on the key and the topic, only for alarms of this account (aws:SourceAccount, aws:SourceArn).
-    const alarmsOnly = {
-      StringEquals: { 'aws:SourceAccount': '111111111111' },
-      ArnLike: {
-        'aws:SourceArn': {
-          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:us-east-1:111111111111:alarm:*']],
-        },
-      },
-    };
-    const keyStatements = Object.values(t.findResources('AWS::KMS::Key'))[0].Properties.KeyPolicy.Statement;
-    const topicStatements = Object.values(t.findResources('AWS::SNS::TopicPolicy'))[0].Properties
-      .PolicyDocument.Statement;
-    for (const statements of [keyStatements, topicStatements]) {
-      const services = statements.filter(
-        (st: { Principal?: { Service?: unknown } }) => st.Principal?.Service,
-      );
-      expect(services).toEqual([
-        expect.objectContaining({
-          Principal: { Service: 'cloudwatch.amazonaws.com' },
-          Condition: alarmsOnly,
-        }),
-      ]);
-    }
-    // EventBridge publishes alerts with one role, trusted for this account only (its KMS calls carry no source
-    // keys to pin on the key), allowed this topic and this key and nothing else.
-    t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': ['fine_tune.failed'] },
-      Targets: [
-        Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('AlertTopic') }, RoleArn: Match.anyValue() }),
-      ],
-    });
-    t.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
-        Statement: [
-          Match.objectLike({
-            Principal: { Service: 'events.amazonaws.com' },
-            Condition: { StringEquals: { 'aws:SourceAccount': '111111111111' } },
-          }),
-        ],
-      },
-    });
-    const publisher = Object.values(t.findResources('AWS::IAM::Policy')).find((p) =>
-      JSON.stringify(p.Properties.Roles).includes('AlertPublisherRole'),
-    )!;
-    expect(publisher.Properties.PolicyDocument.Statement).toEqual([
-      expect.objectContaining({
-        Action: 'sns:Publish',
-        Resource: { Ref: expect.stringMatching(/AlertTopic/) },
-      }),
-      expect.objectContaining({
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        Resource: { 'Fn::GetAtt': [expect.stringMatching(/AlertKey/), 'Arn'] },
-      }),
-    ]);
-  });
-
-  test('alarms on verifier errors, 5xx answers, dead letters and rejected signatures notify the topic', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 4);
-    const alarmed = (metricName: string, extra: object = {}) =>
-      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: metricName,
-        AlarmActions: [{ Ref: Match.stringLikeRegexp('AlertTopic') }],
-        TreatMissingData: 'notBreaching',
-        ...extra,
-      });
-    alarmed('Errors', { Namespace: 'AWS/Lambda' });
-    alarmed('5xx', { Namespace: 'AWS/ApiGateway' });
-    alarmed('ApproximateNumberOfMessagesVisible', { Namespace: 'AWS/SQS' });
-    alarmed('Rejected', { Namespace: 'TogetherWebhooks', Threshold: 10 });
-  });
-
   test('an encrypted dead-letter queue that only accepts TLS', () => {
     t.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
@@ -314,83 +146,6 @@ describe('least privilege', () => {
     const kms = statements.filter((s) => JSON.stringify(s.Action).includes('kms:'));
     expect(kms).toHaveLength(1);
     expect(JSON.stringify(kms[0].Resource)).toContain('MineKey');
-  });
-});
-
-describe('routing', () => {
-  test('handlers: one rule per event type, matching source and detail-type, targets with retries and the DLQ', () => {
-    const app = new App({ builtinCloudFormationValidation: false });
-    const stack = new Stack(app, 'Routes', { env: ENV });
-    const handlers = Object.fromEntries(
-      EVENT_TYPES.map((type, i) => [
-        handlerProperty(type),
-        [new targets.LambdaFunction(handlerFn(stack, `Fn${i}`))],
-      ]),
-    ) as TogetherEventHandlers;
-    new TogetherWebhooks(stack, 'Hooks', { handlers, alerts: false });
-    const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::Events::Rule', EVENT_TYPES.length);
-    EVENT_TYPES.forEach((type, i) => {
-      t.hasResourceProperties('AWS::Events::Rule', {
-        EventBusName: { Ref: Match.stringLikeRegexp('Bus') },
-        EventPattern: { source: ['together.ai'], 'detail-type': [type] },
-        Targets: [
-          {
-            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Fn${i}`), 'Arn'] },
-            Id: Match.anyValue(),
-            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] } },
-            RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 },
-          },
-        ],
-      });
-    });
-    // EventBridge may invoke each handler, and may write to the DLQ for these rules only.
-    t.resourceCountIs('AWS::Lambda::Permission', EVENT_TYPES.length + 1);
-    const dlqPolicy = JSON.stringify(t.findResources('AWS::SQS::QueuePolicy'));
-    expect(dlqPolicy).toContain('aws:SourceArn');
-  });
-
-  test('onEvent adds targets to the same rule later, and returns it', () => {
-    const { stack, hooks } = stackWith({ alerts: false });
-    const topic = new sns.Topic(stack, 'Extra');
-    const queue = new sqs.Queue(stack, 'Q');
-    const r1 = hooks.onEvent('batch.done', new targets.SnsTopic(topic));
-    const r2 = hooks.onEvent('batch.done', new targets.SqsQueue(queue));
-    expect(r1).toBe(r2);
-    expect(r1.node.id).toBe('RouteBatchDone');
-    const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::Events::Rule', 1);
-    t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': ['batch.done'] },
-      Targets: [
-        Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('Extra') } }),
-        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Q'), 'Arn'] } }),
-      ],
-    });
-  });
-
-  test('a target that names its own dead-letter queue keeps it', () => {
-    const { stack, hooks } = stackWith({ alerts: false });
-    const mine = new sqs.Queue(stack, 'MyDlq');
-    hooks.onEvent(
-      'fine_tune.completed',
-      new targets.LambdaFunction(handlerFn(stack, 'Fn'), { deadLetterQueue: mine, retryAttempts: 2 }),
-    );
-    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
-      Targets: [
-        Match.objectLike({
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('MyDlq'), 'Arn'] } },
-          RetryPolicy: { MaximumRetryAttempts: 2 },
-        }),
-      ],
-    });
-  });
-
-  test('onEvent refuses a type outside the catalogue', () => {
-    const { hooks } = stackWith();
-    expect(() => hooks.onEvent('fine_tune.exploded' as 'batch.done')).toThrow(
-      /unknown event type "fine_tune.exploded" in onEvent; known types: fine_tune.completed, /,
-    );
   });
 });
 
@@ -459,13 +214,6 @@ describe('bring your own', () => {
         Match.objectLike({ DeadLetterConfig: { Arn: 'arn:aws:sqs:us-east-1:111111111111:ops-dlq' } }),
       ],
     });
-  });
-
-  test('alerts: false creates no topic, no alarms and no alert rules', () => {
-    const t = template({ alerts: false });
-    t.resourceCountIs('AWS::SNS::Topic', 0);
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
-    t.resourceCountIs('AWS::Events::Rule', 0);
   });
 
   test('overrides reach the template', () => {
@@ -568,109 +316,4 @@ describe('friction a newcomer hit (issue 9)', () => {
       Environment: { Variables: Match.objectLike({ SECRET_JSON_FIELD: 'signingSecret' }) },
     });
   });
-
-  test('archiveRetention without an archive is refused, not ignored', () => {
-    expect(() => stackWith({ archive: false, archiveRetention: Duration.days(90) })).toThrow(
-      'TogetherWebhooks: archiveRetention is set (90 days) but archive is false',
-    );
-  });
-
-  test('handlers: one typed property per event type; the old dotted keys and typos name the property to use', () => {
-    const app = new App({ builtinCloudFormationValidation: false });
-    const stack = new Stack(app, 'Typed', { env: ENV });
-    const fn = handlerFn(stack, 'Fn');
-    // @ts-expect-error a typo is a compile error, not only a synth error
-    const typo: TogetherWebhooksProps = { handlers: { fineTuneComplete: [new targets.LambdaFunction(fn)] } };
-    expect(() => new TogetherWebhooks(stack, 'Typo', typo)).toThrow(
-      /handlers has no property "fineTuneComplete"; one of: fineTuneCompleted, fineTuneFailed, /,
-    );
-    const dotted = { handlers: { 'fine_tune.completed': [] } } as unknown as TogetherWebhooksProps;
-    expect(() => new TogetherWebhooks(stack, 'Dotted', dotted)).toThrow(
-      'TogetherWebhooks: handlers["fine_tune.completed"] is now handlers.fineTuneCompleted',
-    );
-  });
-
-  test('TogetherEventHandlers has exactly one property per catalogue type', () => {
-    // A new catalogue type without its property here fails: the keys must be the catalogue's.
-    const byProperty: { readonly [P in keyof Required<TogetherEventHandlers>]: TogetherEventType } = {
-      fineTuneCompleted: 'fine_tune.completed',
-      fineTuneFailed: 'fine_tune.failed',
-      fineTuneCheckpoint: 'fine_tune.checkpoint',
-      fineTuneCancelled: 'fine_tune.cancelled',
-      fineTuneStalled: 'fine_tune.stalled',
-      modelDeprecated: 'model.deprecated',
-      batchDone: 'batch.done',
-      evaluationCompleted: 'evaluation.completed',
-      evaluationFailed: 'evaluation.failed',
-      endpointReady: 'endpoint.ready',
-      endpointFailed: 'endpoint.failed',
-      batchCollected: 'batch.collected',
-    };
-    expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());
-    for (const [property, type] of Object.entries(byProperty)) expect(handlerProperty(type)).toBe(property);
-  });
-
-  test('more than five targets for one type: a second rule takes the rest (EventBridge allows five a rule)', () => {
-    const { stack, hooks } = stackWith({ alerts: false });
-    const fns = Array.from({ length: 7 }, (_, i) => new targets.LambdaFunction(handlerFn(stack, `F${i}`)));
-    const last = hooks.onEvent('batch.done', ...fns);
-    expect(last.node.id).toBe('RouteBatchDone2');
-    expect(hooks.onEvent('batch.done').node.id).toBe('RouteBatchDone2');
-    const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule'));
-    expect(rules.map((r) => r.Properties.Targets.length).sort()).toEqual([2, 5]);
-    for (const r of rules)
-      expect(r.Properties.EventPattern).toEqual({ source: ['together.ai'], 'detail-type': ['batch.done'] });
-  });
-});
-
-describe('props are validated at synth, showing the value received', () => {
-  test.each<[string, Partial<TogetherWebhooksProps>, RegExp]>([
-    ['rate 0', { throttlingRateLimit: 0 }, /throttlingRateLimit must be a number from 1 to 10000, got 0/],
-    [
-      'burst 1.5',
-      { throttlingBurstLimit: 1.5 },
-      /throttlingBurstLimit must be an integer from 0 to 5000, got 1.5/,
-    ],
-    ['burst too high', { throttlingBurstLimit: 9999 }, /got 9999/],
-    ['memory', { memorySize: 64 }, /memorySize must be an integer from 128 to 10240, got 64/],
-    [
-      'timeout',
-      { timeout: Duration.seconds(60) },
-      /timeout must be from 1 second to 29 seconds, got 1 minute/,
-    ],
-    [
-      'concurrency',
-      { reservedConcurrency: 0 },
-      /reservedConcurrency must be an integer from 1 to 10000, got 0/,
-    ],
-    [
-      'retention',
-      { dedupeRetention: Duration.days(400) },
-      /dedupeRetention must be from 1 hour to 365 days, got 400 days/,
-    ],
-    [
-      'short retention',
-      { dedupeRetention: Duration.minutes(30) },
-      /dedupeRetention must be from 1 hour to 365 days, got 30 minutes/,
-    ],
-    [
-      'domain without certificate',
-      { domainName: 'hooks.example.com' },
-      /domainName "hooks.example.com" needs a certificate/,
-    ],
-    ['empty JSON field', { secretJsonField: ' ' }, /secretJsonField must not be empty/],
-  ])('%s', (_name, props, message) => {
-    expect(() => stackWith(props as TogetherWebhooksProps)).toThrow(message);
-  });
-});
-
-test('EventType has one constant per catalogue type, in catalogue order, each the type itself', () => {
-  expect(EventType.all()).toEqual(EVENT_TYPES);
-  const constants = Object.entries(EventType).filter(([name]) => /^[A-Z_]+$/.test(name));
-  expect(constants.map(([, value]) => value).sort()).toEqual([...EVENT_TYPES].sort());
-  for (const [name, value] of constants) expect(name).toBe(String(value).toUpperCase().replace(/\./g, '_'));
-  const { stack, hooks } = stackWith({ alerts: false });
-  expect(hooks.onEvent(EventType.BATCH_DONE).node.id).toBe('RouteBatchDone');
-  expect(() => hooks.onEvent('batch.finished')).toThrow(/unknown event type "batch.finished" in onEvent/);
-  expect(stack).toBeDefined();
 });
