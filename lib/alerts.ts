@@ -21,9 +21,6 @@ import { alertMessage, cdkPattern, DeadLetteredTarget, RolePublishedTopic } from
 // What reaches the alert topic of `TogetherWebhooks` (lib/together-webhooks.ts): the topic, the alert rules and the
 // alarms. Each is created in the construct itself (`scope`): their ids are public API, kept as first released.
 
-/** Polls in a row that held outcomes back before an alarm says so. */
-const POLLS_HELD_BACK = 5;
-
 /** The alert topic, under a key of ours: EventBridge and CloudWatch cannot publish under the AWS-managed SNS key. */
 export function createAlertTopic(scope: Construct): sns.Topic {
   const key = new kms.Key(scope, 'AlertKey', {
@@ -167,6 +164,9 @@ export function webhookAlarms(
     },
   ]);
 }
+
+/** Polls in a row that held outcomes back before an alarm says so. */
+const POLLS_HELD_BACK = 5;
 
 /**
  * The poller's alarms: it crashed, or held outcomes back for a few polls in a row, one alarm per cause so its
