@@ -8,4 +8,5 @@ export * from './poller';
 export * from './registration';
 export * from './signature-scheme';
 export * from './together-webhooks';
+export * from './together-webhooks-props';
 export * from './training-monitor';

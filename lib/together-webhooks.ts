@@ -3,262 +3,38 @@ import {
   aws_apigatewayv2_integrations as integrations,
   aws_certificatemanager as acm,
   aws_cloudwatch as cloudwatch,
-  aws_cloudwatch_actions as cwActions,
   aws_dynamodb as dynamodb,
   aws_events as events,
-  aws_events_targets as targets,
   aws_iam as iam,
-  aws_kms as kms,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_secretsmanager as secretsmanager,
   aws_sns as sns,
   aws_sqs as sqs,
-  ArnFormat,
   Duration,
   RemovalPolicy,
-  Stack,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { createAlertTopic, pollerAlarms, routeAlerts, webhookAlarms } from './alerts';
 import { bundledFunction, grantClaimPath } from './assets';
 import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
-import {
-  EVENT_CATALOGUE,
-  EVENT_SOURCE,
-  EVENT_TYPES,
-  eventSpec,
-  handlerProperty,
-  isCatalogueType,
-  TogetherEventType,
-  WEBHOOK_EVENT_TYPES,
-} from './events';
-import { alertPattern, EventPatternJson, pascal, routePattern } from './patterns';
+import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, environmentOf, VerifierEnvironment } from './contract';
+import { EVENT_SOURCE, EVENT_TYPES, handlerProperty, isCatalogueType, WEBHOOK_EVENT_TYPES } from './events';
+import { libraryMetric } from './metrics';
+import { pascal, routePattern } from './patterns';
 import { PollerOptions, TogetherJobPoller } from './poller';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
 import { SignatureScheme } from './signature-scheme';
+import { cdkPattern, DeadLetteredTarget } from './targets';
+import { TogetherEventHandlers, TogetherWebhooksProps } from './together-webhooks-props';
 import { checkDuration, checkEventType, checkNumber } from './validation';
 
 /** The path Together posts to. */
 export const WEBHOOK_PATH = '/webhooks/together';
 /** The namespace of the metrics the verifier emits (CloudWatch embedded metric format). */
-export const METRICS_NAMESPACE = 'TogetherWebhooks';
+export const METRICS_NAMESPACE = DEFAULT_METRICS_NAMESPACE;
 /** EventBridge takes at most five targets a rule. */
 const MAX_TARGETS_PER_RULE = 5;
-/** Polls in a row that held outcomes back before an alarm says so. */
-const POLLS_HELD_BACK = 5;
-
-/**
- * Targets for each event type: one optional list per catalogue type, so a misspelt type is an error in the editor.
- * More can be added later with `TogetherWebhooks.onEvent`.
- */
-export interface TogetherEventHandlers {
-  /**
-   * `fine_tune.completed`: a fine-tuning job finished and its model is ready.
-   * @default - none
-   */
-  readonly fineTuneCompleted?: events.IRuleTarget[];
-  /**
-   * `fine_tune.failed`: a fine-tuning job stopped with an error.
-   * @default - none
-   */
-  readonly fineTuneFailed?: events.IRuleTarget[];
-  /**
-   * `fine_tune.checkpoint`: a fine-tuning job saved a checkpoint.
-   * @default - none
-   */
-  readonly fineTuneCheckpoint?: events.IRuleTarget[];
-  /**
-   * `fine_tune.cancelled`: a fine-tuning job was cancelled.
-   * @default - none
-   */
-  readonly fineTuneCancelled?: events.IRuleTarget[];
-  /**
-   * `fine_tune.stalled` (poller): a fine-tuning job has shown no progress for hours.
-   * @default - none
-   */
-  readonly fineTuneStalled?: events.IRuleTarget[];
-  /**
-   * `model.deprecated`: a model you use is deprecated and will be removed.
-   * @default - none
-   */
-  readonly modelDeprecated?: events.IRuleTarget[];
-  /**
-   * `batch.done`: a batch job reached a terminal state.
-   * @default - none
-   */
-  readonly batchDone?: events.IRuleTarget[];
-  /**
-   * `evaluation.completed` (poller, `evaluations` on): an evaluation job finished with results.
-   * @default - none
-   */
-  readonly evaluationCompleted?: events.IRuleTarget[];
-  /**
-   * `evaluation.failed` (poller, `evaluations` on): an evaluation job stopped with an error.
-   * @default - none
-   */
-  readonly evaluationFailed?: events.IRuleTarget[];
-  /**
-   * `endpoint.ready` (poller, `endpoints` on): a dedicated endpoint finished starting and serves its model.
-   * @default - none
-   */
-  readonly endpointReady?: events.IRuleTarget[];
-  /**
-   * `endpoint.failed` (poller, `endpoints` on): a dedicated endpoint failed to start.
-   * @default - none
-   */
-  readonly endpointFailed?: events.IRuleTarget[];
-  /**
-   * `batch.collected` (`TogetherBatchResults`): a finished batch's output was copied to S3 and its tokens counted.
-   * @default - none
-   */
-  readonly batchCollected?: events.IRuleTarget[];
-}
-
-/** Props of `TogetherWebhooks`: every one optional; the defaults make a complete, secure receiver. */
-export interface TogetherWebhooksProps {
-  /**
-   * The secret Together signs webhooks with, read by the verifier at run time. A plain SecretString, or a JSON one
-   * with `secretJsonField` set.
-   * @default - a new generated 48-character secret (copy it to Together, or let registration do it)
-   */
-  readonly secret?: secretsmanager.ISecret;
-  /**
-   * Field of a JSON SecretString that holds the signing secret.
-   * @default - the whole SecretString is the secret
-   */
-  readonly secretJsonField?: string;
-  /**
-   * How Together signs webhooks.
-   * @default SignatureScheme.togetherHmac()
-   */
-  readonly signatureScheme?: SignatureScheme;
-  /**
-   * How long the verifier caches the signing secret (a rotation is picked up sooner, on the first mismatch).
-   * @default Duration.minutes(5)
-   */
-  readonly secretCacheTtl?: Duration;
-
-  /**
-   * The dedupe table. Bring your own: partition key `id` (String), TTL on attribute `expiration`.
-   * @default - a new on-demand table with TTL, point-in-time recovery and encryption
-   */
-  readonly table?: dynamodb.ITable;
-  /**
-   * What happens to the dedupe table the construct creates when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * How long a delivered event id is remembered, so a redelivery within it is a duplicate.
-   * @default Duration.days(7)
-   */
-  readonly dedupeRetention?: Duration;
-
-  /**
-   * The bus events are published to.
-   * @default - a new event bus
-   */
-  readonly eventBus?: events.IEventBus;
-  /**
-   * How long the archive keeps events for replay. `Duration.days(0)` keeps them forever.
-   * @default Duration.days(30)
-   */
-  readonly archiveRetention?: Duration;
-  /**
-   * Whether to archive every Together event on the bus, so past events can be replayed.
-   * @default true
-   */
-  readonly archive?: boolean;
-
-  /**
-   * Targets for each event type, e.g. `{ fineTuneCompleted: [new targets.LambdaFunction(fn)] }`. More can be added
-   * later with `onEvent`.
-   * @default - no targets
-   */
-  readonly handlers?: TogetherEventHandlers;
-  /**
-   * Where undeliverable events go after the retries, for every target that does not name its own.
-   * @default - a new encrypted SQS queue, kept 14 days
-   */
-  readonly deadLetterQueue?: sqs.IQueue;
-  /**
-   * How many times EventBridge retries a target before the dead-letter queue.
-   * @default 8
-   */
-  readonly targetRetryAttempts?: number;
-
-  /**
-   * Whether failures (`fine_tune.failed`, `model.deprecated`) and operational alarms notify an SNS topic.
-   * @default true
-   */
-  readonly alerts?: boolean;
-  /**
-   * The topic alerts go to.
-   * @default - a new topic encrypted with a new KMS key (when `alerts` is on)
-   */
-  readonly alertTopic?: sns.ITopic;
-  /**
-   * Rejected signatures in 5 minutes that raise the alarm.
-   * @default 10
-   */
-  readonly rejectedSignatureAlarmThreshold?: number;
-
-  /**
-   * Steady-state requests per second the endpoint accepts.
-   * @default 50
-   */
-  readonly throttlingRateLimit?: number;
-  /**
-   * Burst of requests the endpoint accepts.
-   * @default 100
-   */
-  readonly throttlingBurstLimit?: number;
-  /**
-   * Retention of the endpoint's access logs and the verifier's logs.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * A custom domain for the endpoint (needs `certificate`).
-   * @default - the API's execute-api URL
-   */
-  readonly domainName?: string;
-  /**
-   * Certificate for `domainName`, in the stack's region.
-   * @default - none; required with `domainName`
-   */
-  readonly certificate?: acm.ICertificate;
-
-  /**
-   * Register the endpoint with Together on deploy (and delete it with the stack). Together's public API has no
-   * webhooks endpoint today: the registration then reports `unsupported` unless `required` is set.
-   * @default - no registration: give Together the URL and secret yourself
-   */
-  readonly registration?: RegistrationOptions;
-
-  /**
-   * Poll Together's jobs API on a schedule and publish the same events: the way to receive them while Together
-   * has no webhooks. Safe together with the webhook: both claim one key per outcome.
-   * @default - no poller
-   */
-  readonly poller?: PollerOptions;
-
-  /**
-   * The verifier's timeout (API Gateway waits at most 30 s).
-   * @default Duration.seconds(10)
-   */
-  readonly timeout?: Duration;
-  /**
-   * The verifier's memory, in MiB.
-   * @default 256
-   */
-  readonly memorySize?: number;
-  /**
-   * Reserved concurrency for the verifier.
-   * @default - unreserved
-   */
-  readonly reservedConcurrency?: number;
-}
 
 /**
  * Receives Together AI webhooks, verifies them, and puts each event on an EventBridge bus exactly once, routed
@@ -302,141 +78,45 @@ export class TogetherWebhooks extends Construct {
     super(scope, id);
     validateProps(props);
     this.retryAttempts = props.targetRetryAttempts ?? 8;
-    this.dedupeRetention = props.dedupeRetention ?? Duration.days(7);
+    this.dedupeRetention = props.dedupeRetention ?? Duration.days(DEFAULTS.retentionDays);
     this.claimScope = this.node.addr;
-    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const scheme = props.signatureScheme ?? SignatureScheme.togetherHmac();
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    this.secret =
-      props.secret ??
-      new secretsmanager.Secret(this, 'SigningSecret', {
-        description: 'Signing secret for Together AI webhooks',
-        generateSecretString: {
-          passwordLength: 48,
-          excludePunctuation: true,
-          // With secretJsonField, the secret the verifier reads is that field of a JSON SecretString.
-          ...(props.secretJsonField
-            ? { secretStringTemplate: '{}', generateStringKey: props.secretJsonField }
-            : {}),
-        },
-      });
-
+    // Where events are verified, remembered and published.
+    this.secret = props.secret ?? this.createSigningSecret(props.secretJsonField);
     this.table = props.table ?? this.createTable(props.removalPolicy ?? RemovalPolicy.RETAIN);
-
     this.eventBus = props.eventBus ?? new events.EventBus(this, 'Bus');
-    if (props.archive ?? true) {
-      this.archive = new events.Archive(this, 'Archive', {
-        sourceEventBus: this.eventBus,
-        eventPattern: { source: [EVENT_SOURCE] },
-        retention: props.archiveRetention ?? Duration.days(30),
-        description: 'Together AI events, for replay',
-      });
-    }
+    if (props.archive ?? true) this.archive = this.createArchive(props.archiveRetention);
+    this.deadLetterQueue = props.deadLetterQueue ?? this.createDeadLetterQueue();
+    this.verifier = this.createVerifier(props, logRetention);
 
-    this.deadLetterQueue =
-      props.deadLetterQueue ??
-      new sqs.Queue(this, 'DeadLetterQueue', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-
-    this.verifier = bundledFunction(this, 'Verifier', {
-      handler: 'verifier',
-      description: 'Verifies Together AI webhooks and publishes them to EventBridge exactly once',
-      timeout: props.timeout ?? Duration.seconds(10),
-      memorySize: props.memorySize ?? 256,
-      reservedConcurrentExecutions: props.reservedConcurrency,
-      logRetention: retention,
-      logGroupId: 'VerifierLogs',
-      environment: {
-        SECRET_ARN: this.secret.secretArn,
-        ...(props.secretJsonField ? { SECRET_JSON_FIELD: props.secretJsonField } : {}),
-        SIGNATURE_SCHEME: scheme.name,
-        SECRET_CACHE_TTL_SECONDS: String((props.secretCacheTtl ?? Duration.minutes(5)).toSeconds()),
-        TABLE_NAME: this.table.tableName,
-        CLAIM_SCOPE: this.claimScope,
-        EVENT_BUS_NAME: this.eventBus.eventBusName,
-        RETENTION_DAYS: String(this.dedupeRetention.toDays({ integral: false })),
-        METRICS_NAMESPACE,
-      },
-    });
-    // Exactly what the verifier calls: its secret, its own claims in its table (and, read only, the unscoped claims
-    // of the release before, for types Together sends), its bus. Nothing else.
-    this.secret.grantRead(this.verifier);
-    grantClaimPath(this.verifier, this.table, this.eventBus, {
-      prefixes: [outcomeClaimPrefix(this.claimScope)],
-      readOnlyPrefixes: legacyOutcomeClaimPrefixes(WEBHOOK_EVENT_TYPES),
-    });
-
-    this.httpApi = new apigwv2.HttpApi(this, 'Api', {
-      description: 'Together AI webhook receiver',
-      createDefaultStage: false,
-      // With a custom domain, the execute-api URL would be a second way in that bypasses it.
-      disableExecuteApiEndpoint: props.domainName !== undefined ? true : undefined,
-    });
-    this.httpApi.addRoutes({
-      path: WEBHOOK_PATH,
-      methods: [apigwv2.HttpMethod.POST],
-      integration: new integrations.HttpLambdaIntegration('Verify', this.verifier),
-    });
-    if (props.domainName) {
-      this.domainName = new apigwv2.DomainName(this, 'Domain', {
-        domainName: props.domainName,
-        certificate: props.certificate!,
-      });
-    }
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      retention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.stage = new apigwv2.HttpStage(this, 'Stage', {
-      httpApi: this.httpApi,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: props.throttlingRateLimit ?? 50, burstLimit: props.throttlingBurstLimit ?? 100 },
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
-      domainMapping: this.domainName ? { domainName: this.domainName } : undefined,
-    });
+    // The endpoint Together posts to.
+    this.httpApi = this.createHttpApi(props.domainName !== undefined);
+    if (props.domainName) this.domainName = this.createDomain(props.domainName, props.certificate!);
+    this.stage = this.createStage(props, logRetention);
     this.webhookUrl = props.domainName
       ? `https://${props.domainName}${WEBHOOK_PATH}`
       : `${this.httpApi.apiEndpoint}${WEBHOOK_PATH}`;
 
+    // Where events go: alerts, then the user's targets.
     if (props.alerts ?? true) {
-      this.alertTopic = props.alertTopic ?? this.createAlertTopic();
-      this.routeAlerts(this.alertTopic);
-      this.createAlarms(this.alertTopic, props.rejectedSignatureAlarmThreshold ?? 10);
-    }
-
-    for (const type of EVENT_TYPES) {
-      const list = (props.handlers as Record<string, events.IRuleTarget[] | undefined> | undefined)?.[
-        handlerProperty(type)
-      ];
-      if (list?.length) this.onEvent(type, ...list);
-    }
-
-    if (props.poller) {
-      this.poller = new TogetherJobPoller(this, 'Poller', {
-        ...props.poller,
-        table: this.table,
+      this.alertTopic = props.alertTopic ?? createAlertTopic(this);
+      routeAlerts(this, this.alertTopic, {
         eventBus: this.eventBus,
-        claimScope: this.claimScope,
-        alertTopic: this.alertTopic,
-        dedupeRetention: props.dedupeRetention,
-        logRetention: retention,
-        metricsNamespace: METRICS_NAMESPACE,
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: this.retryAttempts,
       });
-      if (this.alertTopic) this.createPollerAlarms(this.alertTopic, this.poller);
+      this.alarms.push(...this.createAlarms(this.alertTopic, props.rejectedSignatureAlarmThreshold ?? 10));
     }
+    this.routeHandlers(props.handlers);
 
+    // The other ways in and out: polling Together, registering with it.
+    if (props.poller) {
+      this.poller = this.createPoller(props.poller, props.dedupeRetention, logRetention);
+      if (this.alertTopic) this.alarms.push(...pollerAlarms(this, this.alertTopic, this.poller));
+    }
     if (props.registration) {
-      this.registration = new TogetherWebhookRegistration(this, 'Registration', {
-        ...props.registration,
-        webhookUrl: this.webhookUrl,
-        signingSecret: this.secret,
-        signingSecretJsonField: props.secretJsonField,
-        logRetention: retention,
-      });
+      this.registration = this.createRegistration(props.registration, props.secretJsonField, logRetention);
     }
   }
 
@@ -464,14 +144,10 @@ export class TogetherWebhooks extends Construct {
 
   /** A metric of the verifier's own counters (EMF), summed over 5 minutes unless told otherwise. */
   public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { Service: this.verifier.functionName },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-      ...options,
-    });
+    return libraryMetric(
+      { metricName, namespace: METRICS_NAMESPACE, dimensionsMap: { Service: this.verifier.functionName } },
+      options,
+    );
   }
 
   /** Webhook requests that reached the verifier. */
@@ -494,6 +170,139 @@ export class TogetherWebhooks extends Construct {
     return this.metric('Published', options);
   }
 
+  /** A generated 48-character secret; with `jsonField`, that field of a JSON SecretString. */
+  private createSigningSecret(jsonField: string | undefined): secretsmanager.Secret {
+    return new secretsmanager.Secret(this, 'SigningSecret', {
+      description: 'Signing secret for Together AI webhooks',
+      generateSecretString: {
+        passwordLength: 48,
+        excludePunctuation: true,
+        // With secretJsonField, the secret the verifier reads is that field of a JSON SecretString.
+        ...(jsonField ? { secretStringTemplate: '{}', generateStringKey: jsonField } : {}),
+      },
+    });
+  }
+
+  private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {
+    return new dynamodb.Table(this, 'DedupeTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiration',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+  }
+
+  /** Every Together event on the bus, kept for replay. */
+  private createArchive(retention: Duration | undefined): events.Archive {
+    return new events.Archive(this, 'Archive', {
+      sourceEventBus: this.eventBus,
+      eventPattern: { source: [EVENT_SOURCE] },
+      retention: retention ?? Duration.days(30),
+      description: 'Together AI events, for replay',
+    });
+  }
+
+  private createDeadLetterQueue(): sqs.Queue {
+    return new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+  }
+
+  /** The verifier, allowed exactly what it calls. */
+  private createVerifier(props: TogetherWebhooksProps, logRetention: logs.RetentionDays): lambda.Function {
+    const verifier = bundledFunction(this, 'Verifier', {
+      handler: 'verifier',
+      description: 'Verifies Together AI webhooks and publishes them to EventBridge exactly once',
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      logRetention,
+      logGroupId: 'VerifierLogs',
+      environment: environmentOf<VerifierEnvironment>({
+        SECRET_ARN: this.secret.secretArn,
+        SECRET_JSON_FIELD: props.secretJsonField || undefined,
+        SIGNATURE_SCHEME: (props.signatureScheme ?? SignatureScheme.togetherHmac()).name,
+        SECRET_CACHE_TTL_SECONDS: String(
+          (props.secretCacheTtl ?? Duration.seconds(DEFAULTS.secretCacheTtlSeconds)).toSeconds(),
+        ),
+        TABLE_NAME: this.table.tableName,
+        CLAIM_SCOPE: this.claimScope,
+        EVENT_BUS_NAME: this.eventBus.eventBusName,
+        RETENTION_DAYS: String(this.dedupeRetention.toDays({ integral: false })),
+        METRICS_NAMESPACE,
+      }),
+    });
+    // Exactly what the verifier calls: its secret, its own claims in its table (and, read only, the unscoped claims
+    // of the release before, for types Together sends), its bus. Nothing else.
+    this.secret.grantRead(verifier);
+    grantClaimPath(verifier, this.table, this.eventBus, {
+      prefixes: [outcomeClaimPrefix(this.claimScope)],
+      readOnlyPrefixes: legacyOutcomeClaimPrefixes(WEBHOOK_EVENT_TYPES),
+    });
+    return verifier;
+  }
+
+  /** The HTTP API with its one route, POST /webhooks/together to the verifier. */
+  private createHttpApi(customDomain: boolean): apigwv2.HttpApi {
+    const httpApi = new apigwv2.HttpApi(this, 'Api', {
+      description: 'Together AI webhook receiver',
+      createDefaultStage: false,
+      // With a custom domain, the execute-api URL would be a second way in that bypasses it.
+      disableExecuteApiEndpoint: customDomain ? true : undefined,
+    });
+    httpApi.addRoutes({
+      path: WEBHOOK_PATH,
+      methods: [apigwv2.HttpMethod.POST],
+      integration: new integrations.HttpLambdaIntegration('Verify', this.verifier),
+    });
+    return httpApi;
+  }
+
+  private createDomain(domainName: string, certificate: acm.ICertificate): apigwv2.DomainName {
+    return new apigwv2.DomainName(this, 'Domain', { domainName, certificate });
+  }
+
+  /** The `$default` stage: throttled, access-logged, mapped to the custom domain if any. */
+  private createStage(props: TogetherWebhooksProps, logRetention: logs.RetentionDays): apigwv2.HttpStage {
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    return new apigwv2.HttpStage(this, 'Stage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttlingRateLimit ?? 50, burstLimit: props.throttlingBurstLimit ?? 100 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+      domainMapping: this.domainName ? { domainName: this.domainName } : undefined,
+    });
+  }
+
+  /** The receiver's alarms (lib/alerts.ts). */
+  private createAlarms(topic: sns.ITopic, rejectedThreshold: number): cloudwatch.Alarm[] {
+    return webhookAlarms(this, topic, {
+      verifier: this.verifier,
+      httpApi: this.httpApi,
+      deadLetterQueue: this.deadLetterQueue,
+      rejected: this.metricRejected(),
+      rejectedThreshold,
+    });
+  }
+
+  /** The targets given in props, in catalogue order. */
+  private routeHandlers(handlers: TogetherEventHandlers | undefined): void {
+    for (const type of EVENT_TYPES) {
+      const list = (handlers as Record<string, events.IRuleTarget[] | undefined> | undefined)?.[
+        handlerProperty(type)
+      ];
+      if (list?.length) this.onEvent(type, ...list);
+    }
+  }
+
   /** The last rule of `eventType`, or a new one (ids are public API: the first keeps `Route<Type>`). */
   private routeFor(eventType: string, another = false): { rule: events.Rule; targets: number } {
     const routes = this.routes.get(eventType) ?? [];
@@ -509,268 +318,43 @@ export class TogetherWebhooks extends Construct {
     return route;
   }
 
-  private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {
-    return new dynamodb.Table(this, 'DedupeTable', {
-      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiration',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy,
+  /** The poller, on this construct's table, bus, claims and alert topic. */
+  private createPoller(
+    options: PollerOptions,
+    dedupeRetention: Duration | undefined,
+    logRetention: logs.RetentionDays,
+  ): TogetherJobPoller {
+    return new TogetherJobPoller(this, 'Poller', {
+      ...options,
+      table: this.table,
+      eventBus: this.eventBus,
+      claimScope: this.claimScope,
+      alertTopic: this.alertTopic,
+      dedupeRetention,
+      logRetention,
+      metricsNamespace: METRICS_NAMESPACE,
     });
   }
 
-  private createAlertTopic(): sns.Topic {
-    // EventBridge and CloudWatch cannot publish to a topic under the AWS-managed SNS key: it needs a key of ours.
-    const key = new kms.Key(this, 'AlertKey', {
-      description: 'Encrypts the Together webhooks alert topic',
-      enableKeyRotation: true,
+  /** The registration of this endpoint and its secret with Together. */
+  private createRegistration(
+    options: RegistrationOptions,
+    secretJsonField: string | undefined,
+    logRetention: logs.RetentionDays,
+  ): TogetherWebhookRegistration {
+    return new TogetherWebhookRegistration(this, 'Registration', {
+      ...options,
+      webhookUrl: this.webhookUrl,
+      signingSecret: this.secret,
+      signingSecretJsonField: secretJsonField,
+      logRetention,
     });
-    const topic = new sns.Topic(this, 'AlertTopic', {
-      displayName: 'Together AI alerts',
-      masterKey: key,
-      enforceSSL: true,
-    });
-    // CloudWatch, for alarms of this account only (its requests carry these keys, so they can be pinned). EventBridge
-    // gets no service principal here at all: its alert rules publish with a role (its KMS calls carry no such keys).
-    const stack = Stack.of(this);
-    const alarmsOfThisAccount = {
-      StringEquals: { 'aws:SourceAccount': stack.account },
-      ArnLike: {
-        'aws:SourceArn': stack.formatArn({
-          service: 'cloudwatch',
-          resource: 'alarm',
-          resourceName: '*',
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      },
-    };
-    const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [cloudwatch],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: alarmsOfThisAccount,
-      }),
-    );
-    topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [cloudwatch],
-        actions: ['sns:Publish'],
-        resources: [topic.topicArn],
-        conditions: alarmsOfThisAccount,
-      }),
-    );
-    return topic;
   }
-
-  /** One rule per alerting type, apart from the user's routes, so turning alerts off leaves those untouched. */
-  private routeAlerts(topic: sns.ITopic): void {
-    // One role for every alert rule: publish to this topic and use its key, nothing else, assumable by EventBridge
-    // for this account only.
-    const publisher = new iam.Role(this, 'AlertPublisherRole', {
-      description: 'EventBridge publishes Together AI alerts to the alert topic',
-      assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-    });
-    publisher.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
-    );
-    topic.masterKey?.grant(publisher, 'kms:Decrypt', 'kms:GenerateDataKey');
-    for (const type of EVENT_TYPES) {
-      const alert = eventSpec(type).alert;
-      if (!alert) continue;
-      const rule = new events.Rule(this, `Alert${pascal(type)}`, {
-        eventBus: this.eventBus,
-        description: `Together AI ${type} events to the alert topic`,
-        eventPattern: cdkPattern(alertPattern(type)!),
-      });
-      rule.addTarget(
-        new DeadLetteredTarget(
-          new RolePublishedTopic(topic, publisher, alertMessage(type, alert.advice)),
-          this.deadLetterQueue,
-          this.retryAttempts,
-        ),
-      );
-    }
-  }
-
-  private alarm(
-    topic: sns.ITopic,
-    id: string,
-    metric: cloudwatch.IMetric,
-    threshold: number,
-    description: string,
-    evaluationPeriods = 1,
-  ): void {
-    const created = new cloudwatch.Alarm(this, id, {
-      metric,
-      threshold,
-      evaluationPeriods,
-      datapointsToAlarm: evaluationPeriods,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description,
-    });
-    created.addAlarmAction(new cwActions.SnsAction(topic));
-    this.alarms.push(created);
-  }
-
-  private createPollerAlarms(topic: sns.ITopic, poller: TogetherJobPoller): void {
-    this.alarm(
-      topic,
-      'PollerErrorsAlarm',
-      poller.function.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }),
-      1,
-      'The Together job poller crashed: check its logs. Outcomes are picked up by the next poll that works.',
-    );
-    // Outcomes held back for a few polls in a row, one alarm per cause so its message can name it. An alarm may
-    // look back one day at most: a long interval gets fewer polls.
-    const polls = Math.max(1, Math.min(POLLS_HELD_BACK, Math.floor(1440 / poller.interval.toMinutes())));
-    const inARow = polls === 1 ? 'on a poll' : `on ${polls} polls in a row`;
-    this.alarm(
-      topic,
-      'PollerStoppingAlarm',
-      poller.metricPollErrors({ statistic: 'Maximum', period: poller.interval }),
-      1,
-      `The Together poller hit failures ${inARow}: a source (fine-tunes, batches, models) or a job kept failing, Together ` +
-        'rejected the API key or was down, or our bus or table failed. The outcomes it concerns are held back ' +
-        "and published once it works; the poller's `poll` log lines name what failed (`failures`, `reason`).",
-      polls,
-    );
-    this.alarm(
-      topic,
-      'PollerOutOfTimeAlarm',
-      poller.metricOutOfTime(),
-      1,
-      `The Together poller ran out of time ${inARow}: too many jobs to follow, or Together answering slowly. ` +
-        'Terminal states are still published first; checkpoints and stall checks of some running jobs are late. ' +
-        "Poll less often (more time per poll) or check Together's latency.",
-      polls,
-    );
-    this.alarm(
-      topic,
-      'PollerSkippedAlarm',
-      poller.metricPollSkipped(),
-      1,
-      `The Together poller skipped its poll ${inARow}: another poll held the lease. A poll holds it at most until ` +
-        "its function's end plus 30 s, so this means polls overlap or the lease item is stuck: check the poller's " +
-        'logs, and the item `poller#<scope>#lease` in the dedupe table. Nothing is polled meanwhile.',
-      polls,
-    );
-    this.alarm(
-      topic,
-      'PollerListingIncompleteAlarm',
-      poller.metricListingIncomplete({ statistic: 'Maximum', period: poller.interval }),
-      1,
-      'A Together listing showed fewer jobs than there are (evaluations: more than 100 of one status created ' +
-        "since the last listing): outcomes of jobs no listing showed can be missing. The poll log's `incomplete` " +
-        "names the source and statuses; check those jobs in Together's console. Fewer jobs at once keep it whole.",
-    );
-    this.alarm(
-      topic,
-      'PollerRateLimitedAlarm',
-      poller.metricRateLimited(),
-      1,
-      `Together rate-limited the poller (HTTP 429) ${inARow}: outcomes are held back until it lets us through. ` +
-        'Poll less often, or ask Together for a higher rate limit.',
-      polls,
-    );
-  }
-
-  private createAlarms(topic: sns.ITopic, rejectedThreshold: number): void {
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) =>
-      this.alarm(topic, id, metric, threshold, description);
-    const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
-    alarm(
-      'VerifierErrorsAlarm',
-      this.verifier.metricErrors(fiveMinutes),
-      1,
-      'The Together webhook verifier threw: events may be retried by Together. Check its logs.',
-    );
-    alarm(
-      'ServerErrorsAlarm',
-      this.httpApi.metricServerError(fiveMinutes),
-      1,
-      'The Together webhook endpoint answered 5xx: DynamoDB, EventBridge or Secrets Manager failed. Together retries.',
-    );
-    alarm(
-      'DeadLetterAlarm',
-      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: 'Max',
-      }),
-      1,
-      'Together events could not be delivered to a target: they wait in the dead-letter queue.',
-    );
-    alarm(
-      'RejectedSignaturesAlarm',
-      this.metricRejected(),
-      rejectedThreshold,
-      'Many Together webhooks failed signature checks: a rotated secret not yet shared, or forged requests.',
-    );
-  }
-}
-
-/** The alert topic as a rule target, published to with `role` (targets.SnsTopic would grant kms:GenerateDataKey*). */
-class RolePublishedTopic implements events.IRuleTarget {
-  constructor(
-    private readonly topic: sns.ITopic,
-    private readonly role: iam.IRole,
-    private readonly message: events.RuleTargetInput,
-  ) {}
-
-  bind(): events.RuleTargetConfig {
-    return { arn: this.topic.topicArn, input: this.message, role: this.role, targetResource: this.topic };
-  }
-}
-
-/** Adds the construct's dead-letter queue and retry policy to a target that has none of its own. */
-class DeadLetteredTarget implements events.IRuleTarget {
-  constructor(
-    private readonly inner: events.IRuleTarget,
-    private readonly queue: sqs.IQueue,
-    private readonly retryAttempts: number,
-  ) {}
-
-  bind(rule: events.IRule, id?: string): events.RuleTargetConfig {
-    const config = this.inner.bind(rule, id);
-    if (config.deadLetterConfig) return config;
-    targets.addToDeadLetterQueueResourcePolicy(rule, this.queue);
-    return {
-      ...config,
-      deadLetterConfig: { arn: this.queue.queueArn },
-      retryPolicy: config.retryPolicy ?? {
-        maximumRetryAttempts: this.retryAttempts,
-        maximumEventAgeInSeconds: 86400,
-      },
-    };
-  }
-}
-
-/** Readable alert text from the catalogue: what happened, which job or model, what to do. */
-function alertMessage(type: TogetherEventType, advice: string): events.RuleTargetInput {
-  const fields = Object.keys(EVENT_CATALOGUE[type].fields)
-    .map((name) => `${name}: ${events.EventField.fromPath(`$.detail.data.${name}`)}`)
-    .join('\n');
-  return events.RuleTargetInput.fromMultilineText(
-    `Together AI: ${EVENT_CATALOGUE[type].description}\n` +
-      `event: ${type} (id ${events.EventField.fromPath('$.detail.id')})\n` +
-      `${fields}\n` +
-      `What to do: ${advice}`,
-  );
-}
-
-/** lib/patterns.ts speaks EventBridge's JSON; CDK's EventPattern spells `detail-type` as `detailType`. */
-function cdkPattern(pattern: EventPatternJson): events.EventPattern {
-  const { 'detail-type': detailType, ...rest } = pattern as Record<string, unknown>;
-  return { ...rest, detailType } as events.EventPattern;
 }
 
 const W = 'TogetherWebhooks';
 
+/** Refuses props that cannot work, naming the prop and the value received. */
 function validateProps(props: TogetherWebhooksProps): void {
   const known = EVENT_TYPES.map(handlerProperty);
   for (const [name, list] of Object.entries(props.handlers ?? {})) {

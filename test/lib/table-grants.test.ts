@@ -6,13 +6,13 @@ import {
   TogetherModelAliases,
   TogetherTrainingMonitor,
   TogetherWebhooks,
-} from '../lib';
-import { EVENT_TYPES, eventSpec, outcomeKey, sampleEvent, TogetherEventType } from '../lib/events';
-import { autoDeploy } from '../lambda/auto-deploy/core';
-import { applyAliases } from '../lambda/model-aliases/core';
-import { DynamoAliasState } from '../lambda/model-aliases/state';
-import { stateKey } from '../lambda/poller/state';
-import { ClaimRequest, IdempotencyStore, outcomeClaimKeys } from '../lambda/shared/idempotency';
+} from '../../lib';
+import { EVENT_TYPES, eventSpec, outcomeKey, sampleEvent, TogetherEventType } from '../../lib/events';
+import { autoDeploy } from '../../lambda/auto-deploy/core';
+import { applyAliases } from '../../lambda/model-aliases/core';
+import { DynamoAliasState } from '../../lambda/model-aliases/state';
+import { stateKey } from '../../lambda/poller/state';
+import { ClaimRequest, IdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 
 /**
  * Issue 16, defect 4: every role that touches the dedupe table may touch its own keys only (`dynamodb:LeadingKeys`),

@@ -5,14 +5,12 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { ExampleStack, examplePropsFromContext } from '../bin/example-stack';
-import { EVENT_TYPES } from '../lib/events';
+import { ExampleStack, examplePropsFromContext } from '../../bin/example-stack';
+import { EVENT_TYPES } from '../../lib/events';
 
 /** The feature flags `npm run synth` runs with (cdk.json: the ones CDK recommends, as `cdk init` sets them). */
-const cdkJsonContext = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')).context as Record<
-  string,
-  unknown
->;
+const cdkJsonContext = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8'))
+  .context as Record<string, unknown>;
 
 function exampleApp(): { app: App; stack: ExampleStack } {
   // No handler bundling and no template checker: this tests the tree, not esbuild (README's synth does both).
@@ -213,19 +211,20 @@ test('snapshot (asset hashes scrubbed)', () => {
 });
 
 test("README's construct example synthesizes as written", () => {
-  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
   const code = /```ts\n(import \{ App[\s\S]*?)```/.exec(readme)?.[1];
   expect(code).toContain("from 'together-webhooks'");
   // Inside the repository, so aws-cdk-lib resolves from node_modules as it would in a user's app.
-  const dir = join(__dirname, '..', 'build', 'readme-example');
+  const dir = join(__dirname, '..', '..', 'build', 'readme-example');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'app.ts');
   writeFileSync(
     file,
-    code!.replace("'together-webhooks'", JSON.stringify(join(__dirname, '..', 'lib'))) + '\napp.synth();\n',
+    code!.replace("'together-webhooks'", JSON.stringify(join(__dirname, '..', '..', 'lib'))) +
+      '\napp.synth();\n',
   );
   execFileSync(process.execPath, ['--import', 'tsx', file], {
-    cwd: join(__dirname, '..'),
+    cwd: join(__dirname, '..', '..'),
     env: { ...process.env, CDK_OUTDIR: join(dir, 'out'), CDK_VALIDATION: 'false' },
   });
   const synthesized = JSON.parse(readFileSync(join(dir, 'out', 'MlPlatform.template.json'), 'utf8'));

@@ -11,8 +11,8 @@ import {
   outcomeKey,
   validateEnvelope,
   WEBHOOK_EVENT_TYPES,
-} from '../lib/events';
-import { eventsTable, exampleEvents, generatedReadme } from '../scripts/readme-table';
+} from '../../lib/events';
+import { eventsTable, exampleEvents, generatedReadme } from '../../scripts/readme-table';
 
 describe('the event catalogue', () => {
   test('holds the five designed types, plus those the poller and the recipes produce, with their data fields', () => {
@@ -190,7 +190,7 @@ describe('validateEnvelope', () => {
 });
 
 test('README.md carries what is generated from the catalogue and the doc comments (npm run docs)', () => {
-  const file = join(__dirname, '..', 'README.md');
+  const file = join(__dirname, '..', '..', 'README.md');
   const readme = readFileSync(file, 'utf8');
   // Prettier 3 is ESM-only inside jest, so format in a child process, as `npm run docs` does.
   const formatted = execFileSync(

@@ -1,4 +1,4 @@
-import { alertPattern, matchesPattern, routePattern } from '../lib/patterns';
+import { alertPattern, matchesPattern, routePattern } from '../../lib/patterns';
 
 /** The local bus routes with the construct's own patterns; the matcher must agree with EventBridge on them. */
 
