@@ -9,6 +9,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { signatureHeaders } from '../lambda/verifier/signature';
+import { median, spread } from './support/stats';
 
 const SECRET = 'bench-e2e-secret';
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -95,10 +96,6 @@ async function load(url: string, concurrency: number, total: number) {
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   return { rps: total / seconds, p50: at(0.5), p99: at(0.99) };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs: number[], digits = 0) =>
-  `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
 
 async function main() {
   const ours = await start(

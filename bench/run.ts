@@ -19,6 +19,7 @@ import {
 import { SecretCache } from '../lambda/verifier/secrets';
 import { secretToKey } from '../lambda/verifier/signature';
 import { bundle } from '../scripts/bundle-handlers';
+import { median } from './support/stats';
 
 const SECRET = 'bench-signing-secret-0123456789abcdef';
 const WHSEC = 'whsec_' + Buffer.from(SECRET).toString('base64');
@@ -145,11 +146,6 @@ async function measure(list: Candidate[]): Promise<number[][]> {
     }
   }
   return rates;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Module init of a bundle in fresh node processes: all of it, and ours alone with its SDK clients preloaded. */
