@@ -49,13 +49,16 @@ function start(name: string, args: string[], ready: 'stdout' | 'stderr'): Promis
 }
 
 let nextId = 0;
+// Dated at the start of the run: a receiver refuses an envelope created before its dedupe retention (7 days) as a
+// possible replay. Whole seconds, so every body has the size it had with the fixed date this replaced.
+const CREATED_AT = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function post(agent: Agent, url: string): Promise<number> {
   const id = ++nextId;
   const body = JSON.stringify({
     id: `evt_bench_${id}`,
     type: 'fine_tune.completed',
-    created_at: '2026-11-26T12:00:00Z',
+    created_at: CREATED_AT,
     data: { fine_tune_id: `ft-bench-${id}`, model_name: 'acme/llama-ft', eval_loss: 0.42 },
   });
   const headers = {

@@ -26,8 +26,12 @@ const WHSEC = 'whsec_' + Buffer.from(SECRET).toString('base64');
 const ROUNDS = 7;
 const ROUND_MS = 250;
 
+// Dated at the start of the run: the handler refuses an envelope created before its dedupe retention (7 days) as a
+// possible replay. Whole seconds, so each payload has the size it had with the fixed date this replaced.
+const CREATED_AT = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 function payload(bytes: number): string {
-  const base = { id: 'evt-bench', type: 'batch.done', created_at: '2026-11-23T12:00:00Z' };
+  const base = { id: 'evt-bench', type: 'batch.done', created_at: CREATED_AT };
   const skeleton = JSON.stringify({
     ...base,
     data: { batch_id: 'b-1', output_url: null, total_tokens: 1, pad: '' },
