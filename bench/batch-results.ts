@@ -8,100 +8,58 @@
  * rounds, medians with the spread, ratios. This process stays small on purpose: Linux starts a forked child's
  * `maxRSS` at the parent's RSS. Never asserts on time.
  */
-import { ChildProcess, fork } from 'node:child_process';
-import { cpus } from 'node:os';
-import { join } from 'node:path';
 import type { Candidate, CopyJob, CopyResult } from './support/batch-copy';
 import type { ServerReady } from './support/batch-server';
+import { machine, runForkedBench, runMeasured } from './support/fork';
+import { median, mib, withSpread } from './support/stats';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const MiB = 1024 * 1024;
 const SIZES_MIB = [64, 256];
 const S3_LATENCY_MS = 20;
-const CANDIDATES: ReadonlyArray<{ id: string; candidate: Candidate; gcEachPart?: boolean; name: string }> = [
+interface CopyCandidate {
+  readonly id: string;
+  readonly candidate: Candidate;
+  readonly gcEachPart?: boolean;
+  readonly name: string;
+}
+const CANDIDATES: readonly CopyCandidate[] = [
   { id: 'A', candidate: 'streaming', name: 'A streaming: collectBatchResults' },
   { id: 'B', candidate: 'buffered', name: 'B buffered floor: one Buffer, one PutObject' },
   // Not a candidate: where A's memory goes (what it references vs garbage not yet collected).
   { id: 'A-gc', candidate: 'streaming', gcEachPart: true, name: 'diagnostic: A with a full GC at each part' },
 ];
-const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
-function startServer(): Promise<{ child: ChildProcess; ready: ServerReady }> {
-  const child = fork(join(__dirname, 'support', 'batch-server.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...env, SIZES_MIB: SIZES_MIB.join(',') },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (ready: ServerReady) => resolve({ child, ready }));
-    child.once('exit', (code) => reject(new Error(`the file server exited with ${code}`)));
-  });
-}
-
-function copyOnce(job: CopyJob): Promise<CopyResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(join(__dirname, 'support', 'batch-copy.ts'), [JSON.stringify(job)], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
-      env,
-    });
-    let result: CopyResult | undefined;
-    child.on('message', (m: CopyResult) => (result = m));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`the ${job.candidate} copy exited with ${code}`)),
+async function copyOnce(ready: ServerReady, size: number, c: CopyCandidate): Promise<CopyResult> {
+  const file = ready.files[`file-${size}mib`];
+  const job: CopyJob = {
+    candidate: c.candidate,
+    gcEachPart: c.gcEachPart,
+    baseUrl: ready.baseUrl,
+    apiKey: ready.apiKey,
+    fileId: file.id,
+    warmFileId: 'file-warm',
+    dynamoEndpoint: ready.dynamoEndpoint,
+    table: ready.table,
+    s3LatencyMs: S3_LATENCY_MS,
+  };
+  const r = await runMeasured<CopyResult>('batch-copy.ts', job, `the ${job.candidate} copy`, ['--expose-gc']);
+  // Not a timing: a copy that lost bytes or miscounted would make its figures meaningless.
+  if (r.uploadedBytes !== file.bytes || r.lines !== file.lines || r.totalTokens !== file.totalTokens) {
+    throw new Error(
+      `${c.name}, ${size} MiB: uploaded ${r.uploadedBytes} of ${file.bytes} bytes, counted ${r.lines} of ` +
+        `${file.lines} lines and ${r.totalTokens} of ${file.totalTokens} tokens`,
     );
-  });
+  }
+  return r;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const withSpread = (xs: number[], digits = 0) =>
-  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
-const mib = (bytes: number) => bytes / MiB;
+const growth = (r: CopyResult) => mib(r.peakBytes - r.baselineBytes);
+const hwmGrowth = (r: CopyResult) => mib((r.hwmBytes ?? NaN) - r.baselineBytes);
 
-async function main() {
-  const startedAt = Date.now();
-  const server = await startServer();
-  const { ready } = server;
-  const results = new Map<string, CopyResult[]>();
-  let parentRss = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const size of SIZES_MIB) {
-      // Alternate the order, so no candidate always follows the same other.
-      const order = round % 2 === 0 ? CANDIDATES : [...CANDIDATES].reverse();
-      for (const c of order) {
-        const file = ready.files[`file-${size}mib`];
-        parentRss = Math.max(parentRss, process.memoryUsage.rss());
-        const r = await copyOnce({
-          candidate: c.candidate,
-          gcEachPart: c.gcEachPart,
-          baseUrl: ready.baseUrl,
-          apiKey: ready.apiKey,
-          fileId: file.id,
-          warmFileId: 'file-warm',
-          dynamoEndpoint: ready.dynamoEndpoint,
-          table: ready.table,
-          s3LatencyMs: S3_LATENCY_MS,
-        });
-        // Not a timing: a copy that lost bytes or miscounted would make its figures meaningless.
-        if (r.uploadedBytes !== file.bytes || r.lines !== file.lines || r.totalTokens !== file.totalTokens) {
-          throw new Error(
-            `${c.name}, ${size} MiB: uploaded ${r.uploadedBytes} of ${file.bytes} bytes, counted ${r.lines} of ` +
-              `${file.lines} lines and ${r.totalTokens} of ${file.totalTokens} tokens`,
-          );
-        }
-        results.set(`${size}/${c.id}`, [...(results.get(`${size}/${c.id}`) ?? []), r]);
-        process.stderr.write('.');
-      }
-    }
-  }
-  process.stderr.write('\n');
-  server.child.send({ cmd: 'stop' });
-
-  const growth = (r: CopyResult) => mib(r.peakBytes - r.baselineBytes);
-  const hwmGrowth = (r: CopyResult) => mib((r.hwmBytes ?? NaN) - r.baselineBytes);
+function printTable(ready: ServerReady, results: Map<string, CopyResult[]>): void {
   console.log(
-    `\n## batch results copy, ${new Date().toISOString().slice(0, 10)} (node ${process.version}, ` +
-      `${cpus().length} cores, ${cpus()[0]?.model.trim()}; ${ROUNDS} interleaved rounds, median (min-max); ` +
-      `parts of ${mib(ready.partBytes)} MiB, S3 stub ${S3_LATENCY_MS} ms a call)\n`,
+    `\n## batch results copy, ${new Date().toISOString().slice(0, 10)} (${machine()}; ${ROUNDS} interleaved rounds, ` +
+      `median (min-max); parts of ${mib(ready.partBytes)} MiB, S3 stub ${S3_LATENCY_MS} ms a call)\n`,
   );
   console.log(
     '| file | candidate | wall ms | MiB/s | peak RSS over baseline, MiB | wall A/B | RSS growth A/B | ' +
@@ -129,20 +87,18 @@ async function main() {
       );
     }
   }
-  const all = [...results.values()].flat();
-  const masked = all.filter((r) => r.peakBeforeBytes >= r.peakBytes).length;
-  console.log(
-    `\nmaxRSS floor from the forking process: ${mib(parentRss).toFixed(0)} MiB (baselines ` +
-      `${Math.min(...all.map((r) => mib(r.baselineBytes))).toFixed(0)}-` +
-      `${Math.max(...all.map((r) => mib(r.baselineBytes))).toFixed(0)} MiB).` +
-      (masked > 0
-        ? ` ${masked} copies peaked no higher than before the copy (start-up): their growth is an upper bound.`
-        : ' Every copy peaked above its pre-copy maxRSS.'),
-  );
-  console.log(`whole run: ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
 }
 
-void main().catch((err) => {
+void runForkedBench({
+  server: { script: 'batch-server.ts', what: 'the file server', env: { SIZES_MIB: SIZES_MIB.join(',') } },
+  rounds: ROUNDS,
+  sizes: SIZES_MIB,
+  candidates: CANDIDATES,
+  id: (c) => c.id,
+  run: copyOnce,
+  print: printTable,
+  runs: { one: 'copy', many: 'copies' },
+}).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -9,6 +9,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { signatureHeaders } from '../lambda/verifier/signature';
+import { median, spread } from './support/stats';
 
 const SECRET = 'bench-e2e-secret';
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -48,13 +49,16 @@ function start(name: string, args: string[], ready: 'stdout' | 'stderr'): Promis
 }
 
 let nextId = 0;
+// Dated at the start of the run: a receiver refuses an envelope created before its dedupe retention (7 days) as a
+// possible replay. Whole seconds, so every body has the size it had with the fixed date this replaced.
+const CREATED_AT = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function post(agent: Agent, url: string): Promise<number> {
   const id = ++nextId;
   const body = JSON.stringify({
     id: `evt_bench_${id}`,
     type: 'fine_tune.completed',
-    created_at: '2026-11-26T12:00:00Z',
+    created_at: CREATED_AT,
     data: { fine_tune_id: `ft-bench-${id}`, model_name: 'acme/llama-ft', eval_loss: 0.42 },
   });
   const headers = {
@@ -95,10 +99,6 @@ async function load(url: string, concurrency: number, total: number) {
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   return { rps: total / seconds, p50: at(0.5), p99: at(0.99) };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs: number[], digits = 0) =>
-  `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
 
 async function main() {
   const ours = await start(

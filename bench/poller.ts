@@ -4,14 +4,13 @@
  * beside the floor every poller pays (one GET /fine-tunes and its JSON.parse), in the same run. The fake and
  * dynalite run in a child process, so the CPU figures are the poller's alone. Never asserts on time.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChildProcess, fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { poll, PollerDeps, pollWindow, RESERVES } from '../lambda/poller/core';
-import { DynamoPollerStateStore } from '../lambda/poller/state';
-import { DynamoIdempotencyStore, outcomeClaimKeys } from '../lambda/shared/idempotency';
+import { poll, pollWindow, RESERVES } from '../lambda/poller/core';
 import { realClock, togetherRequest } from '../lambda/shared/together-api';
+import { benchDynamoClient } from './support/dynamo';
+import { benchPollerDeps } from './support/poller-deps';
+import { median, spread } from './support/stats';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -67,9 +66,77 @@ async function measure(servers: Servers, run: () => Promise<{ published: number 
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs: number[], digits = 0) =>
-  `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
+/** The floor every poller pays: one GET /fine-tunes and its JSON.parse. */
+async function floorListing(baseUrl: string, apiKey: string): Promise<{ published: number }> {
+  const res = await togetherRequest({
+    baseUrl,
+    apiKey,
+    method: 'GET',
+    path: '/fine-tunes',
+    deadlineMs: Date.now() + 30_000,
+    maxAttempts: 1,
+  });
+  if (!Array.isArray((res.json as { data?: unknown }).data)) throw new Error('no listing');
+  return { published: 0 };
+}
+
+interface Samples {
+  readonly floor: Sample[];
+  readonly first: Sample[];
+  readonly steady: Sample[];
+}
+
+/** `total` fine-tunes, `unfinished` of them running: ROUNDS rounds, each on a fresh table. */
+async function sampleListing(servers: Servers, total: number, unfinished: number): Promise<Samples> {
+  const now = Date.now();
+  const { baseUrl, apiKey, endpoint } = await servers.ask<{
+    baseUrl: string;
+    apiKey: string;
+    endpoint: string;
+  }>({ cmd: 'jobs', total, unfinished, now });
+  const client = benchDynamoClient(endpoint);
+  const samples: Samples = { floor: [], first: [], steady: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const table = await servers.ask<string>({ cmd: 'table' });
+    const deps = benchPollerDeps({
+      client,
+      table,
+      apiBaseUrl: baseUrl,
+      apiKey,
+      clock: realClock,
+      watchModels: ['meta-llama/Llama-3.3-70B-Instruct-Turbo'],
+    });
+    const onePoll = () => poll(deps, pollWindow(Date.now(), 90_000, RESERVES));
+    // Interleaved within the round: the floor, the first poll after deploy, then a steady-state poll.
+    samples.floor.push(await measure(servers, () => floorListing(baseUrl, apiKey)));
+    samples.first.push(await measure(servers, onePoll));
+    samples.steady.push(await measure(servers, onePoll));
+  }
+  client.destroy();
+  return samples;
+}
+
+function tableRows(total: number, share: number, unfinished: number, samples: Samples): string[] {
+  const rows: string[] = [];
+  const floorCpu = median(samples.floor.map((s) => s.cpuMs));
+  for (const [name, list] of [
+    ['first poll', samples.first],
+    ['next poll', samples.steady],
+  ] as const) {
+    const cpu = list.map((s) => s.cpuMs);
+    rows.push(
+      `| ${total.toLocaleString('en-US')} | ${share * 100}% (${unfinished}) | ${name} | ` +
+        `${median(list.map((s) => s.wallMs)).toFixed(0)} (${spread(list.map((s) => s.wallMs))}) | ` +
+        `${median(cpu).toFixed(0)} (${spread(cpu)}) | ${(median(cpu) / floorCpu).toFixed(1)}x | ` +
+        `${median(list.map((s) => s.requests))} | ${median(list.map((s) => s.published))} |`,
+    );
+  }
+  rows.push(
+    `| ${total.toLocaleString('en-US')} | ${share * 100}% (${unfinished}) | floor: GET /fine-tunes + parse | ` +
+      `${median(samples.floor.map((s) => s.wallMs)).toFixed(0)} | ${floorCpu.toFixed(0)} | 1.0x | 1 | 0 |`,
+  );
+  return rows;
+}
 
 async function main() {
   const servers = await Servers.start();
@@ -77,78 +144,7 @@ async function main() {
   for (const total of SIZES) {
     for (const share of UNFINISHED) {
       const unfinished = Math.max(1, Math.round(total * share));
-      const now = Date.now();
-      const { baseUrl, apiKey, endpoint } = await servers.ask<{
-        baseUrl: string;
-        apiKey: string;
-        endpoint: string;
-      }>({ cmd: 'jobs', total, unfinished, now });
-      const client = new DynamoDBClient({
-        endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-      });
-      const samples = { floor: [] as Sample[], first: [] as Sample[], steady: [] as Sample[] };
-      for (let round = 0; round < ROUNDS; round++) {
-        const table = await servers.ask<string>({ cmd: 'table' });
-        const deps: PollerDeps = {
-          config: {
-            apiBaseUrl: baseUrl,
-            apiKeySecretName: 'bench',
-            watchModels: ['meta-llama/Llama-3.3-70B-Instruct-Turbo'],
-            modelInfo: {},
-            stallAfterMs: 6 * 3600_000,
-            modelMissingMs: 3600_000,
-            initialLookbackMs: 3600_000,
-            retentionSeconds: 7 * 86400,
-            metrics: { namespace: 'Bench', service: 'bench' },
-          },
-          store: new DynamoIdempotencyStore(client, table, outcomeClaimKeys('bench')),
-          state: new DynamoPollerStateStore(client, table, 'bench'),
-          publish: async () => undefined,
-          getApiKey: async () => apiKey,
-          notify: async () => undefined,
-          clock: realClock,
-          log: () => undefined,
-          newToken: randomUUID,
-        };
-        const onePoll = () => poll(deps, pollWindow(Date.now(), 90_000, RESERVES));
-        // Interleaved within the round: the floor, the first poll after deploy, then a steady-state poll.
-        samples.floor.push(
-          await measure(servers, async () => {
-            const res = await togetherRequest({
-              baseUrl,
-              apiKey,
-              method: 'GET',
-              path: '/fine-tunes',
-              deadlineMs: Date.now() + 30_000,
-              maxAttempts: 1,
-            });
-            if (!Array.isArray((res.json as { data?: unknown }).data)) throw new Error('no listing');
-            return { published: 0 };
-          }),
-        );
-        samples.first.push(await measure(servers, onePoll));
-        samples.steady.push(await measure(servers, onePoll));
-      }
-      client.destroy();
-      const floorCpu = median(samples.floor.map((s) => s.cpuMs));
-      for (const [name, list] of [
-        ['first poll', samples.first],
-        ['next poll', samples.steady],
-      ] as const) {
-        const cpu = list.map((s) => s.cpuMs);
-        rows.push(
-          `| ${total.toLocaleString('en-US')} | ${share * 100}% (${unfinished}) | ${name} | ` +
-            `${median(list.map((s) => s.wallMs)).toFixed(0)} (${spread(list.map((s) => s.wallMs))}) | ` +
-            `${median(cpu).toFixed(0)} (${spread(cpu)}) | ${(median(cpu) / floorCpu).toFixed(1)}x | ` +
-            `${median(list.map((s) => s.requests))} | ${median(list.map((s) => s.published))} |`,
-        );
-      }
-      rows.push(
-        `| ${total.toLocaleString('en-US')} | ${share * 100}% (${unfinished}) | floor: GET /fine-tunes + parse | ` +
-          `${median(samples.floor.map((s) => s.wallMs)).toFixed(0)} | ${floorCpu.toFixed(0)} | 1.0x | 1 | 0 |`,
-      );
+      rows.push(...tableRows(total, share, unfinished, await sampleListing(servers, total, unfinished)));
     }
   }
   await servers.ask({ cmd: 'stop' });

@@ -5,9 +5,7 @@
  * counted and uploaded, then exits. S3 is an in-process stub: each call waits a fixed latency, then keeps only the
  * body's size. Never asserts on time.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import {
   BatchResultsDeps,
@@ -19,6 +17,8 @@ import {
 } from '../../lambda/batch-results/core';
 import { openHttpStream } from '../../lambda/shared/http';
 import { DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
+import { benchDynamoClient } from './dynamo';
+import { gc, highWaterMark, maxRssBytes, report, sleep } from './measured';
 
 export type Candidate = 'streaming' | 'buffered';
 
@@ -63,18 +63,6 @@ export interface CopyResult {
   readonly largestBody: number;
 }
 
-/** VmHWM from /proc/self/status, in bytes. */
-function highWaterMark(): number | undefined {
-  try {
-    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** S3 after a fixed latency per call; part bodies are let go of once "sent", only their sizes kept. */
 function stubS3(latencyMs: number, gcEachPart: boolean) {
   const stats = { uploadedBytes: 0, calls: 0, largestBody: 0 };
@@ -93,7 +81,7 @@ function stubS3(latencyMs: number, gcEachPart: boolean) {
       return `upload-${randomUUID()}`;
     },
     async uploadPart(p) {
-      if (gcEachPart) (globalThis as { gc?: () => void }).gc?.();
+      if (gcEachPart) gc();
       await took(p.body);
       return { etag: `"etag-${p.partNumber}"` };
     },
@@ -113,11 +101,7 @@ function stubS3(latencyMs: number, gcEachPart: boolean) {
 
 /** Candidate A: the recipe's core, as the Lambda handler wires it, but for S3 and the bus. */
 async function streaming(job: CopyJob, s3: S3Ops) {
-  const client = new DynamoDBClient({
-    endpoint: job.dynamoEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-  });
+  const client = benchDynamoClient(job.dynamoEndpoint);
   const deps: BatchResultsDeps = {
     config: {
       bucket: 'bench-batch-results',
@@ -215,10 +199,10 @@ async function main() {
   const copy = job.candidate === 'streaming' ? await streaming(job, s3.ops) : buffered(job, s3.ops);
   await copy(job.warmFileId);
   s3.reset();
-  (globalThis as { gc?: () => void }).gc?.();
+  gc();
   await sleep(50);
   const baselineBytes = process.memoryUsage().rss;
-  const peakBeforeBytes = process.resourceUsage().maxRSS * 1024;
+  const peakBeforeBytes = maxRssBytes();
   let peakArrayBufferBytes = process.memoryUsage().arrayBuffers;
   const sampler = setInterval(() => {
     peakArrayBufferBytes = Math.max(peakArrayBufferBytes, process.memoryUsage().arrayBuffers);
@@ -230,7 +214,7 @@ async function main() {
   const result: CopyResult = {
     wallMs,
     baselineBytes,
-    peakBytes: process.resourceUsage().maxRSS * 1024,
+    peakBytes: maxRssBytes(),
     peakBeforeBytes,
     hwmBytes: highWaterMark(),
     peakArrayBufferBytes,
@@ -241,7 +225,7 @@ async function main() {
     s3Calls: s3.stats.calls,
     largestBody: s3.stats.largestBody,
   };
-  process.send!(result, () => process.exit(0));
+  report(result);
 }
 
 void main().catch((err) => {

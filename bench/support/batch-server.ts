@@ -5,10 +5,10 @@
  * so the process that forks the measured copies must stay small. Driven over IPC.
  */
 import { createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { PART_BYTES } from '../../lambda/batch-results/core';
 import { batchOutput } from '../../test/support/batch-results-fixtures';
 import { startDynalite } from '../../test/support/dynalite';
+import { listenOnLoopback, serveUntilStopped } from './serve';
 
 export interface ServedFile {
   readonly id: string;
@@ -61,24 +61,17 @@ async function main() {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = await listenOnLoopback(server);
   const dynamo = await startDynalite();
   const ready: ServerReady = {
-    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    baseUrl: `${base}/v1`,
     apiKey,
     dynamoEndpoint: dynamo.endpoint,
     table: await dynamo.createTable('bench-batch'),
     partBytes: PART_BYTES,
     files,
   };
-  process.on('message', async (m: { cmd: 'stop' }) => {
-    if (m.cmd !== 'stop') return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await dynamo.stop();
-    process.exit(0);
-  });
-  process.send!(ready);
+  serveUntilStopped(server, dynamo, ready);
 }
 
 void main().catch((err) => {

@@ -12,16 +12,16 @@
  *    each item picked with the same `fineTuneJob`. No size cap, so its memory can be measured where the old 64 MiB
  *    cap made the listing fail.
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createDedupeTable } from '../../bin/cli/local-table';
 import { RequestFailed } from '../../lambda/poller/api';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { FineTuneJob, fineTuneJob, FineTuneSource } from '../../lambda/poller/sources/fine-tunes';
-import { DynamoPollerStateStore } from '../../lambda/poller/state';
 import { Listing, PollContext } from '../../lambda/poller/tracker';
-import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { ApiClock, togetherRequest } from '../../lambda/shared/together-api';
+import { benchDynamoClient } from './dynamo';
+import { gc, highWaterMark, maxRssBytes, report, sleep } from './measured';
+import { benchPollerDeps } from './poller-deps';
 
 export type MemoryCandidate = 'shipped' | 'buffered';
 
@@ -57,18 +57,6 @@ export interface MemoryResult {
   >;
 }
 
-function highWaterMark(): number | undefined {
-  try {
-    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
-
 /** The listing read as before streaming: the whole answer, one parse, then picked. */
 function readListingBuffered(job: MemoryJob, baseUrlOf: () => string): void {
   FineTuneSource.prototype.list = async function (ctx: PollContext): Promise<Listing<FineTuneJob>> {
@@ -93,62 +81,22 @@ function readListingBuffered(job: MemoryJob, baseUrlOf: () => string): void {
   };
 }
 
-async function main() {
-  const job = JSON.parse(process.argv[2]) as MemoryJob;
+/** The listings' date, advancing with this process's time. */
+function listingClock(now: number): ApiClock {
   const started = performance.now();
-  const clock: ApiClock = {
-    now: () => job.now + Math.round(performance.now() - started),
+  return {
+    now: () => now + Math.round(performance.now() - started),
     sleep,
     random: Math.random,
   };
-  const client = new DynamoDBClient({
-    endpoint: job.dynamoEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-  });
-  const table = async () => {
-    const name = `bench-${randomUUID()}`;
-    await client.send(
-      new CreateTableCommand({
-        TableName: name,
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    return name;
-  };
-  let baseUrl = job.warmBaseUrl;
-  if (job.candidate === 'buffered') readListingBuffered(job, () => baseUrl);
-  const deps = (tableName: string): PollerDeps => ({
-    config: {
-      apiBaseUrl: baseUrl,
-      apiKeySecretName: 'bench',
-      watchModels: [],
-      modelInfo: {},
-      stallAfterMs: 6 * 3600_000,
-      modelMissingMs: 3600_000,
-      initialLookbackMs: 3600_000,
-      retentionSeconds: 7 * 86400,
-      metrics: { namespace: 'Bench', service: 'bench' },
-    },
-    store: new DynamoIdempotencyStore(client, tableName, outcomeClaimKeys('bench')),
-    state: new DynamoPollerStateStore(client, tableName, 'bench'),
-    publish: async () => undefined,
-    getApiKey: async () => job.apiKey,
-    notify: async () => undefined,
-    clock,
-    log: () => undefined,
-    newToken: randomUUID,
-  });
-  // Warm-up on a small listing: JIT, lazily loaded SDK modules, the kept-alive sockets.
-  await poll(deps(await table()), pollWindow(clock.now(), 90_000, RESERVES));
-  baseUrl = job.baseUrl;
-  const measured = deps(await table());
+}
+
+/** One poll after a full GC: the baseline before it, the peaks during and after it, its time and its summary. */
+async function measurePoll(deps: PollerDeps, clock: ApiClock): Promise<MemoryResult> {
   gc();
   await sleep(50);
   const before = process.memoryUsage();
-  const peakBeforeBytes = process.resourceUsage().maxRSS * 1024;
+  const peakBeforeBytes = maxRssBytes();
   let peakHeapBytes = before.heapUsed;
   let peakArrayBufferBytes = before.arrayBuffers;
   const sampler = setInterval(() => {
@@ -158,16 +106,16 @@ async function main() {
   }, 5);
   const cpu = process.cpuUsage();
   const t0 = performance.now();
-  const summary = await poll(measured, pollWindow(clock.now(), 90_000, RESERVES));
+  const summary = await poll(deps, pollWindow(clock.now(), 90_000, RESERVES));
   const wallMs = performance.now() - t0;
   const used = process.cpuUsage(cpu);
   clearInterval(sampler);
   const after = process.memoryUsage();
-  const result: MemoryResult = {
+  return {
     wallMs,
     cpuMs: (used.user + used.system) / 1000,
     baselineBytes: before.rss,
-    peakBytes: process.resourceUsage().maxRSS * 1024,
+    peakBytes: maxRssBytes(),
     peakBeforeBytes,
     hwmBytes: highWaterMark(),
     baselineHeapBytes: before.heapUsed,
@@ -182,8 +130,29 @@ async function main() {
       failures: summary.failures,
     },
   };
+}
+
+async function main() {
+  const job = JSON.parse(process.argv[2]) as MemoryJob;
+  const clock = listingClock(job.now);
+  const client = benchDynamoClient(job.dynamoEndpoint);
+  let baseUrl = job.warmBaseUrl;
+  if (job.candidate === 'buffered') readListingBuffered(job, () => baseUrl);
+  // Each poll on a table of its own, so the measured one finds no claims or state from the warm-up.
+  const deps = async () =>
+    benchPollerDeps({
+      client,
+      table: await createDedupeTable(client, `bench-${randomUUID()}`),
+      apiBaseUrl: baseUrl,
+      apiKey: job.apiKey,
+      clock,
+    });
+  // Warm-up on a small listing: JIT, lazily loaded SDK modules, the kept-alive sockets.
+  await poll(await deps(), pollWindow(clock.now(), 90_000, RESERVES));
+  baseUrl = job.baseUrl;
+  const result = await measurePoll(await deps(), clock);
   client.destroy();
-  process.send!(result, () => process.exit(0));
+  report(result);
 }
 
 void main().catch((err) => {

@@ -5,9 +5,9 @@
  * on purpose: Linux starts a child's `maxRSS` at its parent's RSS at the fork. Driven over IPC.
  */
 import { createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { startDynalite } from '../../test/support/dynalite';
 import { fineTuneListingBody } from '../../test/support/fine-tune-listing';
+import { listenOnLoopback, serveUntilStopped } from './serve';
 
 export interface ServedListing {
   /** Base URL of this listing's Together, e.g. http://127.0.0.1:1234/n50000/v1. */
@@ -55,8 +55,7 @@ async function main() {
     else if (/^\/fine-tunes\/[^/]+\/events$/.test(path)) json(200, '{"data":[]}');
     else json(404, '{"error":{"message":"not found","type":"invalid_request_error"}}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = await listenOnLoopback(server);
   const add = (name: string, total: number, seed: number) => {
     const running = Math.max(1, Math.round(total / 100));
     const recent = 10;
@@ -68,14 +67,7 @@ async function main() {
   sizes.forEach((n, i) => add(`n${n}`, n, i + 1));
   const dynamo = await startDynalite();
   const ready: MemoryServerReady = { apiKey, dynamoEndpoint: dynamo.endpoint, now, listings };
-  process.on('message', async (m: { cmd: 'stop' }) => {
-    if (m.cmd !== 'stop') return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await dynamo.stop();
-    process.exit(0);
-  });
-  process.send!(ready);
+  serveUntilStopped(server, dynamo, ready);
 }
 
 void main().catch((err) => {

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENT_TYPES, outcomeKey, sampleEvent } from '../lib/events';
-import { writePythonEvents } from '../scripts/python-events';
+import { EVENT_TYPES, outcomeKey, sampleEvent } from '../../lib/events';
+import { writePythonEvents } from '../../scripts/python-events';
 
 /**
  * The Python event shapes, generated from the catalogue, checked in a real Python: the module compiles, has a

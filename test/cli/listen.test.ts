@@ -3,11 +3,10 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../bin/cli';
-import { Io } from '../bin/cli/io';
-import { ApiClock } from '../lambda/shared/together-api';
-import { secretToKey, verifySignature } from '../lambda/verifier/signature';
-import { FakeTogether } from './support/fake-together';
+import { ApiClock } from '../../lambda/shared/together-api';
+import { secretToKey, verifySignature } from '../../lambda/verifier/signature';
+import { capture } from '../support/cli';
+import { FakeTogether } from '../support/fake-together';
 import {
   batch,
   dedicatedEndpoint,
@@ -16,138 +15,9 @@ import {
   fineTuneEvent,
   MINUTE,
   T0,
-} from './support/together-fixtures';
+} from '../support/together-fixtures';
 
-/** The together-webhooks CLI, run in-process with its output captured. */
-
-function capture(env: NodeJS.ProcessEnv = {}, stdin = '', clock?: ApiClock) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    readBody: async () => Buffer.from(stdin),
-    env,
-    clock,
-  };
-  return { io, out, err, run: (...argv: string[]) => main(argv, io) };
-}
-
-describe('help and usage errors', () => {
-  test('no command: the list of commands, exit 2; --help: the same, exit 0; each command has its own', async () => {
-    const c = capture();
-    expect(await c.run()).toBe(2);
-    expect(c.out.join('\n')).toMatch(/dev .*\n\s+send .*\n\s+sign .*\n\s+verify .*\n\s+listen /);
-    expect(await c.run('--help')).toBe(0);
-    for (const command of ['dev', 'send', 'sign', 'verify', 'listen']) {
-      const h = capture();
-      expect(await h.run(command, '--help')).toBe(0);
-      expect(h.out.join('\n')).toContain(`together-webhooks ${command}`);
-    }
-  });
-
-  test.each([
-    [['nope'], /unknown command "nope"/],
-    [
-      ['send', 'fine_tune.complete', '--url', 'http://127.0.0.1:1/', '--secret', 's'],
-      /unknown event type "fine_tune.complete"; one of: fine_tune.completed, /,
-    ],
-    [['send', 'batch.done', '--secret', 's'], /--url is required: where to POST/],
-    [
-      ['send', 'batch.done', '--url', 'http://127.0.0.1:1/'],
-      /--secret is required \(or TOGETHER_WEBHOOK_SECRET\)/,
-    ],
-    [
-      ['send', 'batch.done', '--url', 'http://example.com/hook', '--secret', 's'],
-      /--url must be https \(http only for 127\.0\.0\.1 or localhost\)/,
-    ],
-    [
-      ['send', 'batch.done', '--url', 'http://127.0.0.1:1/', '--secret', 's', '--repeat', '0'],
-      /--repeat must be a whole number from 1 to 1000, got "0"/,
-    ],
-    [
-      ['send', 'batch.done', '--url', 'http://127.0.0.1:1/', '--secret', 's', '--data', 'oops'],
-      /--data must be key=value, got "oops"/,
-    ],
-    [
-      ['sign', '--secret', 's', '--scheme', 'md5'],
-      /--scheme must be together-hmac or standard-webhooks, got "md5"/,
-    ],
-    [['sign', '--bogus'], /unknown option --bogus/],
-    [['listen'], /TOGETHER_API_KEY is not set: export your Together API key/],
-  ])('%j exits 2 and names the fix', async (argv, message) => {
-    const c = capture();
-    expect(await c.run(...argv)).toBe(2);
-    expect(c.err.join('\n')).toMatch(message);
-  });
-
-  test('an unreachable --url exits 1 and asks whether the receiver runs', async () => {
-    const c = capture();
-    expect(await c.run('send', 'batch.done', '--url', 'http://127.0.0.1:9/hook', '--secret', 's')).toBe(1);
-    expect(c.err.join('\n')).toMatch(
-      /could not reach http:\/\/127\.0\.0\.1:9\/hook: ECONNREFUSED\. Is the receiver running/,
-    );
-  });
-});
-
-describe('sign and verify', () => {
-  const body = '{"id":"evt_1","type":"batch.done","data":{"batch_id":"b-1"}}';
-
-  test('together-hmac: sign prints the header; verify says valid, and invalid for another body', async () => {
-    const s = capture({}, body);
-    expect(await s.run('sign', '--secret', 'sekret')).toBe(0);
-    const [header] = s.out;
-    expect(header).toMatch(/^x-together-signature: [0-9a-f]{64}$/);
-    const signature = header.split(': ')[1];
-    const v = capture({}, body);
-    expect(await v.run('verify', '--secret', 'sekret', '--signature', signature)).toBe(0);
-    expect(v.out).toEqual(['valid']);
-    const bad = capture({}, body + ' ');
-    expect(await bad.run('verify', '--secret', 'sekret', '--signature', signature)).toBe(1);
-    expect(bad.out).toEqual(['invalid: signature does not match']);
-  });
-
-  test('standard-webhooks: id, timestamp and signature, checked by verify', async () => {
-    const secret = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
-    const now = String(Math.floor(Date.now() / 1000));
-    const s = capture({}, body);
-    expect(
-      await s.run(
-        'sign',
-        '--scheme',
-        'standard-webhooks',
-        '--secret',
-        secret,
-        '--id',
-        'msg_1',
-        '--timestamp',
-        now,
-      ),
-    ).toBe(0);
-    expect(s.out).toEqual([
-      'webhook-id: msg_1',
-      `webhook-timestamp: ${now}`,
-      expect.stringMatching(/^webhook-signature: v1,/),
-    ]);
-    const v = capture({}, body);
-    const signature = s.out[2].split(': ')[1];
-    expect(
-      await v.run(
-        'verify',
-        '--scheme',
-        'standard-webhooks',
-        '--secret',
-        secret,
-        '--signature',
-        signature,
-        '--id',
-        'msg_1',
-        '--timestamp',
-        now,
-      ),
-    ).toBe(0);
-  });
-});
+/** `listen`, run in-process with its output captured, against the fake Together and a local receiver. */
 
 describe('listen: Together polled here, outcomes forwarded as signed webhooks', () => {
   const together = new FakeTogether();

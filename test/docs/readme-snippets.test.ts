@@ -9,7 +9,7 @@ import * as ts from 'typescript';
  * aws-cdk-lib modules) unless they declare their own.
  */
 
-const root = join(__dirname, '..');
+const root = join(__dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 

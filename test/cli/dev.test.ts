@@ -1,10 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { main } from '../bin/cli';
-import { Io } from '../bin/cli/io';
-import { EVENT_TYPES } from '../lib/events';
-import { sendHttp } from '../lambda/shared/http';
-import { signatureHeaders } from '../lambda/verifier/signature';
+import { main } from '../../bin/cli';
+import { Io } from '../../bin/cli/io';
+import { EVENT_TYPES } from '../../lib/events';
+import { sendHttp } from '../../lambda/shared/http';
+import { signatureHeaders } from '../../lambda/verifier/signature';
 
 /**
  * `npm start` as a user runs it (a child process: build, then the local pipeline), driven with the CLI's `send`.
@@ -20,7 +20,7 @@ let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
 beforeAll(async () => {
   child = spawn('npm', ['start'], {
-    cwd: join(__dirname, '..'),
+    cwd: join(__dirname, '..', '..'),
     env: { ...process.env, PORT: '0', TOGETHER_WEBHOOK_SECRET: SECRET, TOGETHER_API_KEY: '' },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,17 @@
+import { main } from '../../bin/cli';
+import { Io } from '../../bin/cli/io';
+import { ApiClock } from '../../lambda/shared/together-api';
+
+/** The together-webhooks CLI, run in-process with its output captured. */
+export function capture(env: NodeJS.ProcessEnv = {}, stdin = '', clock?: ApiClock) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    readBody: async () => Buffer.from(stdin),
+    env,
+    clock,
+  };
+  return { io, out, err, run: (...argv: string[]) => main(argv, io) };
+}
