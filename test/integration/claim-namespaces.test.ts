@@ -1,14 +1,14 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { autoDeployClaimPrefix, outcomeClaimId } from '../lib/claim-keys';
-import { EVENT_TYPES, eventSpec, sampleEvent } from '../lib/events';
-import { stateKey } from '../lambda/poller/state';
-import { DynamoIdempotencyStore, outcomeClaimKeys, RAW_CLAIM_KEYS } from '../lambda/shared/idempotency';
-import { handleWebhook } from '../lambda/verifier/core';
-import { pollerHarness } from './support/poller-harness';
-import { signedRequest } from './support/signing';
-import { fineTune, HOUR, iso, MINUTE, T0 } from './support/together-fixtures';
-import { CLAIM_SCOPE, harness } from './support/verifier-harness';
+import { autoDeployClaimPrefix, outcomeClaimId } from '../../lib/claim-keys';
+import { EVENT_TYPES, eventSpec, sampleEvent } from '../../lib/events';
+import { stateKey } from '../../lambda/poller/state';
+import { DynamoIdempotencyStore, outcomeClaimKeys, RAW_CLAIM_KEYS } from '../../lambda/shared/idempotency';
+import { handleWebhook } from '../../lambda/verifier/core';
+import { pollerHarness } from '../support/poller-harness';
+import { signedRequest } from '../support/signing';
+import { fineTune, HOUR, iso, MINUTE, T0 } from '../support/together-fixtures';
+import { CLAIM_SCOPE, harness } from '../support/verifier-harness';
 
 /**
  * Issue 16, defects 2 and 3: claim keys in namespaces no webhook can reach, producer-only types refused on the

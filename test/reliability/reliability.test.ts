@@ -1,4 +1,4 @@
-import { FAULTS, runReliability } from './reliability/suite';
+import { FAULTS, runReliability } from './suite';
 
 /**
  * The reliability suite at CI size (`npm run test:reliability` runs 10,000 events and 100,000 fuzzed requests):
