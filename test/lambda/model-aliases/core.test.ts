@@ -11,14 +11,14 @@ import {
   applyAliases,
   planAliases,
   readAliasEvent,
-} from '../lambda/model-aliases/core';
-import { DynamoAliasState } from '../lambda/model-aliases/state';
-import { DynamoIdempotencyStore, IdempotencyStore } from '../lambda/shared/idempotency';
-import { LogLine } from '../lambda/shared/log';
-import { ModelAlias, TogetherModelAliases, TogetherWebhooks } from '../lib';
-import { sampleEvent } from '../lib/events';
-import { LocalDynamo, startDynalite } from './support/dynalite';
-import { actionsOf, functionStatements, resourcesFor } from './support/iam';
+} from '../../../lambda/model-aliases/core';
+import { DynamoAliasState } from '../../../lambda/model-aliases/state';
+import { DynamoIdempotencyStore, IdempotencyStore } from '../../../lambda/shared/idempotency';
+import { LogLine } from '../../../lambda/shared/log';
+import { ModelAlias, TogetherModelAliases, TogetherWebhooks } from '../../../lib';
+import { sampleEvent } from '../../../lib/events';
+import { LocalDynamo, startDynalite } from '../../support/dynalite';
+import { actionsOf, functionStatements, resourcesFor } from '../../support/iam';
 
 /** Issue 12, recipe 2: model aliases in SSM, moved on a deprecation (opt-in) and on a new deployment. */
 
@@ -386,7 +386,7 @@ describe('the Lambda adapter (SSM and SNS stubbed at the SDK boundary, claims in
     };
     // Loaded now, with this environment (the module reads it once, as in Lambda), and the stubbed SDK classes.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { handler } = require('../lambda/model-aliases/index') as {
+    const { handler } = require('../../../lambda/model-aliases/index') as {
       handler: (e: unknown) => Promise<unknown>;
     };
     await handler(deprecated(NEW));

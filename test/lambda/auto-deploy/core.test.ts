@@ -1,7 +1,7 @@
 import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { TogetherAutoDeploy, TogetherAutoDeployProps, TogetherWebhooks } from '../lib';
-import { actionsOf, functionStatements, resourcesFor } from './support/iam';
+import { TogetherAutoDeploy, TogetherAutoDeployProps, TogetherWebhooks } from '../../../lib';
+import { actionsOf, functionStatements, resourcesFor } from '../../support/iam';
 import { randomUUID } from 'node:crypto';
 import {
   AutoDeployConfig,
@@ -9,14 +9,14 @@ import {
   AutoDeployDeps,
   CreateOutcomeUnknown,
   readFineTuneCompleted,
-} from '../lambda/auto-deploy/core';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
-import { togetherRequest } from '../lambda/shared/together-api';
-import { sampleEvent } from '../lib/events';
-import { answerErrors, describedPath, requestErrors } from './support/openapi';
-import { TOGETHER_ERROR } from './support/fake-together';
-import { pollerHarness } from './support/poller-harness';
-import { iso, MINUTE, T0 } from './support/together-fixtures';
+} from '../../../lambda/auto-deploy/core';
+import { DynamoIdempotencyStore } from '../../../lambda/shared/idempotency';
+import { togetherRequest } from '../../../lambda/shared/together-api';
+import { sampleEvent } from '../../../lib/events';
+import { answerErrors, describedPath, requestErrors } from '../../support/openapi';
+import { TOGETHER_ERROR } from '../../support/fake-together';
+import { pollerHarness } from '../../support/poller-harness';
+import { iso, MINUTE, T0 } from '../../support/together-fixtures';
 
 /** Issue 12, recipe 1: a completed fine-tune deployed on a dedicated endpoint, once, then followed to ready. */
 

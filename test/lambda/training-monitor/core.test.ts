@@ -1,10 +1,10 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
-import { TogetherTrainingMonitor, TogetherWebhooks } from '../lib';
-import { sampleEvent } from '../lib/events';
-import { lossLine, readCheckpoint, sampleTime } from '../lambda/training-monitor/core';
-import { actionsOf, functionStatements } from './support/iam';
+import { TogetherTrainingMonitor, TogetherWebhooks } from '../../../lib';
+import { sampleEvent } from '../../../lib/events';
+import { lossLine, readCheckpoint, sampleTime } from '../../../lambda/training-monitor/core';
+import { actionsOf, functionStatements } from '../../support/iam';
 
 /** Issue 12, recipe 4: training loss per job as a metric, and a dashboard of the whole pipeline. */
 
@@ -79,7 +79,7 @@ describe('the handler core', () => {
     });
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { handler } = require('../lambda/training-monitor/index') as {
+      const { handler } = require('../../../lambda/training-monitor/index') as {
         handler: (e: unknown) => Promise<void>;
       };
       await handler(checkpointEvent({ fine_tune_id: 'ft-é', step: 1, loss: 1 }));
