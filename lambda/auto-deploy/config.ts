@@ -1,8 +1,8 @@
-import { requiredEnv } from '../shared/env';
-import { checkApiBaseUrl, DEFAULT_API_BASE_URL } from '../shared/together-api';
+import type { AutoDeployEnvironment } from '../../lib/contract';
+import { EnvReader } from '../shared/config';
 import { AutoDeployConfig } from './core';
 
-/** Everything the auto-deploy handler reads from its environment. */
+/** Everything the auto-deploy handler reads from its environment, validated. */
 export interface AutoDeployEnv extends AutoDeployConfig {
   readonly tableName: string;
   readonly apiBaseUrl: string;
@@ -10,21 +10,20 @@ export interface AutoDeployEnv extends AutoDeployConfig {
   readonly apiKeyJsonField?: string;
 }
 
-const optionalNumber = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
-
 export function readAutoDeployConfig(env: NodeJS.ProcessEnv): AutoDeployEnv {
+  const read = new EnvReader<AutoDeployEnvironment>(env);
   return {
-    tableName: requiredEnv(env, 'TABLE_NAME'),
-    apiBaseUrl: checkApiBaseUrl('API_BASE_URL', env.API_BASE_URL ?? DEFAULT_API_BASE_URL),
-    apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
-    apiKeyJsonField: env.API_KEY_JSON_FIELD,
-    hardware: requiredEnv(env, 'HARDWARE'),
-    minReplicas: Number(requiredEnv(env, 'MIN_REPLICAS')),
-    maxReplicas: Number(requiredEnv(env, 'MAX_REPLICAS')),
-    inactiveTimeoutMinutes: optionalNumber(env.INACTIVE_TIMEOUT_MINUTES),
-    maxEvalLoss: optionalNumber(env.MAX_EVAL_LOSS),
-    modelNamePrefix: env.MODEL_NAME_PREFIX || undefined,
-    scope: requiredEnv(env, 'CLAIM_SCOPE'),
-    retentionSeconds: Number(env.RETENTION_DAYS ?? '7') * 86400,
+    tableName: read.required('TABLE_NAME'),
+    scope: read.scope('CLAIM_SCOPE'),
+    retentionSeconds: read.retentionSeconds(),
+    apiKeySecretArn: read.required('API_KEY_SECRET_ARN'),
+    apiKeyJsonField: read.optional('API_KEY_JSON_FIELD'),
+    apiBaseUrl: read.apiBaseUrl(),
+    hardware: read.required('HARDWARE'),
+    minReplicas: read.number('MIN_REPLICAS', undefined, { integer: true, unit: 'replicas' }),
+    maxReplicas: read.number('MAX_REPLICAS', undefined, { min: 1, integer: true, unit: 'replicas' }),
+    inactiveTimeoutMinutes: read.optionalNumber('INACTIVE_TIMEOUT_MINUTES', { integer: true }),
+    maxEvalLoss: read.optionalNumber('MAX_EVAL_LOSS'),
+    modelNamePrefix: read.optional('MODEL_NAME_PREFIX'),
   };
 }

@@ -31,3 +31,45 @@ test('the settings the construct writes arrive as values', () => {
     modelNamePrefix: 'acme/',
   });
 });
+
+test('an empty RETENTION_DAYS is the default week, not 0 days (claims that expire at once)', () => {
+  expect(readAutoDeployConfig({ ...ENV, RETENTION_DAYS: '' }).retentionSeconds).toBe(7 * 86400);
+  expect(readAutoDeployConfig({ ...ENV, RETENTION_DAYS: undefined }).retentionSeconds).toBe(7 * 86400);
+  expect(readAutoDeployConfig({ ...ENV, RETENTION_DAYS: '0.5' }).retentionSeconds).toBe(43200);
+});
+
+test('replicas are whole numbers, at least one at most; a malformed value is refused by name', () => {
+  expect(() => readAutoDeployConfig({ ...ENV, MIN_REPLICAS: '1.5' })).toThrow(
+    'MIN_REPLICAS must be a whole number of replicas, got "1.5"',
+  );
+  expect(() => readAutoDeployConfig({ ...ENV, MAX_REPLICAS: '0' })).toThrow(
+    'MAX_REPLICAS must be a whole number of replicas, got "0"',
+  );
+  expect(() => readAutoDeployConfig({ ...ENV, MAX_REPLICAS: 'two' })).toThrow('got "two"');
+  expect(() => readAutoDeployConfig({ ...ENV, MIN_REPLICAS: '' })).toThrow(
+    'environment variable MIN_REPLICAS is required',
+  );
+  expect(readAutoDeployConfig({ ...ENV, MIN_REPLICAS: '0' }).minReplicas).toBe(0);
+});
+
+test('unset optional settings are absent; malformed ones are refused', () => {
+  const bare = readAutoDeployConfig({
+    ...ENV,
+    INACTIVE_TIMEOUT_MINUTES: undefined,
+    MAX_EVAL_LOSS: '',
+    MODEL_NAME_PREFIX: '',
+    API_BASE_URL: undefined,
+  });
+  expect(bare).toMatchObject({ apiBaseUrl: 'https://api.together.xyz/v1' });
+  expect(bare.inactiveTimeoutMinutes).toBeUndefined();
+  expect(bare.maxEvalLoss).toBeUndefined();
+  expect(bare.modelNamePrefix).toBeUndefined();
+  expect(() => readAutoDeployConfig({ ...ENV, MAX_EVAL_LOSS: 'low' })).toThrow('MAX_EVAL_LOSS');
+  expect(() => readAutoDeployConfig({ ...ENV, RETENTION_DAYS: '0' })).toThrow(
+    'RETENTION_DAYS must be a positive number of days, got "0"',
+  );
+  expect(() => readAutoDeployConfig({ ...ENV, CLAIM_SCOPE: 'a#b' })).toThrow('CLAIM_SCOPE must be');
+  expect(() => readAutoDeployConfig({ ...ENV, API_BASE_URL: 'http://api.example.com' })).toThrow(
+    'API_BASE_URL',
+  );
+});
