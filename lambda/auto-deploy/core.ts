@@ -1,5 +1,6 @@
 import { autoDeployClaimPrefix } from '../../lib/claim-keys';
 import { runOnce } from '../shared/claim-once';
+import { nonEmptyString } from '../shared/guards';
 import { IdempotencyStore } from '../shared/idempotency';
 import { Logger } from '../shared/log';
 import { ApiResponse, errorDetail, TogetherUnreachableError } from '../shared/together-api';
@@ -61,14 +62,15 @@ export function readFineTuneCompleted(event: unknown): FineTuneCompleted {
     );
   }
   const data = e.detail?.data ?? {};
-  if (typeof data.fine_tune_id !== 'string' || data.fine_tune_id === '')
-    throw new Error('fine_tune.completed without data.fine_tune_id');
-  if (typeof data.model_name !== 'string' || data.model_name === '')
-    throw new Error(`fine_tune.completed ${data.fine_tune_id} without data.model_name: nothing to deploy`);
+  const fineTuneId = nonEmptyString(data.fine_tune_id);
+  if (fineTuneId === undefined) throw new Error('fine_tune.completed without data.fine_tune_id');
+  const modelName = nonEmptyString(data.model_name);
+  if (modelName === undefined)
+    throw new Error(`fine_tune.completed ${fineTuneId} without data.model_name: nothing to deploy`);
   const loss = data.eval_loss;
   return {
-    fine_tune_id: data.fine_tune_id,
-    model_name: data.model_name,
+    fine_tune_id: fineTuneId,
+    model_name: modelName,
     eval_loss: typeof loss === 'number' && Number.isFinite(loss) ? loss : null,
   };
 }
