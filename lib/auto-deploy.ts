@@ -8,7 +8,8 @@ import {
 import { Construct } from 'constructs';
 import { grantClaimItems } from './assets';
 import { autoDeployClaimPrefix } from './claim-keys';
-import { recipeFunction } from './recipe-function';
+import { AutoDeployEnvironment, environmentOf } from './contract';
+import { recipeClaimsEnvironment, recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
 import { checkDuration, checkNumber } from './validation';
 
@@ -106,20 +107,18 @@ export class TogetherAutoDeploy extends Construct {
       eventTypes: ['fine_tune.completed'],
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
-      environment: {
-        TABLE_NAME: props.webhooks.table.tableName,
-        CLAIM_SCOPE: this.node.addr,
-        RETENTION_DAYS: String(props.webhooks.dedupeRetention.toDays({ integral: false })),
+      environment: environmentOf<AutoDeployEnvironment>({
+        ...recipeClaimsEnvironment(this, props.webhooks),
         API_KEY_SECRET_ARN: apiKey.secretArn,
-        ...(jsonField ? { API_KEY_JSON_FIELD: jsonField } : {}),
+        API_KEY_JSON_FIELD: jsonField || undefined,
         API_BASE_URL: poller.apiBaseUrl,
         HARDWARE: props.hardware,
         MIN_REPLICAS: String(minReplicas),
         MAX_REPLICAS: String(maxReplicas),
-        ...(inactive.toMinutes() > 0 ? { INACTIVE_TIMEOUT_MINUTES: String(inactive.toMinutes()) } : {}),
-        ...(props.maxEvalLoss !== undefined ? { MAX_EVAL_LOSS: String(props.maxEvalLoss) } : {}),
-        ...(props.modelNamePrefix ? { MODEL_NAME_PREFIX: props.modelNamePrefix } : {}),
-      },
+        INACTIVE_TIMEOUT_MINUTES: inactive.toMinutes() > 0 ? String(inactive.toMinutes()) : undefined,
+        MAX_EVAL_LOSS: props.maxEvalLoss !== undefined ? String(props.maxEvalLoss) : undefined,
+        MODEL_NAME_PREFIX: props.modelNamePrefix || undefined,
+      }),
     });
     apiKey.grantRead(this.function);
     // The claim that keeps it to one endpoint per fine-tune: item operations on its own claims, nothing else.

@@ -11,8 +11,12 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { grantClaimItems } from './assets';
 import { modelAliasesPrefix } from './claim-keys';
-import { recipeFunction } from './recipe-function';
+import { environmentOf, ModelAliasesEnvironment } from './contract';
+import { recipeClaimsEnvironment, recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
+
+/** Named in every error of the construct. */
+const OWNER = 'TogetherModelAliases';
 
 /** One alias: an SSM parameter holding the model (or endpoint name) an inference pipeline should call. */
 export interface ModelAlias {
@@ -66,44 +70,20 @@ export class TogetherModelAliases extends Construct {
 
   constructor(scope: Construct, id: string, props: TogetherModelAliasesProps) {
     super(scope, id);
-    const owner = 'TogetherModelAliases';
     const prefix = props.parameterPrefix ?? '/together/models/';
     if (!Token.isUnresolved(prefix) && !/^\/([A-Za-z0-9_.-]+\/)*$/.test(prefix))
       throw new Error(
-        `${owner}: parameterPrefix must start and end with "/" (e.g. /together/models/), got "${prefix}"`,
+        `${OWNER}: parameterPrefix must start and end with "/" (e.g. /together/models/), got "${prefix}"`,
       );
     if (props.aliases.length === 0)
-      throw new Error(`${owner}: aliases must name at least one alias, got none`);
-    const byId = new Map<string, string>();
-    for (const a of props.aliases) {
-      if (!/^[A-Za-z0-9_.-]{1,200}$/.test(a.name))
-        throw new Error(`${owner}: alias names are letters, digits, ".", "_" and "-", got "${a.name}"`);
-      if (this.byAlias.has(a.name)) throw new Error(`${owner}: alias "${a.name}" is given twice`);
-      if (!Token.isUnresolved(a.model) && a.model.trim() === '')
-        throw new Error(`${owner}: alias "${a.name}" needs a model, got ""`);
-      // The construct id keeps letters and digits only (ids are public: unchanged for names that don't collide).
-      const constructId = `Alias${a.name.replace(/[^A-Za-z0-9]/g, '')}`;
-      const other = byId.get(constructId);
-      if (other !== undefined)
-        throw new Error(
-          `${owner}: aliases "${other}" and "${a.name}" would share the construct id "${constructId}"; rename one of them`,
-        );
-      byId.set(constructId, a.name);
-      if (!Token.isUnresolved(prefix)) checkParameterName(this, `${prefix}${a.name}`);
-      const parameter = new ssm.StringParameter(this, constructId, {
-        parameterName: `${prefix}${a.name}`,
-        stringValue: a.model,
-        description: `Together model alias ${a.name}: the model or endpoint inference should call`,
-      });
-      this.byAlias.set(a.name, parameter);
-    }
-    this.parameters = [...this.byAlias.values()];
+      throw new Error(`${OWNER}: aliases must name at least one alias, got none`);
+    this.parameters = this.createParameters(prefix, props.aliases);
 
     const follows = props.aliases.some((a) => a.followDeploymentsOf !== undefined);
     const poller = props.webhooks.poller;
     if (follows && !poller) {
       throw new Error(
-        `${owner}: followDeploymentsOf needs TogetherWebhooks' poller, which publishes endpoint.ready`,
+        `${OWNER}: followDeploymentsOf needs TogetherWebhooks' poller, which publishes endpoint.ready`,
       );
     }
     const alertTopic = props.webhooks.alertTopic;
@@ -115,7 +95,7 @@ export class TogetherModelAliases extends Construct {
       timeout: Duration.seconds(30),
       memorySize: 128,
       logRetention: props.logRetention,
-      environment: {
+      environment: environmentOf<ModelAliasesEnvironment>({
         ALIASES: JSON.stringify(
           props.aliases.map((a) => ({
             alias: a.name,
@@ -124,12 +104,44 @@ export class TogetherModelAliases extends Construct {
           })),
         ),
         SWITCH_ON_DEPRECATION: String(props.switchOnDeprecation ?? false),
-        TABLE_NAME: props.webhooks.table.tableName,
-        CLAIM_SCOPE: this.node.addr,
-        RETENTION_DAYS: String(props.webhooks.dedupeRetention.toDays({ integral: false })),
-        ...(alertTopic ? { ALERT_TOPIC_ARN: alertTopic.topicArn } : {}),
-      },
+        ...recipeClaimsEnvironment(this, props.webhooks),
+        ALERT_TOPIC_ARN: alertTopic?.topicArn,
+      }),
     });
+    this.grantHandler(props.webhooks);
+    if (follows) poller!.followEndpoints();
+  }
+
+  /** One parameter per alias, holding its first model; each name checked as SSM would. */
+  private createParameters(prefix: string, aliases: readonly ModelAlias[]): ssm.StringParameter[] {
+    const byId = new Map<string, string>();
+    for (const a of aliases) {
+      if (!/^[A-Za-z0-9_.-]{1,200}$/.test(a.name))
+        throw new Error(`${OWNER}: alias names are letters, digits, ".", "_" and "-", got "${a.name}"`);
+      if (this.byAlias.has(a.name)) throw new Error(`${OWNER}: alias "${a.name}" is given twice`);
+      if (!Token.isUnresolved(a.model) && a.model.trim() === '')
+        throw new Error(`${OWNER}: alias "${a.name}" needs a model, got ""`);
+      // The construct id keeps letters and digits only (ids are public: unchanged for names that don't collide).
+      const constructId = `Alias${a.name.replace(/[^A-Za-z0-9]/g, '')}`;
+      const other = byId.get(constructId);
+      if (other !== undefined)
+        throw new Error(
+          `${OWNER}: aliases "${other}" and "${a.name}" would share the construct id "${constructId}"; rename one of them`,
+        );
+      byId.set(constructId, a.name);
+      if (!Token.isUnresolved(prefix)) checkParameterName(this, `${prefix}${a.name}`);
+      const parameter = new ssm.StringParameter(this, constructId, {
+        parameterName: `${prefix}${a.name}`,
+        stringValue: a.model,
+        description: `Together model alias ${a.name}: the model or endpoint inference should call`,
+      });
+      this.byAlias.set(a.name, parameter);
+    }
+    return [...this.byAlias.values()];
+  }
+
+  /** The handler's role: its own parameters, its own items of the dedupe table, the alert topic. */
+  private grantHandler(webhooks: TogetherWebhooks): void {
     // Its own parameters, read and written; nothing else in Parameter Store.
     this.function.addToRolePolicy(
       new iam.PolicyStatement({
@@ -139,23 +151,21 @@ export class TogetherModelAliases extends Construct {
     );
     // Item operations on its own items: the claims, and each alias's last followed deployment and pending change.
     const own = modelAliasesPrefix(this.node.addr);
-    grantClaimItems(this.function, props.webhooks.table, { prefixes: [`${own}:`, `${own}#`] });
+    grantClaimItems(this.function, webhooks.table, { prefixes: [`${own}:`, `${own}#`] });
+    const alertTopic = webhooks.alertTopic;
     if (alertTopic) {
       this.function.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [alertTopic.topicArn] }),
       );
       alertTopic.masterKey?.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
     }
-    if (follows) poller!.followEndpoints();
   }
 
   /** The parameter of `alias`. */
   public parameter(alias: string): ssm.IStringParameter {
     const found = this.byAlias.get(alias);
     if (!found)
-      throw new Error(
-        `TogetherModelAliases: no alias "${alias}"; aliases: ${[...this.byAlias.keys()].join(', ')}`,
-      );
+      throw new Error(`${OWNER}: no alias "${alias}"; aliases: ${[...this.byAlias.keys()].join(', ')}`);
     return found;
   }
 
@@ -179,17 +189,16 @@ const LONGEST_REGION = 15;
  * (`arn:<partition>:ssm:<region>:<account>:parameter`).
  */
 function checkParameterName(scope: Construct, name: string): void {
-  const owner = 'TogetherModelAliases';
   const shown = name.length > 60 ? `${name.slice(0, 60)}...` : name;
   const levels = name.split('/').filter((part) => part !== '').length;
   if (levels > 15)
     throw new Error(
-      `${owner}: parameter "${shown}" has ${levels} levels; SSM allows at most 15 (parameterPrefix and alias name together)`,
+      `${OWNER}: parameter "${shown}" has ${levels} levels; SSM allows at most 15 (parameterPrefix and alias name together)`,
     );
   const reserved = /^\/?(aws|ssm)/i.exec(name);
   if (reserved)
     throw new Error(
-      `${owner}: parameter "${shown}" begins with "${reserved[1]}"; SSM reserves names beginning with "aws" or "ssm"`,
+      `${OWNER}: parameter "${shown}" begins with "${reserved[1]}"; SSM reserves names beginning with "aws" or "ssm"`,
     );
   const stackRegion = Stack.of(scope).region;
   const knownRegion = Token.isUnresolved(stackRegion) ? undefined : stackRegion;
@@ -201,6 +210,6 @@ function checkParameterName(scope: Construct, name: string): void {
   const arnLength = 4 + partition + 5 + region + 1 + 12 + 10 + name.length;
   if (arnLength > 1011)
     throw new Error(
-      `${owner}: parameter "${shown}" is ${name.length} characters, ${known ? '' : 'up to '}${arnLength} in its ARN; SSM allows 1011 with the ARN`,
+      `${OWNER}: parameter "${shown}" is ${name.length} characters, ${known ? '' : 'up to '}${arnLength} in its ARN; SSM allows 1011 with the ARN`,
     );
 }

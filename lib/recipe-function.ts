@@ -7,6 +7,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction } from './assets';
+import type { ClaimsEnvironment } from './contract';
 import type { TogetherWebhooks } from './together-webhooks';
 
 export interface RecipeFunctionProps {
@@ -44,4 +45,16 @@ export function recipeFunction(scope: Construct, props: RecipeFunctionProps): la
   });
   for (const type of props.eventTypes) props.webhooks.onEvent(type, new targets.LambdaFunction(fn));
   return fn;
+}
+
+/**
+ * The claims part of a recipe's environment: the receiver's dedupe table, the recipe construct's own claim scope
+ * (its node address, as the prefixes it is granted), and the receiver's `dedupeRetention` in days.
+ */
+export function recipeClaimsEnvironment(recipe: Construct, webhooks: TogetherWebhooks): ClaimsEnvironment {
+  return {
+    TABLE_NAME: webhooks.table.tableName,
+    CLAIM_SCOPE: recipe.node.addr,
+    RETENTION_DAYS: String(webhooks.dedupeRetention.toDays({ integral: false })),
+  };
 }

@@ -1,7 +1,12 @@
 import { aws_cloudwatch as cloudwatch, aws_lambda as lambda, aws_logs as logs, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DEFAULT_METRICS_NAMESPACE, environmentOf, TrainingMonitorEnvironment } from './contract';
+import { libraryMetric } from './metrics';
 import { recipeFunction } from './recipe-function';
-import { METRICS_NAMESPACE, TogetherWebhooks } from './together-webhooks';
+import { TogetherWebhooks } from './together-webhooks';
+
+/** The metric the handler emits (lambda/training-monitor/core.ts TRAINING_LOSS), dimension `FineTuneId`. */
+const TRAINING_LOSS = 'TrainingLoss';
 
 /** Props of `TogetherTrainingMonitor`. */
 export interface TogetherTrainingMonitorProps {
@@ -47,21 +52,19 @@ export class TogetherTrainingMonitor extends Construct {
       timeout: Duration.seconds(10),
       memorySize: 128,
       logRetention: props.logRetention,
-      environment: { METRICS_NAMESPACE },
+      environment: environmentOf<TrainingMonitorEnvironment>({
+        METRICS_NAMESPACE: DEFAULT_METRICS_NAMESPACE,
+      }),
     });
     if (props.dashboard ?? true) this.dashboard = this.createDashboard(props.dashboardName);
   }
 
   /** Training loss of one fine-tune (average over 5 minutes unless told otherwise). */
   public metricTrainingLoss(fineTuneId: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: 'TrainingLoss',
-      dimensionsMap: { FineTuneId: fineTuneId },
-      statistic: 'Average',
-      period: Duration.minutes(5),
-      ...options,
-    });
+    return libraryMetric(
+      { metricName: TRAINING_LOSS, dimensionsMap: { FineTuneId: fineTuneId }, statistic: 'Average' },
+      options,
+    );
   }
 
   private createDashboard(dashboardName: string | undefined): cloudwatch.Dashboard {
@@ -113,7 +116,7 @@ export class TogetherTrainingMonitor extends Construct {
       title: 'Training loss by fine-tune',
       left: [
         new cloudwatch.MathExpression({
-          expression: `SEARCH('{${METRICS_NAMESPACE},FineTuneId} MetricName="TrainingLoss"', 'Average', 300)`,
+          expression: `SEARCH('{${DEFAULT_METRICS_NAMESPACE},FineTuneId} MetricName="${TRAINING_LOSS}"', 'Average', 300)`,
           label: '',
           period: Duration.minutes(5),
         }),

@@ -1,5 +1,7 @@
 import { autoDeployClaimPrefix } from '../../lib/claim-keys';
-import { ClaimRequest, IdempotencyStore, STATUS_COMPLETED } from '../shared/idempotency';
+import { runOnce } from '../shared/claim-once';
+import { nonEmptyString } from '../shared/guards';
+import { IdempotencyStore } from '../shared/idempotency';
 import { Logger } from '../shared/log';
 import { ApiResponse, errorDetail, TogetherUnreachableError } from '../shared/together-api';
 
@@ -51,9 +53,6 @@ export type Decision =
   | { readonly action: 'done_before' }
   | { readonly action: 'created' | 'adopted'; readonly endpointId: string; readonly endpointName: string };
 
-/** A claim outlives the function by this much; short, so Lambda's first retry (about a minute on) finds it free. */
-const CLAIM_MARGIN_MS = 10_000;
-
 /** Reads the event's data; anything else is an error that names what is wrong. */
 export function readFineTuneCompleted(event: unknown): FineTuneCompleted {
   const e = (event ?? {}) as { 'detail-type'?: unknown; detail?: { data?: Record<string, unknown> } };
@@ -63,14 +62,15 @@ export function readFineTuneCompleted(event: unknown): FineTuneCompleted {
     );
   }
   const data = e.detail?.data ?? {};
-  if (typeof data.fine_tune_id !== 'string' || data.fine_tune_id === '')
-    throw new Error('fine_tune.completed without data.fine_tune_id');
-  if (typeof data.model_name !== 'string' || data.model_name === '')
-    throw new Error(`fine_tune.completed ${data.fine_tune_id} without data.model_name: nothing to deploy`);
+  const fineTuneId = nonEmptyString(data.fine_tune_id);
+  if (fineTuneId === undefined) throw new Error('fine_tune.completed without data.fine_tune_id');
+  const modelName = nonEmptyString(data.model_name);
+  if (modelName === undefined)
+    throw new Error(`fine_tune.completed ${fineTuneId} without data.model_name: nothing to deploy`);
   const loss = data.eval_loss;
   return {
-    fine_tune_id: data.fine_tune_id,
-    model_name: data.model_name,
+    fine_tune_id: fineTuneId,
+    model_name: modelName,
     eval_loss: typeof loss === 'number' && Number.isFinite(loss) ? loss : null,
   };
 }
@@ -95,42 +95,37 @@ export async function autoDeploy(ft: FineTuneCompleted, deps: AutoDeployDeps): P
     log({ message: 'fine-tune not deployed', fineTuneId: ft.fine_tune_id, model: ft.model_name, reason });
     return { action: 'skipped', reason };
   }
-  const req: ClaimRequest = {
-    id: `${autoDeployClaimPrefix(config.scope)}${ft.fine_tune_id}`,
-    deliveryId: ft.fine_tune_id,
-    payloadHash: ft.model_name,
-    token: deps.token,
-    nowMs: deps.nowMs,
-    inProgressMs: deps.remainingMs + CLAIM_MARGIN_MS,
-    retentionSeconds: config.retentionSeconds,
-  };
-  const claim = await store.claim(req);
-  if (!claim.claimed) {
-    if (claim.existing?.status === STATUS_COMPLETED) {
-      log({ message: 'fine-tune deployed before', fineTuneId: ft.fine_tune_id, model: ft.model_name });
-      return { action: 'done_before' };
-    }
-    // Another delivery is deploying it now: Lambda's retry comes back after it is done.
-    throw new Error(`fine-tune ${ft.fine_tune_id} is being deployed by another invocation; retry later`);
+  const outcome = await runOnce(
+    store,
+    {
+      id: `${autoDeployClaimPrefix(config.scope)}${ft.fine_tune_id}`,
+      deliveryId: ft.fine_tune_id,
+      payloadHash: ft.model_name,
+      token: deps.token,
+      nowMs: deps.nowMs,
+      remainingMs: deps.remainingMs,
+      retentionSeconds: config.retentionSeconds,
+    },
+    {
+      // Another delivery is deploying it now: Lambda's retry comes back after it is done.
+      busyMessage: `fine-tune ${ft.fine_tune_id} is being deployed by another invocation; retry later`,
+      work: () => deploy(ft, deps),
+      // A create whose answer never came may have worked: keep the claim until it lapses, so the retry comes late
+      // enough for the listing to show it. A definite failure frees the fine-tune for the retry at once.
+      keepClaimOn: (err) => err instanceof CreateOutcomeUnknown,
+    },
+  );
+  if (!outcome.ran) {
+    log({ message: 'fine-tune deployed before', fineTuneId: ft.fine_tune_id, model: ft.model_name });
+    return { action: 'done_before' };
   }
-
-  let decision: Decision;
-  try {
-    decision = await deploy(ft, deps);
-  } catch (err) {
-    // A create whose answer never came may have worked: keep the claim until it lapses, so the retry comes late
-    // enough for the listing to show it. A definite failure frees the fine-tune for the retry at once.
-    if (!(err instanceof CreateOutcomeUnknown)) await store.release(req).catch(() => undefined);
-    throw err;
-  }
-  await store.complete(req);
+  const decision = outcome.value;
   log({
     message: decision.action === 'created' ? 'endpoint created' : 'endpoint adopted',
     fineTuneId: ft.fine_tune_id,
     model: ft.model_name,
-    ...(decision.action !== 'skipped' && decision.action !== 'done_before'
-      ? { endpointId: decision.endpointId, endpointName: decision.endpointName }
-      : {}),
+    endpointId: decision.endpointId,
+    endpointName: decision.endpointName,
   });
   return decision;
 }
@@ -143,7 +138,10 @@ export class CreateOutcomeUnknown extends Error {
   }
 }
 
-async function deploy(ft: FineTuneCompleted, deps: AutoDeployDeps): Promise<Decision> {
+/** What deploying found: an endpoint made now, or one already serving the model. */
+type Deployed = Extract<Decision, { readonly endpointId: string }>;
+
+async function deploy(ft: FineTuneCompleted, deps: AutoDeployDeps): Promise<Deployed> {
   const { config } = deps;
   const listed = await deps.together('GET', '/endpoints?type=dedicated&mine=true');
   if (listed.status < 200 || listed.status >= 300)

@@ -1,5 +1,6 @@
 import { modelAliasesPrefix } from '../../lib/claim-keys';
-import { ClaimRequest, IdempotencyStore, STATUS_COMPLETED } from '../shared/idempotency';
+import { runOnce } from '../shared/claim-once';
+import { ClaimRequest, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger } from '../shared/log';
 
 /**
@@ -165,52 +166,57 @@ export function readAliasEvent(event: unknown): AliasEvent {
 export async function applyAliases(
   event: AliasEvent,
   deps: AliasDeps,
-): Promise<{ changes: AliasChange[]; alerts: AliasAlert[] } | 'done_before'> {
-  const req: ClaimRequest = {
-    id: `${modelAliasesPrefix(deps.scope)}:${event.outcomeKey}`,
-    deliveryId: event.outcomeKey,
-    payloadHash: event.type,
-    token: deps.token,
-    nowMs: deps.nowMs,
-    inProgressMs: deps.remainingMs + 10_000,
-    retentionSeconds: deps.retentionSeconds,
-  };
-  const claim = await deps.store.claim(req);
-  if (!claim.claimed) {
-    if (claim.existing?.status === STATUS_COMPLETED) return 'done_before';
-    throw new Error(`${event.outcomeKey} is being applied by another invocation; retry later`);
+): Promise<AppliedAliases | 'done_before'> {
+  const outcome = await runOnce(
+    deps.store,
+    {
+      id: `${modelAliasesPrefix(deps.scope)}:${event.outcomeKey}`,
+      deliveryId: event.outcomeKey,
+      payloadHash: event.type,
+      token: deps.token,
+      nowMs: deps.nowMs,
+      remainingMs: deps.remainingMs,
+      retentionSeconds: deps.retentionSeconds,
+    },
+    {
+      busyMessage: `${event.outcomeKey} is being applied by another invocation; retry later`,
+      work: () => moveAliases(event, deps),
+      complete: (req) => markDone(event, req, deps),
+    },
+  );
+  return outcome.ran ? outcome.value : 'done_before';
+}
+
+export interface AppliedAliases {
+  readonly changes: AliasChange[];
+  readonly alerts: AliasAlert[];
+}
+
+/** Under the event's claim: the plan's changes made (or found made by an earlier attempt), its alerts sent. */
+async function moveAliases(event: AliasEvent, deps: AliasDeps): Promise<AppliedAliases> {
+  const current = await deps.readParameters(deps.aliases.map((a) => a.parameter));
+  const plan = planAliases(event, deps.aliases, current, deps.switchOnDeprecation);
+  const sinceMs = deploymentTime(event, deps);
+  const changes: AliasChange[] = [];
+  // In the aliases' order, whether made now or found made by an earlier attempt.
+  for (const a of deps.aliases) {
+    const change = plan.changes.find((c) => c.alias === a.alias);
+    const made = change
+      ? await makeChange(event, change, sinceMs, deps)
+      : plan.inPlace.includes(a)
+        ? await announceLanded(event, a, current[a.parameter], deps)
+        : undefined;
+    if (made) changes.push(made);
   }
-  let done: { changes: AliasChange[]; alerts: AliasAlert[] };
-  try {
-    const current = await deps.readParameters(deps.aliases.map((a) => a.parameter));
-    const plan = planAliases(event, deps.aliases, current, deps.switchOnDeprecation);
-    const sinceMs = deploymentTime(event, deps);
-    const changes: AliasChange[] = [];
-    // In the aliases' order, whether made now or found made by an earlier attempt.
-    for (const a of deps.aliases) {
-      const change = plan.changes.find((c) => c.alias === a.alias);
-      const made = change
-        ? await makeChange(event, change, sinceMs, deps)
-        : plan.inPlace.includes(a)
-          ? await announceLanded(event, a, current[a.parameter], deps)
-          : undefined;
-      if (made) changes.push(made);
-    }
-    for (const a of plan.alerts) {
-      deps.log({ level: 'WARN', message: 'model alias needs you', ...a, event: event.outcomeKey });
-      await tell(
-        deps,
-        `Together model alias ${a.alias} points at a deprecated model`,
-        `${a.parameter}: ${a.model}\n${a.reason}`,
-      );
-    }
-    done = { changes, alerts: plan.alerts };
-  } catch (err) {
-    await deps.store.release(req).catch(() => undefined);
-    throw err;
+  for (const a of plan.alerts) {
+    deps.log({ level: 'WARN', message: 'model alias needs you', ...a, event: event.outcomeKey });
+    await tell(
+      deps,
+      `Together model alias ${a.alias} points at a deprecated model`,
+      `${a.parameter}: ${a.model}\n${a.reason}`,
+    );
   }
-  await markDone(event, req, deps);
-  return done;
+  return { changes, alerts: plan.alerts };
 }
 
 /** The `since` of an `endpoint.ready`, which orders deployments; undefined for a deprecation or when unreadable. */
@@ -309,7 +315,7 @@ const COMPLETE_BACKOFF_MS = 50;
  * Marks the claim completed, with a few tries. Its work is done by now (changes written and announced, alerts
  * sent), so a failure is logged, not thrown: throwing would release the claim and Lambda's retry would send every
  * alert again (a change would not be repeated: it is in place and settled). The claim is left in progress; a
- * redelivery of the event after it lapses (the function's end plus 10 s) would alert again, a rarer duplicate.
+ * redelivery of the event after it lapses (the function's end plus `CLAIM_MARGIN_MS`) would alert again, a rarer duplicate.
  */
 async function markDone(event: AliasEvent, req: ClaimRequest, deps: AliasDeps): Promise<void> {
   for (let attempt = 1; ; attempt++) {

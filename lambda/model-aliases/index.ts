@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { requiredEnv } from '../shared/env';
 import { DynamoIdempotencyStore } from '../shared/idempotency';
 import { stdoutLogger } from '../shared/log';
 import { CONTROL_PLANE_LIMITS, DYNAMODB_LIMITS, sdkClientConfig } from '../shared/sdk-config';
-import { AliasSpec, applyAliases, readAliasEvent } from './core';
+import { readModelAliasesConfig } from './config';
+import { applyAliases, readAliasEvent } from './core';
 import { DynamoAliasState } from './state';
 
 // Module scope: reused by a warm container; every call bounded in time.
@@ -14,21 +14,15 @@ const dynamo = new DynamoDBClient(sdkClientConfig(DYNAMODB_LIMITS));
 const ssm = new SSMClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 const sns = new SNSClient(sdkClientConfig(CONTROL_PLANE_LIMITS));
 
-const aliases = JSON.parse(requiredEnv(process.env, 'ALIASES')) as AliasSpec[];
-const table = requiredEnv(process.env, 'TABLE_NAME');
-const scope = requiredEnv(process.env, 'CLAIM_SCOPE');
-const store = new DynamoIdempotencyStore(dynamo, table);
-const state = new DynamoAliasState(dynamo, table, scope);
-const topic = process.env.ALERT_TOPIC_ARN || undefined;
-// How long a claim is remembered: the receiver's dedupeRetention, in days (fractions allowed).
-const retentionDays = Number(process.env.RETENTION_DAYS || 7);
-if (!(retentionDays > 0))
-  throw new Error(`RETENTION_DAYS must be a positive number of days, got "${process.env.RETENTION_DAYS}"`);
+const config = readModelAliasesConfig(process.env);
+const store = new DynamoIdempotencyStore(dynamo, config.tableName);
+const state = new DynamoAliasState(dynamo, config.tableName, config.scope);
+const topic = config.alertTopicArn;
 
 export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }) {
   return applyAliases(readAliasEvent(event), {
-    aliases,
-    switchOnDeprecation: process.env.SWITCH_ON_DEPRECATION === 'true',
+    aliases: config.aliases,
+    switchOnDeprecation: config.switchOnDeprecation,
     readParameters: async (names) => {
       const out: Record<string, string | undefined> = {};
       // GetParameters takes ten names a call.
@@ -48,11 +42,11 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
       : undefined,
     store,
     state,
-    scope,
+    scope: config.scope,
     token: randomUUID(),
     nowMs: Date.now(),
     remainingMs: context?.getRemainingTimeInMillis?.() ?? 30_000,
-    retentionSeconds: Math.round(retentionDays * 86400),
+    retentionSeconds: config.retentionSeconds,
     log: stdoutLogger,
   });
 }

@@ -1,3 +1,4 @@
+import { nonEmptyString } from '../shared/guards';
 import { LogLine } from '../shared/log';
 
 /**
@@ -25,10 +26,9 @@ export function readCheckpoint(event: unknown): CheckpointDetail | { skip: strin
   }
   const detail = (e.detail ?? {}) as { data?: Record<string, unknown>; created_at?: unknown };
   const data = detail.data ?? {};
-  if (typeof data.fine_tune_id !== 'string' || data.fine_tune_id === '') {
-    throw new Error('fine_tune.checkpoint without data.fine_tune_id');
-  }
-  const refused = dimensionValueProblem(data.fine_tune_id);
+  const fineTuneId = nonEmptyString(data.fine_tune_id);
+  if (fineTuneId === undefined) throw new Error('fine_tune.checkpoint without data.fine_tune_id');
+  const refused = dimensionValueProblem(fineTuneId);
   if (refused) return { skip: refused };
   if (data.loss === null || data.loss === undefined) return { skip: 'the checkpoint carries no loss' };
   if (typeof data.loss !== 'number' || !Number.isFinite(data.loss)) {
@@ -36,7 +36,7 @@ export function readCheckpoint(event: unknown): CheckpointDetail | { skip: strin
   }
   const createdAt = detail.created_at;
   return {
-    fine_tune_id: data.fine_tune_id,
+    fine_tune_id: fineTuneId,
     step: Number.isInteger(data.step) ? (data.step as number) : -1,
     loss: data.loss,
     created_at: typeof createdAt === 'string' || typeof createdAt === 'number' ? createdAt : undefined,

@@ -1,7 +1,8 @@
 import { stdoutLogger } from '../shared/log';
+import { readTrainingMonitorConfig } from './config';
 import { lossLine, readCheckpoint } from './core';
 
-const NAMESPACE = process.env.METRICS_NAMESPACE ?? 'TogetherWebhooks';
+const config = readTrainingMonitorConfig(process.env);
 
 /** EventBridge target for `fine_tune.checkpoint`: one TrainingLoss sample per checkpoint with a loss. */
 export async function handler(event: unknown): Promise<void> {
@@ -10,5 +11,5 @@ export async function handler(event: unknown): Promise<void> {
     stdoutLogger({ message: 'no training loss to record', reason: checkpoint.skip });
     return;
   }
-  stdoutLogger(lossLine(checkpoint, NAMESPACE, Date.now()));
+  stdoutLogger(lossLine(checkpoint, config.metricsNamespace, Date.now()));
 }

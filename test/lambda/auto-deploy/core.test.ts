@@ -1,7 +1,3 @@
-import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { TogetherAutoDeploy, TogetherAutoDeployProps, TogetherWebhooks } from '../lib';
-import { actionsOf, functionStatements, resourcesFor } from './support/iam';
 import { randomUUID } from 'node:crypto';
 import {
   AutoDeployConfig,
@@ -9,14 +5,14 @@ import {
   AutoDeployDeps,
   CreateOutcomeUnknown,
   readFineTuneCompleted,
-} from '../lambda/auto-deploy/core';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
-import { togetherRequest } from '../lambda/shared/together-api';
-import { sampleEvent } from '../lib/events';
-import { answerErrors, describedPath, requestErrors } from './support/openapi';
-import { TOGETHER_ERROR } from './support/fake-together';
-import { pollerHarness } from './support/poller-harness';
-import { iso, MINUTE, T0 } from './support/together-fixtures';
+} from '../../../lambda/auto-deploy/core';
+import { DynamoIdempotencyStore } from '../../../lambda/shared/idempotency';
+import { togetherRequest } from '../../../lambda/shared/together-api';
+import { sampleEvent } from '../../../lib/events';
+import { answerErrors, describedPath, requestErrors } from '../../support/openapi';
+import { TOGETHER_ERROR } from '../../support/fake-together';
+import { pollerHarness } from '../../support/poller-harness';
+import { iso, MINUTE, T0 } from '../../support/together-fixtures';
 
 /** Issue 12, recipe 1: a completed fine-tune deployed on a dedicated endpoint, once, then followed to ready. */
 
@@ -231,75 +227,4 @@ test('an error answer that echoes the API key: the key is in no error the handle
   expect(String(listing)).toMatch(/listing your endpoints failed: HTTP 403/);
   for (const err of [refused, listing]) expect(String(err)).not.toContain(together.apiKey);
   expect(JSON.stringify(h.logs)).not.toContain(together.apiKey);
-});
-
-describe('the construct', () => {
-  function synth(props: Partial<TogetherAutoDeployProps> = {}, withPoller = true) {
-    const app = new App({ builtinCloudFormationValidation: false });
-    const stack = new Stack(app, 'Deploy', { env: { account: '111111111111', region: 'us-east-1' } });
-    const apiKey = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Key', API_KEY_ARN);
-    const webhooks = new TogetherWebhooks(stack, 'Hooks', withPoller ? { poller: { apiKey } } : {});
-    new TogetherAutoDeploy(stack, 'AutoDeploy', { webhooks, hardware: '1x_nvidia_h100_80gb_sxm', ...props });
-    return Template.fromStack(stack);
-  }
-  const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
-
-  test('fine_tune.completed is routed to it; the poller follows endpoints; settings arrive as plain values', () => {
-    const t = synth({ maxEvalLoss: 0.5, modelNamePrefix: 'acme/', maxReplicas: 3 });
-    t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['together.ai'], 'detail-type': ['fine_tune.completed'] },
-      Targets: [
-        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AutoDeployFunction'), 'Arn'] } }),
-      ],
-    });
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('Polls Together AI jobs'),
-      Environment: { Variables: Match.objectLike({ ENDPOINTS: 'true' }) },
-    });
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('Deploys completed Together AI fine-tunes'),
-      Environment: {
-        Variables: Match.objectLike({
-          API_KEY_SECRET_ARN: API_KEY_ARN,
-          HARDWARE: '1x_nvidia_h100_80gb_sxm',
-          MIN_REPLICAS: '1',
-          MAX_REPLICAS: '3',
-          INACTIVE_TIMEOUT_MINUTES: '60',
-          RETENTION_DAYS: '7',
-          MAX_EVAL_LOSS: '0.5',
-          MODEL_NAME_PREFIX: 'acme/',
-        }),
-      },
-    });
-  });
-
-  test('least privilege: its key, item operations on the dedupe table, the dead-letter queue; no bus', () => {
-    const t = synth();
-    const statements = functionStatements(t, 'AutoDeployFunction');
-    expect(actionsOf(statements)).toEqual([
-      'dynamodb:DeleteItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-      'sqs:GetQueueAttributes',
-      'sqs:GetQueueUrl',
-      'sqs:SendMessage',
-    ]);
-    expect(resourcesFor(statements, 'secretsmanager:')).toEqual([JSON.stringify(API_KEY_ARN)]);
-    expect(JSON.stringify(statements)).not.toContain('"*"');
-  });
-
-  test('props are checked early, with the value received', () => {
-    expect(() => synth({}, false)).toThrow('TogetherAutoDeploy: the webhooks have no poller');
-    expect(() => synth({ hardware: ' ' })).toThrow('hardware must name Together hardware');
-    expect(() => synth({ minReplicas: 3, maxReplicas: 2 })).toThrow(
-      'TogetherAutoDeploy: minReplicas (3) must be at most maxReplicas (2)',
-    );
-    expect(() => synth({ maxReplicas: 0 })).toThrow('maxReplicas must be an integer from 1 to 64, got 0');
-    expect(() => synth({ inactiveTimeout: Duration.seconds(90) })).toThrow(
-      'inactiveTimeout must be whole minutes, got 1 minute 30 seconds',
-    );
-  });
 });

@@ -1,0 +1,13 @@
+import { DEFAULT_METRICS_NAMESPACE, type TrainingMonitorEnvironment } from '../../lib/contract';
+import { EnvReader } from '../shared/config';
+
+/** Everything the training-monitor handler reads from its environment. */
+export interface TrainingMonitorConfig {
+  /** Where the TrainingLoss samples go. */
+  readonly metricsNamespace: string;
+}
+
+export function readTrainingMonitorConfig(env: NodeJS.ProcessEnv): TrainingMonitorConfig {
+  const read = new EnvReader<TrainingMonitorEnvironment>(env);
+  return { metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE };
+}
