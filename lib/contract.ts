@@ -11,6 +11,9 @@
 /** Together's API, when no `apiBaseUrl` is given. */
 export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
 
+/** Where Together posts: the receiver's route on its HTTP API, and the local `dev` server's. */
+export const WEBHOOK_PATH = '/webhooks/together';
+
 /** The CloudFormation type of the webhook registration. */
 export const WEBHOOK_RESOURCE_TYPE = 'Custom::TogetherWebhook';
 
@@ -104,7 +107,8 @@ export interface PollerSourceFlags {
 }
 
 /** lambda/batch-results. */
-export interface BatchResultsEnvironment extends ClaimsEnvironment, TogetherApiEnvironment, MetricsEnvironment {
+export interface BatchResultsEnvironment
+  extends ClaimsEnvironment, TogetherApiEnvironment, MetricsEnvironment {
   readonly EVENT_BUS_NAME: string;
   readonly BUCKET_NAME: string;
   /** Default `DEFAULTS.batchKeyPrefix`. */

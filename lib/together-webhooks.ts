@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { createAlertTopic, pollerAlarms, routeAlerts, webhookAlarms } from './alerts';
 import { bundledFunction, grantClaimPath } from './assets';
 import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
+import * as contract from './contract';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, environmentOf, VerifierEnvironment } from './contract';
 import { EVENT_SOURCE, EVENT_TYPES, handlerProperty, isCatalogueType, WEBHOOK_EVENT_TYPES } from './events';
 import { libraryMetric } from './metrics';
@@ -30,7 +31,7 @@ import { TogetherEventHandlers, TogetherWebhooksProps } from './together-webhook
 import { checkDuration, checkEventType, checkNumber } from './validation';
 
 /** The path Together posts to. */
-export const WEBHOOK_PATH = '/webhooks/together';
+export const WEBHOOK_PATH = contract.WEBHOOK_PATH;
 /** The namespace of the metrics the verifier emits (CloudWatch embedded metric format). */
 export const METRICS_NAMESPACE = DEFAULT_METRICS_NAMESPACE;
 /** EventBridge takes at most five targets a rule. */

@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { DEFAULT_METRICS_NAMESPACE, DEFAULT_TOGETHER_API_BASE_URL, DEFAULTS } from '../../lib/contract';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  DEFAULT_TOGETHER_API_BASE_URL,
+  DEFAULTS,
+  WEBHOOK_PATH,
+} from '../../lib/contract';
 import { poll, PollerDeps, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
 import { DynamoIdempotencyStore, IdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
@@ -24,8 +29,6 @@ import { sleep, untilInterrupted } from './stop';
  * construct's rules and prints each event as one JSON line on stdout. With TOGETHER_API_KEY set, the poller's core
  * also turns your Together jobs into events here. Ctrl-C stops it with a summary.
  */
-
-export const WEBHOOK_PATH = '/webhooks/together';
 
 export interface DevOptions {
   readonly signal?: AbortSignal;
