@@ -1,6 +1,6 @@
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
 import { createServer, Server } from 'node:http';
-import { HttpTimeoutError, sendHttp } from '../lambda/shared/http';
+import { HttpTimeoutError, sendHttp } from '../../../lambda/shared/http';
 
 /** The transport under the Together client: its two timeouts, its size cap, and resets, on loopback. */
 
