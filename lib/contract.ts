@@ -71,6 +71,8 @@ export interface VerifierEnvironment extends ClaimsEnvironment, MetricsEnvironme
   /** Default `DEFAULTS.secretCacheTtlSeconds`. */
   readonly SECRET_CACHE_TTL_SECONDS?: string;
   readonly EVENT_BUS_NAME: string;
+  /** Set by Lambda itself, never by the construct: the `Service` dimension when `METRICS_SERVICE` is unset. */
+  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
 }
 
 /** lambda/poller. */
