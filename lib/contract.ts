@@ -14,6 +14,39 @@ export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
 /** The CloudFormation type of the webhook registration. */
 export const WEBHOOK_RESOURCE_TYPE = 'Custom::TogetherWebhook';
 
+/**
+ * The properties of the webhook registration (`WEBHOOK_RESOURCE_TYPE`): what lib/registration.ts writes and
+ * lambda/registration/config.ts reads. CloudFormation hands each over as a string, `Events` as a list of them.
+ */
+export interface WebhookRegistrationProperties {
+  /** The endpoint Together posts to: https. */
+  readonly Url: string;
+  /** The event types subscribed to, sorted. */
+  readonly Events: readonly string[];
+  /** Default `DEFAULT_TOGETHER_API_BASE_URL`. */
+  readonly ApiBaseUrl?: string;
+  /** `'true'`: fail when Together has no webhooks endpoint; default `'false'`. */
+  readonly Required?: string;
+  readonly ApiKeySecretArn: string;
+  /** Named in failure messages; default the ARN. */
+  readonly ApiKeySecretName?: string;
+  readonly ApiKeyJsonField?: string;
+  readonly SigningSecretArn: string;
+  readonly SigningSecretJsonField?: string;
+  /** Changed after rotating the signing secret, so Together gets the new value; default `'1'`. */
+  readonly SecretVersion?: string;
+}
+
+/** What the webhook registration answers (its `Data`), read in lib/ with `getAttString`. */
+export interface WebhookRegistrationAttributes {
+  /** `registered`, or `unsupported` when Together has no webhooks endpoint. */
+  readonly Status: 'registered' | 'unsupported';
+  /** Together's webhook id; empty when unsupported. */
+  readonly WebhookId: string;
+  /** The signing secret's version registered; empty when not known. */
+  readonly SecretVersionId: string;
+}
+
 /** The CloudWatch namespace of every metric the handlers emit, unless a construct is told otherwise. */
 export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
 

@@ -1,3 +1,4 @@
+import { DEFAULT_TOGETHER_API_BASE_URL } from '../../lib/contract';
 import { sendHttp } from './http';
 
 /**
@@ -6,7 +7,11 @@ import { sendHttp } from './http';
  * `retry-after-ms` / `Retry-After`, never past a deadline. Shared by the registration handler and the poller.
  */
 
-export const DEFAULT_API_BASE_URL = 'https://api.together.xyz/v1';
+/**
+ * @deprecated Use `DEFAULT_TOGETHER_API_BASE_URL` from lib/contract.ts (or `EnvReader.apiBaseUrl()`); kept only
+ * until the handlers and the CLI that still import it have moved.
+ */
+export const DEFAULT_API_BASE_URL = DEFAULT_TOGETHER_API_BASE_URL;
 
 /**
  * A Together base URL as it arrives at run time (a token passes synth unchecked): https, or http to this machine

@@ -1,9 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { parseSettings } from '../../../lambda/registration/config';
 import {
   CustomResourceEvent,
   onEvent,
-  parseSettings,
   RegistrationDeps,
   registeredUrl,
   UNSUPPORTED_PREFIX,
