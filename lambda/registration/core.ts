@@ -14,6 +14,7 @@ import {
   TogetherUnreachableError,
 } from '../shared/together-api';
 import { parseSettings, RegistrationSettings } from './config';
+import { isObject } from '../shared/guards';
 
 /**
  * Registers the webhook with Together on Create, registers anew on a material Update (CloudFormation then deletes
@@ -295,8 +296,7 @@ async function listWebhooks(
   const data = (res.json as { data?: unknown } | undefined)?.data;
   if (!Array.isArray(data)) throw new Error('Together listed the webhooks without a data array');
   return data.filter(
-    (w): w is ListedWebhook =>
-      typeof w === 'object' && w !== null && typeof w.id === 'string' && typeof w.url === 'string',
+    (w): w is ListedWebhook => isObject(w) && typeof w.id === 'string' && typeof w.url === 'string',
   );
 }
 

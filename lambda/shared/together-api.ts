@@ -1,5 +1,6 @@
 import { DEFAULT_TOGETHER_API_BASE_URL } from '../../lib/contract';
 import { sendHttp } from './http';
+import { isObject } from './guards';
 
 /**
  * A small client for Together's REST API: Bearer auth, JSON, Together's error shapes, explicit connect and
@@ -122,7 +123,7 @@ export const carriesSecret = (text: string, secrets: readonly Secret[]): boolean
 function redactDeep(value: unknown, secrets: readonly Secret[]): unknown {
   if (typeof value === 'string') return redact(value, secrets);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets));
-  if (typeof value === 'object' && value !== null)
+  if (isObject(value))
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => [redact(k, secrets), redactDeep(v, secrets)]),
     );
