@@ -17,6 +17,39 @@ export const WEBHOOK_PATH = '/webhooks/together';
 /** The CloudFormation type of the webhook registration. */
 export const WEBHOOK_RESOURCE_TYPE = 'Custom::TogetherWebhook';
 
+/**
+ * The properties of the webhook registration (`WEBHOOK_RESOURCE_TYPE`): what lib/registration.ts writes and
+ * lambda/registration/config.ts reads. CloudFormation hands each over as a string, `Events` as a list of them.
+ */
+export interface WebhookRegistrationProperties {
+  /** The endpoint Together posts to: https. */
+  readonly Url: string;
+  /** The event types subscribed to, sorted. */
+  readonly Events: readonly string[];
+  /** Default `DEFAULT_TOGETHER_API_BASE_URL`. */
+  readonly ApiBaseUrl?: string;
+  /** `'true'`: fail when Together has no webhooks endpoint; default `'false'`. */
+  readonly Required?: string;
+  readonly ApiKeySecretArn: string;
+  /** Named in failure messages; default the ARN. */
+  readonly ApiKeySecretName?: string;
+  readonly ApiKeyJsonField?: string;
+  readonly SigningSecretArn: string;
+  readonly SigningSecretJsonField?: string;
+  /** Changed after rotating the signing secret, so Together gets the new value; default `'1'`. */
+  readonly SecretVersion?: string;
+}
+
+/** What the webhook registration answers (its `Data`), read in lib/ with `getAttString`. */
+export interface WebhookRegistrationAttributes {
+  /** `registered`, or `unsupported` when Together has no webhooks endpoint. */
+  readonly Status: 'registered' | 'unsupported';
+  /** Together's webhook id; empty when unsupported. */
+  readonly WebhookId: string;
+  /** The signing secret's version registered; empty when not known. */
+  readonly SecretVersionId: string;
+}
+
 /** The CloudWatch namespace of every metric the handlers emit, unless a construct is told otherwise. */
 export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
 
@@ -74,6 +107,8 @@ export interface VerifierEnvironment extends ClaimsEnvironment, MetricsEnvironme
   /** Default `DEFAULTS.secretCacheTtlSeconds`. */
   readonly SECRET_CACHE_TTL_SECONDS?: string;
   readonly EVENT_BUS_NAME: string;
+  /** Set by Lambda itself, never by the construct: the `Service` dimension when `METRICS_SERVICE` is unset. */
+  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
 }
 
 /** lambda/poller. */

@@ -12,11 +12,17 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundledFunction } from './assets';
+import {
+  DEFAULT_TOGETHER_API_BASE_URL as CONTRACT_API_BASE_URL,
+  WEBHOOK_RESOURCE_TYPE,
+  WebhookRegistrationAttributes,
+  WebhookRegistrationProperties,
+} from './contract';
 import { WEBHOOK_EVENT_TYPES } from './events';
 import { checkEventType, checkHttpsUrl } from './validation';
 
 /** Together's public API base URL. */
-export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
+export const DEFAULT_TOGETHER_API_BASE_URL = CONTRACT_API_BASE_URL;
 
 /** How `TogetherWebhooks` registers its endpoint with Together. */
 export interface RegistrationOptions {
@@ -111,7 +117,7 @@ export class TogetherWebhookRegistration extends Construct {
 
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
-      resourceType: 'Custom::TogetherWebhook',
+      resourceType: WEBHOOK_RESOURCE_TYPE,
       // A stuck registration must not hold the stack for an hour.
       serviceTimeout: Duration.minutes(5),
       properties: {
@@ -125,7 +131,7 @@ export class TogetherWebhookRegistration extends Construct {
         SigningSecretArn: props.signingSecret.secretArn,
         SigningSecretJsonField: props.signingSecretJsonField,
         SecretVersion: props.secretVersion ?? '1',
-      },
+      } satisfies WebhookRegistrationProperties,
     });
     // The Provider framework may invoke any version of the handler (`<arn>:*`): cdk-nag flags it, and why is ours to say.
     const stack = Stack.of(this);
@@ -135,9 +141,14 @@ export class TogetherWebhookRegistration extends Construct {
       reason:
         'The custom resource Provider framework invokes the registration handler by qualified ARN; the wildcard covers versions of that one function only.',
     });
-    this.status = this.resource.getAttString('Status');
-    this.webhookId = this.resource.getAttString('WebhookId');
+    this.status = this.resource.getAttString(attribute('Status'));
+    this.webhookId = this.resource.getAttString(attribute('WebhookId'));
   }
+}
+
+/** The name of one of the registration's answer attributes (lib/contract.ts), checked as it is written. */
+function attribute(name: keyof WebhookRegistrationAttributes): string {
+  return name;
 }
 
 function validateRegistration(props: TogetherWebhookRegistrationProps, events: readonly string[]): void {

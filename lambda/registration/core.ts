@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
+import { WEBHOOK_RESOURCE_TYPE, WebhookRegistrationAttributes } from '../../lib/contract';
 import { Logger } from '../shared/log';
 import {
   ApiClock,
   ApiResponse,
   backoffMs,
   carriesSecret,
-  checkApiBaseUrl,
-  DEFAULT_API_BASE_URL,
   errorDetail,
   isRetryable,
   retryAfterMs,
@@ -14,6 +13,8 @@ import {
   togetherRequest,
   TogetherUnreachableError,
 } from '../shared/together-api';
+import { parseSettings, RegistrationSettings } from './config';
+import { isObject } from '../shared/guards';
 
 /**
  * Registers the webhook with Together on Create, registers anew on a material Update (CloudFormation then deletes
@@ -21,25 +22,10 @@ import {
  * Properties carry only ARNs and plain settings: both secrets are read here, at run time.
  */
 
-export const RESOURCE_TYPE = 'Custom::TogetherWebhook';
 /** Physical id of a registration Together could not take because it has no webhooks endpoint. */
 export const UNSUPPORTED_PREFIX = 'unsupported:';
 
-export type RegistrationStatus = 'registered' | 'unsupported';
-
-export interface RegistrationSettings {
-  readonly url: string;
-  readonly events: readonly string[];
-  readonly apiBaseUrl: string;
-  readonly required: boolean;
-  readonly apiKeySecretArn: string;
-  readonly apiKeySecretName: string;
-  readonly apiKeyJsonField?: string;
-  readonly signingSecretArn: string;
-  readonly signingSecretJsonField?: string;
-  /** Bumped by the user after rotating the signing secret, so Together gets the new value. */
-  readonly secretVersion: string;
-}
+export type RegistrationStatus = WebhookRegistrationAttributes['Status'];
 
 export interface CustomResourceEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';
@@ -52,11 +38,7 @@ export interface CustomResourceEvent {
 
 export interface RegistrationResult {
   readonly PhysicalResourceId: string;
-  readonly Data: {
-    readonly Status: RegistrationStatus;
-    readonly WebhookId: string;
-    readonly SecretVersionId: string;
-  };
+  readonly Data: WebhookRegistrationAttributes;
 }
 
 export interface RegistrationDeps {
@@ -69,51 +51,6 @@ export interface RegistrationDeps {
   /** Epoch ms by which we must answer CloudFormation. */
   readonly deadlineMs: number;
   readonly log: Logger;
-}
-
-function text(props: Record<string, unknown>, name: string, required = true): string | undefined {
-  const value = props[name];
-  if (value === undefined || value === '') {
-    if (required) throw new Error(`${RESOURCE_TYPE}: property ${name} is required`);
-    return undefined;
-  }
-  if (typeof value !== 'string') throw new Error(`${RESOURCE_TYPE}: property ${name} must be a string`);
-  return value;
-}
-
-/** CloudFormation hands every property over as strings; this turns them back into settings, or says what is off. */
-export function parseSettings(props: Record<string, unknown>): RegistrationSettings {
-  const events = props.Events;
-  if (
-    !Array.isArray(events) ||
-    events.length === 0 ||
-    events.some((e) => typeof e !== 'string' || e === '')
-  ) {
-    throw new Error(`${RESOURCE_TYPE}: property Events must be a non-empty list of event types`);
-  }
-  const url = text(props, 'Url')!;
-  if (!/^https:\/\//.test(url)) throw new Error(`${RESOURCE_TYPE}: Url must be an https URL, got "${url}"`);
-  const apiBaseUrl = checkApiBaseUrl(
-    `${RESOURCE_TYPE}: ApiBaseUrl`,
-    text(props, 'ApiBaseUrl', false) ?? DEFAULT_API_BASE_URL,
-  );
-  const required = String(props.Required ?? 'false');
-  if (required !== 'true' && required !== 'false') {
-    throw new Error(`${RESOURCE_TYPE}: Required must be true or false, got "${required}"`);
-  }
-  const apiKeySecretArn = text(props, 'ApiKeySecretArn')!;
-  return {
-    url,
-    events: [...events].sort() as string[],
-    apiBaseUrl,
-    required: required === 'true',
-    apiKeySecretArn,
-    apiKeySecretName: text(props, 'ApiKeySecretName', false) ?? apiKeySecretArn,
-    apiKeyJsonField: text(props, 'ApiKeyJsonField', false),
-    signingSecretArn: text(props, 'SigningSecretArn')!,
-    signingSecretJsonField: text(props, 'SigningSecretJsonField', false),
-    secretVersion: text(props, 'SecretVersion', false) ?? '1',
-  };
 }
 
 /** What Together's registration depends on: a change to any of these needs a new registration. */
@@ -187,7 +124,7 @@ export async function onEvent(
       };
     default:
       throw new Error(
-        `${RESOURCE_TYPE}: unknown RequestType ${String((event as { RequestType: unknown }).RequestType)}`,
+        `${WEBHOOK_RESOURCE_TYPE}: unknown RequestType ${String((event as { RequestType: unknown }).RequestType)}`,
       );
   }
 }
@@ -209,67 +146,30 @@ interface ListedWebhook {
   readonly url: string;
 }
 
-async function register(s: RegistrationSettings, deps: RegistrationDeps): Promise<RegistrationResult> {
-  const [apiKey, signing] = await Promise.all([
-    deps.readSecret(
-      s.apiKeySecretArn,
-      s.apiKeyJsonField,
-      `the Together API key secret ${s.apiKeySecretName}`,
-    ),
-    deps.readSecret(s.signingSecretArn, s.signingSecretJsonField, 'the webhook signing secret'),
-  ]);
-  const url = registeredUrl(s);
-  // The POST carries both: what Together answers (even a refusal that echoes the body) must carry neither.
-  const secrets: Secret[] = [
-    { value: signing.value, label: '[signing secret]' },
-    { value: apiKey.value, label: '[API key]' },
-  ];
-  const registered = (id: string, attempts: number, adopted = false): RegistrationResult => {
-    if (carriesSecret(id, secrets)) {
-      throw new Error(
-        `Together answered the registration with a webhook id that carries the signing secret or the API key, so it is ` +
-          `not recorded. Delete the webhook for ${url} in Together's dashboard, rotate the signing secret, then ` +
-          'deploy again.',
-      );
-    }
-    deps.log({
-      level: 'INFO',
-      message: adopted ? 'webhook adopted' : 'webhook registered',
-      webhookId: id,
-      attempts,
-    });
-    return {
-      PhysicalResourceId: id,
-      Data: { Status: 'registered', WebhookId: id, SecretVersionId: signing.versionId ?? '' },
-    };
-  };
+/** What one registration works with: its settings, both secrets' values, and the URL it registers. */
+interface Registration {
+  readonly s: RegistrationSettings;
+  readonly deps: RegistrationDeps;
+  readonly apiKey: string;
+  readonly signing: { readonly value: string; readonly versionId?: string };
+  readonly url: string;
+  /** The POST carries both: what Together answers (even a refusal that echoes the body) must carry neither. */
+  readonly secrets: readonly Secret[];
+}
 
+async function register(s: RegistrationSettings, deps: RegistrationDeps): Promise<RegistrationResult> {
+  const r = await prepare(s, deps);
   // One POST at a time: before trying again after an answer that never came (or a 5xx, which may follow a create),
   // look for what that POST may have created, so a retry never leaves a second webhook holding the secret.
   for (let attempt = 1; ; attempt++) {
-    let res: ApiResponse | undefined;
-    let lost: string | undefined;
-    try {
-      res = await togetherRequest({
-        baseUrl: s.apiBaseUrl,
-        apiKey: apiKey.value,
-        method: 'POST',
-        path: '/webhooks',
-        body: { url, events: s.events, secret: signing.value },
-        deadlineMs: deps.deadlineMs,
-        clock: deps.clock,
-        maxAttempts: 1,
-        secrets,
-      });
-    } catch (err) {
-      if (!(err instanceof TogetherUnreachableError)) throw err;
-      lost = err.message;
-    }
-    if (res && res.status !== 429 && res.status < 500) return answered(res, attempt);
+    const posted = await postWebhook(r);
+    const { res } = posted;
+    let { lost } = posted;
+    if (res && res.status !== 429 && res.status < 500) return answered(r, res, attempt);
     if (res && res.status >= 500) lost = `HTTP ${res.status}: ${errorDetail(res.json, res.status).message}`;
     if (lost !== undefined) {
-      const mine = await findRegistration(url, lost, s, apiKey.value, deps, secrets);
-      if (mine) return registered(mine.id, attempt, true);
+      const mine = await findRegistration(r.url, lost, s, r.apiKey, deps, r.secrets);
+      if (mine) return registered(r, mine.id, attempt, true);
     }
     const wait =
       (res ? retryAfterMs(res.headers, deps.clock.now()) : undefined) ??
@@ -280,38 +180,99 @@ async function register(s: RegistrationSettings, deps: RegistrationDeps): Promis
     }
     await deps.clock.sleep(wait);
   }
+}
 
-  function answered(res: ApiResponse, attempts: number): RegistrationResult {
-    if (res.status === 404 || res.status === 405) {
-      deps.log({
-        level: 'WARN',
-        message: 'Together has no webhooks endpoint',
-        status: res.status,
-        required: s.required,
-      });
-      if (s.required) {
-        throw new Error(
-          `Together answered HTTP ${res.status} to POST ${s.apiBaseUrl}/webhooks: its API has no webhooks endpoint for ` +
-            'this account, and registration is required (required: true), so the deploy stops here. ' +
-            'Turn on the poller (TogetherWebhooks poller props) to receive the same events by polling Together, ' +
-            'or set required: false to deploy with registration reported as "unsupported".',
-        );
-      }
-      return {
-        PhysicalResourceId: unsupportedId(s),
-        Data: { Status: 'unsupported', WebhookId: '', SecretVersionId: '' },
-      };
-    }
-    if (res.status < 200 || res.status >= 300)
-      throw new Error(failureMessage('register the webhook', { ...res, attempts }, s));
-    const id = (res.json as { id?: unknown } | undefined)?.id;
-    if (typeof id !== 'string' || id === '') {
+/** Both secrets read, and the URL this registration is tagged with. */
+async function prepare(s: RegistrationSettings, deps: RegistrationDeps): Promise<Registration> {
+  const [apiKey, signing] = await Promise.all([
+    deps.readSecret(
+      s.apiKeySecretArn,
+      s.apiKeyJsonField,
+      `the Together API key secret ${s.apiKeySecretName}`,
+    ),
+    deps.readSecret(s.signingSecretArn, s.signingSecretJsonField, 'the webhook signing secret'),
+  ]);
+  const secrets: Secret[] = [
+    { value: signing.value, label: '[signing secret]' },
+    { value: apiKey.value, label: '[API key]' },
+  ];
+  return { s, deps, apiKey: apiKey.value, signing, url: registeredUrl(s), secrets };
+}
+
+/** One POST, not retried: Together's answer, or why none came. */
+async function postWebhook(r: Registration): Promise<{ res?: ApiResponse; lost?: string }> {
+  try {
+    const res = await togetherRequest({
+      baseUrl: r.s.apiBaseUrl,
+      apiKey: r.apiKey,
+      method: 'POST',
+      path: '/webhooks',
+      body: { url: r.url, events: r.s.events, secret: r.signing.value },
+      deadlineMs: r.deps.deadlineMs,
+      clock: r.deps.clock,
+      maxAttempts: 1,
+      secrets: r.secrets,
+    });
+    return { res };
+  } catch (err) {
+    if (!(err instanceof TogetherUnreachableError)) throw err;
+    return { lost: err.message };
+  }
+}
+
+/** What a final answer (not 429, not 5xx) to the POST means. */
+function answered(r: Registration, res: ApiResponse, attempts: number): RegistrationResult {
+  const { s, deps } = r;
+  if (res.status === 404 || res.status === 405) {
+    deps.log({
+      level: 'WARN',
+      message: 'Together has no webhooks endpoint',
+      status: res.status,
+      required: s.required,
+    });
+    if (s.required) {
       throw new Error(
-        `Together answered HTTP ${res.status} to the registration without a webhook id; nothing to track.`,
+        `Together answered HTTP ${res.status} to POST ${s.apiBaseUrl}/webhooks: its API has no webhooks endpoint for ` +
+          'this account, and registration is required (required: true), so the deploy stops here. ' +
+          'Turn on the poller (TogetherWebhooks poller props) to receive the same events by polling Together, ' +
+          'or set required: false to deploy with registration reported as "unsupported".',
       );
     }
-    return registered(id, attempts);
+    return {
+      PhysicalResourceId: unsupportedId(s),
+      Data: { Status: 'unsupported', WebhookId: '', SecretVersionId: '' },
+    };
   }
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(failureMessage('register the webhook', { ...res, attempts }, s));
+  const id = (res.json as { id?: unknown } | undefined)?.id;
+  if (typeof id !== 'string' || id === '') {
+    throw new Error(
+      `Together answered HTTP ${res.status} to the registration without a webhook id; nothing to track.`,
+    );
+  }
+  return registered(r, id, attempts);
+}
+
+/** The webhook Together created (or that a lost answer's POST did): recorded unless it would leak a secret. */
+function registered(r: Registration, id: string, attempts: number, adopted = false): RegistrationResult {
+  if (carriesSecret(id, r.secrets)) {
+    throw new Error(
+      `Together answered the registration with a webhook id that carries the signing secret or the API key, so it is ` +
+        `not recorded. Delete the webhook for ${r.url} in Together's dashboard, rotate the signing secret, then ` +
+        'deploy again.',
+    );
+  }
+  r.deps.log({
+    level: 'INFO',
+    message: adopted ? 'webhook adopted' : 'webhook registered',
+    webhookId: id,
+    attempts,
+  });
+  return {
+    PhysicalResourceId: id,
+    Data: { Status: 'registered', WebhookId: id, SecretVersionId: r.signing.versionId ?? '' },
+  };
 }
 
 /** Every webhook Together lists, or undefined when it cannot list them (404/405). */
@@ -335,8 +296,7 @@ async function listWebhooks(
   const data = (res.json as { data?: unknown } | undefined)?.data;
   if (!Array.isArray(data)) throw new Error('Together listed the webhooks without a data array');
   return data.filter(
-    (w): w is ListedWebhook =>
-      typeof w === 'object' && w !== null && typeof w.id === 'string' && typeof w.url === 'string',
+    (w): w is ListedWebhook => isObject(w) && typeof w.id === 'string' && typeof w.url === 'string',
   );
 }
 

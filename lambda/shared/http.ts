@@ -1,4 +1,4 @@
-import { IncomingHttpHeaders, IncomingMessage, request as httpRequest } from 'node:http';
+import { ClientRequest, IncomingHttpHeaders, IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /**
@@ -47,69 +47,154 @@ function target(raw: string): { url: URL; send: typeof httpRequest } {
   return { url, send };
 }
 
-export function sendHttp(x: HttpExchange): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    let url: URL;
-    let send: typeof httpRequest;
-    try {
-      ({ url, send } = target(x.url));
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    let settled = false;
-    const headers: Record<string, string> = { ...x.headers };
-    if (x.body !== undefined) headers['content-length'] = String(Buffer.byteLength(x.body));
-    const req = send(url, { method: x.method, headers });
-    const finish = (err: Error | undefined, answer?: HttpAnswer) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(whole);
-      clearTimeout(connecting);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(answer!);
-    };
-    const whole = setTimeout(
-      () => finish(new HttpTimeoutError(`no complete answer within ${x.timeoutMs} ms`)),
+/** What every exchange is given: where, how, and the connect and whole-exchange timeouts. */
+interface ExchangeSetup {
+  readonly url: string;
+  readonly method: string;
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * One request in flight, written once for both kinds of exchange: the connect and whole-exchange timers (and the
+ * idle timer, when there is one), the socket wiring that ends the connect timer, and the one failure that ends the
+ * exchange (rejecting the caller's promise if it is still waiting, waking a reader waiting for the body).
+ */
+class Exchange {
+  readonly req: ClientRequest;
+  res: IncomingMessage | undefined;
+  failure: Error | undefined;
+  /** Failed, complete or let go: nothing more is done. */
+  over = false;
+  /** Bytes of the body so far. */
+  received = 0;
+  private readonly whole: NodeJS.Timeout;
+  private readonly connecting: NodeJS.Timeout;
+  private idle: NodeJS.Timeout | undefined;
+
+  /** Throws on anything but an http(s) URL, before sending anything. */
+  constructor(
+    x: ExchangeSetup,
+    headers: Record<string, string>,
+    private readonly idleTimeoutMs: number | undefined,
+    private readonly onFailure: (err: Error) => void,
+  ) {
+    const { url, send } = target(x.url);
+    this.req = send(url, { method: x.method, headers });
+    this.whole = setTimeout(
+      () => this.fail(new HttpTimeoutError(`no complete answer within ${x.timeoutMs} ms`)),
       x.timeoutMs,
     );
-    const connecting = setTimeout(
-      () => finish(new HttpTimeoutError(`no connection within ${x.connectTimeoutMs} ms`)),
+    this.connecting = setTimeout(
+      () => this.fail(new HttpTimeoutError(`no connection within ${x.connectTimeoutMs} ms`)),
       x.connectTimeoutMs,
     );
-    req.on('socket', (socket) => {
+    this.req.on('socket', (socket) => {
+      const connected = () => {
+        clearTimeout(this.connecting);
+        if (!this.res && !this.over) this.armIdle('the answer');
+      };
       // A kept-alive socket is connected already.
-      if (!socket.connecting) clearTimeout(connecting);
-      else
-        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connecting));
+      if (!socket.connecting) connected();
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
     });
-    req.on('error', (err) => finish(err));
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > x.maxResponseBytes) {
-          finish(new Error(`answer larger than ${x.maxResponseBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('error', (err) => finish(err));
-      res.on('close', () => {
-        if (!res.complete) finish(new Error('the connection closed before the whole answer came'));
-      });
-      res.on('end', () =>
-        finish(undefined, {
-          status: res.statusCode ?? 0,
-          headers: toHeaders(res.headers),
-          text: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
+  }
+
+  /** The status line and headers came. */
+  answered(res: IncomingMessage): void {
+    this.res = res;
+    clearTimeout(this.idle);
+  }
+
+  /** Waits for the server for no longer than the idle timeout, if there is one. */
+  armIdle(waitingFor: string): void {
+    if (this.idleTimeoutMs === undefined) return;
+    const ms = this.idleTimeoutMs;
+    clearTimeout(this.idle);
+    this.idle = setTimeout(
+      () => this.fail(new HttpTimeoutError(`no bytes for ${ms} ms while waiting for ${waitingFor}`)),
+      ms,
+    );
+  }
+
+  stopIdle(): void {
+    clearTimeout(this.idle);
+  }
+
+  fail(err: Error): void {
+    if (this.over) return;
+    this.over = true;
+    this.failure = err;
+    this.stopTimers();
+    this.onFailure(err);
+    // Wakes a reader waiting for the next chunk, with this error.
+    this.res?.destroy(err);
+    this.req.destroy();
+  }
+
+  /** The whole answer came. */
+  complete(): void {
+    this.over = true;
+    this.stopTimers();
+  }
+
+  /** Ends the exchange now, letting go of the socket. */
+  release(): void {
+    this.over = true;
+    this.stopTimers();
+    this.res?.destroy();
+    this.req.destroy();
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.whole);
+    clearTimeout(this.connecting);
+    clearTimeout(this.idle);
+  }
+}
+
+export function sendHttp(x: HttpExchange): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...x.headers };
+    if (x.body !== undefined) headers['content-length'] = String(Buffer.byteLength(x.body));
+    const exchange = new Exchange(x, headers, undefined, reject);
+    exchange.req.on('error', (err) => exchange.fail(err));
+    exchange.req.on('response', (res) => {
+      exchange.answered(res);
+      collectAnswer(exchange, res, x.maxResponseBytes, resolve);
     });
-    req.end(x.body);
+    exchange.req.end(x.body);
+  });
+}
+
+/** Holds the answer's body as it comes, at most `maxBytes` of it, and resolves with the whole answer. */
+function collectAnswer(
+  exchange: Exchange,
+  res: IncomingMessage,
+  maxBytes: number,
+  resolve: (answer: HttpAnswer) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => {
+    exchange.received += chunk.length;
+    if (exchange.received > maxBytes) {
+      exchange.fail(new Error(`answer larger than ${maxBytes} bytes`));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  res.on('error', (err) => exchange.fail(err));
+  res.on('close', () => {
+    if (!res.complete) exchange.fail(new Error('the connection closed before the whole answer came'));
+  });
+  res.on('end', () => {
+    if (exchange.over) return;
+    exchange.complete();
+    resolve({
+      status: res.statusCode ?? 0,
+      headers: toHeaders(res.headers),
+      text: Buffer.concat(chunks).toString('utf8'),
+    });
   });
 }
 
@@ -158,132 +243,84 @@ export interface HttpStream {
  */
 export function openHttpStream(x: HttpStreamExchange): Promise<HttpStream> {
   return new Promise((resolve, reject) => {
-    let url: URL;
-    let send: typeof httpRequest;
-    try {
-      ({ url, send } = target(x.url));
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const req = send(url, { method: x.method, headers: { ...x.headers } });
-    let res: IncomingMessage | undefined;
-    let failure: Error | undefined;
-    let over = false;
-    let received = 0;
-    let idle: NodeJS.Timeout | undefined;
-    const stopTimers = () => {
-      clearTimeout(whole);
-      clearTimeout(connecting);
-      clearTimeout(idle);
-    };
-    const fail = (err: Error) => {
-      if (over) return;
-      over = true;
-      failure = err;
-      stopTimers();
-      if (!res) reject(err);
-      // Wakes a reader waiting for the next chunk, with this error.
-      res?.destroy(err);
-      req.destroy();
-    };
-    const armIdle = (waitingFor: string) => {
-      clearTimeout(idle);
-      idle = setTimeout(
-        () =>
-          fail(new HttpTimeoutError(`no bytes for ${x.idleTimeoutMs} ms while waiting for ${waitingFor}`)),
-        x.idleTimeoutMs,
-      );
-    };
-    const whole = setTimeout(
-      () => fail(new HttpTimeoutError(`no complete answer within ${x.timeoutMs} ms`)),
-      x.timeoutMs,
-    );
-    const connecting = setTimeout(
-      () => fail(new HttpTimeoutError(`no connection within ${x.connectTimeoutMs} ms`)),
-      x.connectTimeoutMs,
-    );
-    req.on('socket', (socket) => {
-      const connected = () => {
-        clearTimeout(connecting);
-        if (!res && !over) armIdle('the answer');
-      };
-      if (!socket.connecting) connected();
-      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
-    });
-    const premature = (cause?: unknown) =>
-      new Error(`the connection closed before the whole answer came (${received} bytes in)`, { cause });
+    const exchange = new Exchange(x, { ...x.headers }, x.idleTimeoutMs, reject);
     // A socket failure once the body is flowing is, to the reader, a body cut short.
-    req.on('error', (err) => fail(res && !res.complete ? premature(err) : err));
-    req.on('response', (response) => {
-      res = response;
-      clearTimeout(idle);
+    exchange.req.on('error', (err) =>
+      exchange.fail(exchange.res && !exchange.res.complete ? premature(exchange, err) : err),
+    );
+    exchange.req.on('response', (response) => {
+      exchange.answered(response);
       // Without a listener an 'error' would crash the process; the reader learns of it from `failure`.
-      response.on('error', (err) => fail(response.complete ? err : premature(err)));
-      const done = () => {
-        over = true;
-        stopTimers();
-      };
-      async function* chunks(): AsyncGenerator<Buffer> {
-        const it = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-        try {
-          for (;;) {
-            if (failure) throw failure;
-            armIdle('the next bytes');
-            let next: IteratorResult<Buffer>;
-            try {
-              next = await it.next();
-            } catch (err) {
-              throw failure ?? (response.complete ? err : premature(err));
-            } finally {
-              clearTimeout(idle);
-            }
-            if (failure) throw failure;
-            if (next.done) {
-              if (!response.complete) throw premature();
-              done();
-              return;
-            }
-            received += next.value.length;
-            yield next.value;
-          }
-        } finally {
-          // The reader stopped early, or the body failed: let go of the socket.
-          if (!over || failure) {
-            over = true;
-            stopTimers();
-            response.destroy();
-            req.destroy();
-          }
-        }
-      }
-      resolve({
-        status: response.statusCode ?? 0,
-        headers: toHeaders(response.headers),
-        body: { [Symbol.asyncIterator]: () => chunks() },
-        async text(maxBytes: number) {
-          const parts: Buffer[] = [];
-          let bytes = 0;
-          try {
-            for await (const chunk of chunks()) {
-              parts.push(chunk);
-              bytes += chunk.length;
-              if (bytes >= maxBytes) break;
-            }
-          } catch (err) {
-            if (parts.length === 0) throw err;
-          }
-          return Buffer.concat(parts).subarray(0, maxBytes).toString('utf8');
-        },
-        destroy() {
-          if (over && !failure) return;
-          over = true;
-          stopTimers();
-          response.destroy();
-          req.destroy();
-        },
-      });
+      response.on('error', (err) => exchange.fail(response.complete ? err : premature(exchange, err)));
+      resolve(streamOf(exchange, response));
     });
-    req.end();
+    exchange.req.end();
   });
+}
+
+function premature(exchange: Exchange, cause?: unknown): Error {
+  return new Error(`the connection closed before the whole answer came (${exchange.received} bytes in)`, {
+    cause,
+  });
+}
+
+/** The answer as the reader sees it: status and headers now, the body as it is read. */
+function streamOf(exchange: Exchange, response: IncomingMessage): HttpStream {
+  const chunks = () => bodyChunks(exchange, response);
+  return {
+    status: response.statusCode ?? 0,
+    headers: toHeaders(response.headers),
+    body: { [Symbol.asyncIterator]: chunks },
+    text: (maxBytes: number) => readText(chunks(), maxBytes),
+    destroy() {
+      if (exchange.over && !exchange.failure) return;
+      exchange.release();
+    },
+  };
+}
+
+/** The body's chunks, each waited for no longer than the idle timeout; lets go of the socket when it stops. */
+async function* bodyChunks(exchange: Exchange, response: IncomingMessage): AsyncGenerator<Buffer> {
+  const it = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      if (exchange.failure) throw exchange.failure;
+      exchange.armIdle('the next bytes');
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        throw exchange.failure ?? (response.complete ? err : premature(exchange, err));
+      } finally {
+        exchange.stopIdle();
+      }
+      if (exchange.failure) throw exchange.failure;
+      if (next.done) {
+        if (!response.complete) throw premature(exchange);
+        exchange.complete();
+        return;
+      }
+      exchange.received += next.value.length;
+      yield next.value;
+    }
+  } finally {
+    // The reader stopped early, or the body failed: let go of the socket.
+    if (!exchange.over || exchange.failure) exchange.release();
+  }
+}
+
+/** At most `maxBytes` of the body as UTF-8 (for an error answer); what came before a failure, if anything did. */
+async function readText(chunks: AsyncIterable<Buffer>, maxBytes: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of chunks) {
+      parts.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= maxBytes) break;
+    }
+  } catch (err) {
+    if (parts.length === 0) throw err;
+  }
+  return Buffer.concat(parts).subarray(0, maxBytes).toString('utf8');
 }

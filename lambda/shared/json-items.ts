@@ -106,127 +106,138 @@ export class JsonArrayItems {
   private itemEscape = false;
   /** A string, number or literal item ends differently from an object or array. */
   private itemKind: 'container' | 'string' | 'scalar' = 'container';
+  /** Where the item being captured starts in the chunk being read (0: it began in an earlier one; -1: none). */
+  private itemStart = -1;
 
   constructor(private readonly o: JsonItemsOptions) {}
 
   push(chunk: Buffer): void {
     const n = chunk.length;
+    this.itemStart = this.state === S.Item ? 0 : -1;
     let i = 0;
-    let itemStart = this.state === S.Item ? 0 : -1;
-    while (i < n) {
-      const c = chunk[i];
-      switch (this.state) {
-        case S.Item: {
-          const end = this.scanItem(chunk, i);
-          if (end < 0) {
-            i = n;
-            break;
-          }
-          this.hold(chunk.subarray(itemStart, end));
-          itemStart = -1;
-          this.emit(end);
-          i = end;
-          this.state = S.CommaOrClose;
-          break;
-        }
-        case S.Value:
-        case S.ValueOrClose:
-          if (isSpace(c)) {
-            i++;
-            break;
-          }
-          if (this.state === S.ValueOrClose && c === CLOSE_BRACKET) {
-            this.close(false, i);
-            i++;
-            break;
-          }
-          if (this.inArray && this.stack.length === 2) {
-            if (!startsValue(c)) throw this.syntax(i, c, 'a value');
-            // An item starts: captured whole, then parsed alone.
-            itemStart = i;
-            this.startItem(c);
-            this.state = S.Item;
-            if (this.itemKind !== 'scalar') i++;
-            break;
-          }
-          this.startValue(c, i);
-          i++;
-          break;
-        case S.KeyOrClose:
-        case S.Key:
-          if (isSpace(c)) i++;
-          else if (this.state === S.KeyOrClose && c === CLOSE_BRACE) {
-            this.close(true, i);
-            i++;
-          } else if (c === QUOTE) {
-            this.key = this.stack.length === 1 ? [] : undefined;
-            this.after = S.Colon;
-            this.state = S.String;
-            i++;
-          } else throw this.syntax(i, c, 'a key');
-          break;
-        case S.Colon:
-          if (isSpace(c)) i++;
-          else if (c === COLON) {
-            this.state = S.Value;
-            i++;
-          } else throw this.syntax(i, c, "':'");
-          break;
-        case S.CommaOrClose:
-          if (isSpace(c)) i++;
-          else if (c === COMMA) {
-            this.state = this.stack[this.stack.length - 1] ? S.Key : S.Value;
-            i++;
-          } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-            this.close(c === CLOSE_BRACE, i);
-            i++;
-          } else throw this.syntax(i, c, "',' or a closing bracket");
-          break;
-        case S.Done:
-          if (isSpace(c)) i++;
-          else throw this.syntax(i, c, 'the end of the answer');
-          break;
-        case S.String:
-          if (c === QUOTE) {
-            this.endString();
-          } else if (c === BACKSLASH) {
-            this.state = S.StringEscape;
-            this.key?.push(c);
-          } else if (c < 0x20) throw this.syntax(i, c, 'a string character');
-          else if (this.key) {
-            this.key.push(c);
-            if (this.key.length > MAX_KEY_BYTES) this.key = undefined;
-          }
-          i++;
-          break;
-        case S.StringEscape:
-          if (c === 0x75) {
-            this.state = S.StringUnicode;
-            this.unicodeLeft = 4;
-          } else if ('"\\/bfnrt'.includes(String.fromCharCode(c))) this.state = S.String;
-          else throw this.syntax(i, c, 'an escape');
-          this.key?.push(c);
-          i++;
-          break;
-        case S.StringUnicode:
-          if (!isHex(c)) throw this.syntax(i, c, 'a hex digit');
-          this.key?.push(c);
-          if (--this.unicodeLeft === 0) this.state = S.String;
-          i++;
-          break;
-        case S.Number:
-          if (this.number(c)) i++;
-          else this.endNumber(i, c);
-          break;
-        case S.Literal:
-          if (c !== this.literal.charCodeAt(this.literalAt)) throw this.syntax(i, c, `"${this.literal}"`);
-          if (++this.literalAt === this.literal.length) this.state = this.afterValue();
-          i++;
-          break;
-      }
-    }
-    if (this.state === S.Item && itemStart >= 0 && itemStart < n) this.hold(chunk.subarray(itemStart, n));
+    while (i < n) i = this.step(chunk, i);
+    // An item that goes on into the next chunk: what this one holds of it.
+    if (this.state === S.Item && this.itemStart >= 0 && this.itemStart < n)
+      this.hold(chunk.subarray(this.itemStart, n));
     this.bytes += n;
+  }
+
+  /** Reads on from `chunk[i]` in the current state: the index of the next byte to read. */
+  private step(chunk: Buffer, i: number): number {
+    const c = chunk[i];
+    switch (this.state) {
+      case S.Item:
+        return this.stepItem(chunk, i);
+      case S.Value:
+      case S.ValueOrClose:
+        return this.stepValue(c, i);
+      case S.KeyOrClose:
+      case S.Key:
+      case S.Colon:
+      case S.CommaOrClose:
+      case S.Done:
+        return this.stepBetween(c, i);
+      case S.String:
+        return this.stepString(c, i);
+      case S.StringEscape:
+      case S.StringUnicode:
+        return this.stepEscape(c, i);
+      case S.Number:
+        if (this.number(c)) return i + 1;
+        this.endNumber(i, c);
+        return i;
+      case S.Literal:
+        if (c !== this.literal.charCodeAt(this.literalAt)) throw this.syntax(i, c, `"${this.literal}"`);
+        if (++this.literalAt === this.literal.length) this.state = this.afterValue();
+        return i + 1;
+    }
+  }
+
+  /** Inside an item: to its end, where it is parsed and handed over, or to the end of the chunk. */
+  private stepItem(chunk: Buffer, i: number): number {
+    const end = this.scanItem(chunk, i);
+    if (end < 0) return chunk.length;
+    this.hold(chunk.subarray(this.itemStart, end));
+    this.itemStart = -1;
+    this.emit(end);
+    this.state = S.CommaOrClose;
+    return end;
+  }
+
+  /** A value is due: an item when it is one of the array's, else a value outside the items. */
+  private stepValue(c: number, i: number): number {
+    if (isSpace(c)) return i + 1;
+    if (this.state === S.ValueOrClose && c === CLOSE_BRACKET) {
+      this.close(false, i);
+      return i + 1;
+    }
+    if (this.inArray && this.stack.length === 2) {
+      if (!startsValue(c)) throw this.syntax(i, c, 'a value');
+      // An item starts: captured whole, then parsed alone.
+      this.itemStart = i;
+      this.startItem(c);
+      this.state = S.Item;
+      // A number or literal item is scanned from its first byte on.
+      return this.itemKind === 'scalar' ? i : i + 1;
+    }
+    this.startValue(c, i);
+    return i + 1;
+  }
+
+  /** Between tokens: whitespace, a key, ':', ',', a closing bracket, or the end of the document. */
+  private stepBetween(c: number, i: number): number {
+    if (isSpace(c)) return i + 1;
+    switch (this.state) {
+      case S.KeyOrClose:
+      case S.Key:
+        if (this.state === S.KeyOrClose && c === CLOSE_BRACE) this.close(true, i);
+        else if (c === QUOTE) {
+          this.key = this.stack.length === 1 ? [] : undefined;
+          this.after = S.Colon;
+          this.state = S.String;
+        } else throw this.syntax(i, c, 'a key');
+        return i + 1;
+      case S.Colon:
+        if (c !== COLON) throw this.syntax(i, c, "':'");
+        this.state = S.Value;
+        return i + 1;
+      case S.CommaOrClose:
+        if (c === COMMA) this.state = this.stack[this.stack.length - 1] ? S.Key : S.Value;
+        else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) this.close(c === CLOSE_BRACE, i);
+        else throw this.syntax(i, c, "',' or a closing bracket");
+        return i + 1;
+      default:
+        throw this.syntax(i, c, 'the end of the answer');
+    }
+  }
+
+  /** Inside a string outside the items (a top-level key's bytes are kept to compare). */
+  private stepString(c: number, i: number): number {
+    if (c === QUOTE) {
+      this.endString();
+    } else if (c === BACKSLASH) {
+      this.state = S.StringEscape;
+      this.key?.push(c);
+    } else if (c < 0x20) throw this.syntax(i, c, 'a string character');
+    else if (this.key) {
+      this.key.push(c);
+      if (this.key.length > MAX_KEY_BYTES) this.key = undefined;
+    }
+    return i + 1;
+  }
+
+  /** After a backslash in such a string: one escape character, or `u` and four hex digits. */
+  private stepEscape(c: number, i: number): number {
+    if (this.state === S.StringUnicode) {
+      if (!isHex(c)) throw this.syntax(i, c, 'a hex digit');
+      if (--this.unicodeLeft === 0) this.state = S.String;
+    } else if (c === 0x75) {
+      this.state = S.StringUnicode;
+      this.unicodeLeft = 4;
+    } else if ('"\\/bfnrt'.includes(String.fromCharCode(c))) this.state = S.String;
+    else throw this.syntax(i, c, 'an escape');
+    this.key?.push(c);
+    return i + 1;
   }
 
   /** The answer is over: throws unless it was one whole JSON value holding the array. */

@@ -1,4 +1,6 @@
+import { DEFAULT_TOGETHER_API_BASE_URL } from '../../lib/contract';
 import { sendHttp } from './http';
+import { isObject } from './guards';
 
 /**
  * A small client for Together's REST API: Bearer auth, JSON, Together's error shapes, explicit connect and
@@ -6,7 +8,11 @@ import { sendHttp } from './http';
  * `retry-after-ms` / `Retry-After`, never past a deadline. Shared by the registration handler and the poller.
  */
 
-export const DEFAULT_API_BASE_URL = 'https://api.together.xyz/v1';
+/**
+ * @deprecated Use `DEFAULT_TOGETHER_API_BASE_URL` from lib/contract.ts (or `EnvReader.apiBaseUrl()`); kept only
+ * until the handlers and the CLI that still import it have moved.
+ */
+export const DEFAULT_API_BASE_URL = DEFAULT_TOGETHER_API_BASE_URL;
 
 /**
  * A Together base URL as it arrives at run time (a token passes synth unchecked): https, or http to this machine
@@ -117,7 +123,7 @@ export const carriesSecret = (text: string, secrets: readonly Secret[]): boolean
 function redactDeep(value: unknown, secrets: readonly Secret[]): unknown {
   if (typeof value === 'string') return redact(value, secrets);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets));
-  if (typeof value === 'object' && value !== null)
+  if (isObject(value))
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => [redact(k, secrets), redactDeep(v, secrets)]),
     );

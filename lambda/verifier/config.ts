@@ -1,5 +1,6 @@
+import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, VerifierEnvironment } from '../../lib/contract';
+import { EnvReader } from '../shared/config';
 import { SchemeName, SCHEMES } from './signature';
-import { requiredEnv } from '../shared/env';
 
 /** Everything the verifier reads from its environment, validated. */
 export interface VerifierEnv {
@@ -16,35 +17,30 @@ export interface VerifierEnv {
   readonly metricsService: string;
 }
 
-export const DEFAULT_SECRET_CACHE_TTL_SECONDS = 300;
-export const DEFAULT_RETENTION_DAYS = 7;
-export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
-
-function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
-}
-
-export function readEnv(env: NodeJS.ProcessEnv): VerifierEnv {
-  const scheme = (env.SIGNATURE_SCHEME || 'together-hmac') as SchemeName;
-  if (!SCHEMES.includes(scheme)) {
-    throw new Error(`SIGNATURE_SCHEME must be one of ${SCHEMES.join(', ')}, got "${env.SIGNATURE_SCHEME}"`);
-  }
+/** The verifier's environment (lib/contract.ts), read once through the shared reader. */
+export function readVerifierConfig(env: Readonly<Record<string, string | undefined>>): VerifierEnv {
+  const read = new EnvReader<VerifierEnvironment>(env);
+  const scheme = readScheme(read);
   return {
-    secretArn: requiredEnv(env, 'SECRET_ARN'),
-    secretJsonField: env.SECRET_JSON_FIELD || undefined,
+    secretArn: read.required('SECRET_ARN'),
+    secretJsonField: read.optional('SECRET_JSON_FIELD'),
     scheme,
     secretCacheTtlMs:
-      positiveNumber(env, 'SECRET_CACHE_TTL_SECONDS', DEFAULT_SECRET_CACHE_TTL_SECONDS) * 1000,
-    tableName: requiredEnv(env, 'TABLE_NAME'),
-    claimScope: requiredEnv(env, 'CLAIM_SCOPE'),
-    eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
-    retentionSeconds: Math.round(positiveNumber(env, 'RETENTION_DAYS', DEFAULT_RETENTION_DAYS) * 86400),
-    metricsNamespace: env.METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
-    metricsService: env.METRICS_SERVICE || env.AWS_LAMBDA_FUNCTION_NAME || 'together-webhooks',
+      read.number('SECRET_CACHE_TTL_SECONDS', DEFAULTS.secretCacheTtlSeconds, { positive: true }) * 1000,
+    tableName: read.required('TABLE_NAME'),
+    claimScope: read.scope('CLAIM_SCOPE'),
+    eventBusName: read.required('EVENT_BUS_NAME'),
+    retentionSeconds: read.retentionSeconds(),
+    metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE,
+    metricsService:
+      read.optional('METRICS_SERVICE') ?? read.optional('AWS_LAMBDA_FUNCTION_NAME') ?? 'together-webhooks',
   };
+}
+
+function readScheme(read: EnvReader<VerifierEnvironment>): SchemeName {
+  const scheme = (read.optional('SIGNATURE_SCHEME') ?? 'together-hmac') as SchemeName;
+  if (!SCHEMES.includes(scheme)) {
+    throw new Error(`SIGNATURE_SCHEME must be one of ${SCHEMES.join(', ')}, got "${scheme}"`);
+  }
+  return scheme;
 }

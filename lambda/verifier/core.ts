@@ -9,7 +9,7 @@ import {
   validateEnvelope,
   withOutcomeKey,
 } from '../../lib/events';
-import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
+import { deliverOnce, DeliveryOutcome, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { MAX_ENTRY_BYTES, publishOutcomeUnknown } from '../shared/publisher';
 import { LoadedKeys } from './secrets';
@@ -275,32 +275,82 @@ export async function handleWebhook(
   }
 }
 
+/**
+ * The steps in order, each refusal or failure answering at once: the size (1), the signature (2-3) and the envelope
+ * (4); who it is (5a), whether it may be taken (5b) and its outcome key (5c); claim, publish, complete (6); the
+ * answer (7).
+ */
 async function handle(
   req: WebhookRequest,
   deps: VerifierDeps,
   remainingTimeMs: number,
   record: RequestRecord,
 ): Promise<WebhookResponse> {
-  const { counters, line } = record;
-  const nowMs = record.startMs;
-  const { scheme, retentionSeconds } = deps.config;
   const decoded = decodeRequest(req);
   if (!decoded.ok) return record.refuse(decoded);
+  const verified = await verifyRequest(decoded, deps, record);
+  if (isResponse(verified)) return verified;
+  if (!verified.ok) return record.refuse(verified);
+  // Step 5a.
+  const { envelope } = verified;
+  record.line.id = envelope.id;
+  record.line.type = envelope.type;
+  const refused = refusal(envelope, record.startMs, deps.config);
+  if (refused) {
+    record.counters[refused.counter] = 1;
+    return record.refuse(refused);
+  }
+  const outcome = keyedOutcome(verified, decoded.byteLength, record);
+  if (!outcome.ok) return record.refuse(outcome);
+  // Step 6.
+  const result = await deliverOnce(
+    deps.store,
+    {
+      id: outcome.key,
+      deliveryId: envelope.id,
+      payloadHash: payloadHash(deps.config.scheme, decoded),
+      token: deps.newToken(),
+      nowMs: record.startMs,
+      inProgressMs: Math.max(1000, remainingTimeMs),
+      retentionSeconds: deps.config.retentionSeconds,
+    },
+    () => deps.publish(envelope.type, outcome.detail),
+    { outcomeUnknown: publishOutcomeUnknown },
+  );
+  return answer(result, envelope.id, record);
+}
+
+function isResponse(value: object): value is WebhookResponse {
+  return 'statusCode' in value;
+}
+
+/**
+ * Steps 2 to 4: headers that could never verify are refused first, then the signature is checked with the signing
+ * keys (looked up once more on a mismatch: perhaps rotated since cached), then the signed body is read. Answers
+ * at once (5xx) when the keys cannot be had.
+ */
+async function verifyRequest(
+  decoded: DecodedRequest,
+  deps: VerifierDeps,
+  record: RequestRecord,
+): Promise<VerifiedEvent | Rejection | WebhookResponse> {
+  const { scheme } = deps.config;
+  const nowMs = record.startMs;
   // Headers that could never verify (missing, malformed, stale) are refused before the secret is read: a Secrets
   // Manager outage must not turn unsigned junk into 503s (which invite retries).
   const shape = verifySignature(scheme, decoded.headers, decoded.body, [], nowMs);
-  if (!shape.ok && shape.reason !== SIGNATURE_MISMATCH) return record.refuse(reject(401, shape.reason));
+  if (!shape.ok && shape.reason !== SIGNATURE_MISMATCH) return reject(401, shape.reason);
 
   let loaded: LoadedKeys;
   try {
     loaded = await deps.secrets.get(nowMs);
   } catch (err) {
-    return record.unavailable('secret_error', err, 'signing secret unavailable; retry later');
+    return record.unavailable('secret_error', err, SECRET_UNAVAILABLE);
   }
   if (loaded.stale) {
     // Secrets Manager is failing: verified with the last good keys, within their grace period.
-    counters.StaleSecret = 1;
-    line.secretError = errorName(loaded.error);
+    record.counters.StaleSecret = 1;
+    record.line.secretError = errorName(loaded.error);
   }
   let verified = verifyAndParse(decoded, scheme, loaded.keys, nowMs);
   if (!verified.ok && verified.reason === SIGNATURE_MISMATCH) {
@@ -309,64 +359,53 @@ async function handle(
     try {
       fresh = await deps.secrets.refresh(nowMs);
     } catch (err) {
-      return record.unavailable('secret_error', err, 'signing secret unavailable; retry later');
+      return record.unavailable('secret_error', err, SECRET_UNAVAILABLE);
     }
     if (fresh) verified = verifyAndParse(decoded, scheme, fresh.keys, nowMs);
   }
-  if (!verified.ok) return record.refuse(verified);
+  return verified;
+}
 
+const SECRET_UNAVAILABLE = 'signing secret unavailable; retry later';
+
+/** Step 5c: the outcome's key, and the detail that carries it, if the entry still fits; counted when unusual. */
+function keyedOutcome(
+  verified: VerifiedEvent,
+  byteLength: number,
+  record: RequestRecord,
+): { readonly ok: true; readonly key: string; readonly detail: string } | Rejection {
   const { envelope } = verified;
-  line.id = envelope.id;
-  line.type = envelope.type;
-  const refused = refusal(envelope, nowMs, deps.config);
-  if (refused) {
-    counters[refused.counter] = 1;
-    return record.refuse(refused);
-  }
   const key = outcomeKey(envelope);
-  line.key = key;
-  const size =
-    EVENT_SOURCE.length + Buffer.byteLength(envelope.type) + decoded.byteLength + outcomeKeyBytes(key);
+  record.line.key = key;
+  const size = EVENT_SOURCE.length + Buffer.byteLength(envelope.type) + byteLength + outcomeKeyBytes(key);
   if (size > MAX_ENTRY_BYTES) {
-    return record.refuse(
-      reject(
-        413,
-        `event is ${size} bytes with its type and key; an EventBridge entry holds at most ${MAX_ENTRY_BYTES}`,
-      ),
+    return reject(
+      413,
+      `event is ${size} bytes with its type and key; an EventBridge entry holds at most ${MAX_ENTRY_BYTES}`,
     );
   }
   const detail = withOutcomeKey(verified.detail, envelope, key);
-  if (!verified.known) counters.UnknownType = 1;
+  if (!verified.known) record.counters.UnknownType = 1;
   if (verified.problems.length > 0) {
-    counters.IncompleteData = 1;
-    line.problems = verified.problems;
+    record.counters.IncompleteData = 1;
+    record.line.problems = verified.problems;
   }
+  return { ok: true, key, detail };
+}
 
-  const result = await deliverOnce(
-    deps.store,
-    {
-      id: key,
-      deliveryId: envelope.id,
-      payloadHash: payloadHash(scheme, decoded),
-      token: deps.newToken(),
-      nowMs,
-      inProgressMs: Math.max(1000, remainingTimeMs),
-      retentionSeconds,
-    },
-    () => deps.publish(envelope.type, detail),
-    { outcomeUnknown: publishOutcomeUnknown },
-  );
-
+/** Step 7: what the claim, the publish and the completion came to, as the sender should hear it. */
+function answer(result: DeliveryOutcome, id: string, record: RequestRecord): WebhookResponse {
+  const { counters, line } = record;
   switch (result.outcome) {
     case 'published':
       counters.Published = 1;
       if (result.completeError) line.completeError = errorName(result.completeError);
-      return record.finish('published', respond(200, { received: true, id: envelope.id }));
+      return record.finish('published', respond(200, { received: true, id }));
     case 'duplicate':
       counters.Duplicate = 1;
       if (result.payloadMismatch) counters.PayloadMismatch = 1;
       line.payloadMismatch = result.payloadMismatch || undefined;
-      return record.finish('duplicate', respond(200, { received: true, id: envelope.id, duplicate: true }));
+      return record.finish('duplicate', respond(200, { received: true, id, duplicate: true }));
     case 'in_flight':
       counters.InFlight = 1;
       if (result.payloadMismatch) counters.PayloadMismatch = 1;
@@ -375,7 +414,7 @@ async function handle(
         'in_flight',
         respond(
           409,
-          { error: 'this event id is being processed; retry later', id: envelope.id },
+          { error: 'this event id is being processed; retry later', id },
           { 'retry-after': String(result.retryAfterSeconds) },
         ),
       );
@@ -397,7 +436,7 @@ async function handle(
         'publish_unknown',
         respond(
           503,
-          { error: 'the event bus did not answer; retry later', id: envelope.id },
+          { error: 'the event bus did not answer; retry later', id },
           { 'retry-after': String(result.retryAfterSeconds) },
         ),
       );

@@ -11,7 +11,7 @@ import {
   EVENTBRIDGE_LIMITS,
   sdkClientConfig,
 } from '../shared/sdk-config';
-import { readEnv } from './config';
+import { readVerifierConfig } from './config';
 import { handleWebhook, VerifierDeps, WebhookRequest, WebhookResponse } from './core';
 import { SecretCache, secretsManagerFetch } from './secrets';
 
@@ -25,7 +25,7 @@ const MIN_SECRET_REFRESH_MS = 10_000;
 let deps: VerifierDeps | undefined;
 
 function makeDeps(env: NodeJS.ProcessEnv): VerifierDeps {
-  const config = readEnv(env);
+  const config = readVerifierConfig(env);
   const store = new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope));
   return {
     config: {

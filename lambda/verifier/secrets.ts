@@ -1,6 +1,7 @@
 import { ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readSecret, SecretFormatError } from '../shared/secret-value';
 import { SchemeName, secretToKey } from './signature';
+import { isObject } from '../shared/guards';
 
 /** The secret values to accept, current first. */
 export type FetchSecrets = () => Promise<string[]>;
@@ -95,5 +96,5 @@ export function secretsManagerFetch(
 }
 
 function isAwsError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && '$metadata' in err;
+  return isObject(err) && '$metadata' in err;
 }

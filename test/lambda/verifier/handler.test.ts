@@ -4,16 +4,16 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { LocalDynamo, startDynalite } from './support/dynalite';
-import { envelope, SECRET, signedRequest } from './support/signing';
-import { BUS, mockEventBridge } from './support/verifier-harness';
+import { LocalDynamo, startDynalite } from '../../support/dynalite';
+import { envelope, SECRET, signedRequest } from '../../support/signing';
+import { BUS, mockEventBridge } from '../../support/verifier-harness';
 
 // The Lambda entry point as deployed: env config, module-scope clients, DynamoDB over the wire (dynalite).
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:signing-AbCdEf';
 let dynamo: LocalDynamo;
 const bus = mockEventBridge();
 const sm = mockClient(SecretsManagerClient);
-let handler: typeof import('../lambda/verifier/index').handler;
+let handler: typeof import('../../../lambda/verifier/index').handler;
 let out: string[];
 
 beforeAll(async () => {
@@ -34,7 +34,7 @@ beforeAll(async () => {
   sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).rejects(
     new ResourceNotFoundException({ message: 'none', $metadata: {} }),
   );
-  handler = (await import('../lambda/verifier/index')).handler;
+  handler = (await import('../../../lambda/verifier/index')).handler;
 });
 beforeEach(() => {
   out = [];
@@ -94,10 +94,10 @@ test('an HTTP API event goes through the deployed entry point to the bus exactly
 });
 
 test('a missing configuration answers 500 (retry once fixed) and says what is missing', async () => {
-  let fresh!: typeof import('../lambda/verifier/index');
+  let fresh!: typeof import('../../../lambda/verifier/index');
   jest.isolateModules(() => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    fresh = require('../lambda/verifier/index');
+    fresh = require('../../../lambda/verifier/index');
   });
   const saved = process.env.TABLE_NAME;
   delete process.env.TABLE_NAME;

@@ -5,9 +5,9 @@ import {
   DynamoIdempotencyStore,
   STATUS_COMPLETED,
   STATUS_IN_PROGRESS,
-} from '../lambda/shared/idempotency';
-import { PublishError, publishOutcomeUnknown } from '../lambda/shared/publisher';
-import { dynamoClient, LocalDynamo, startDynalite } from './support/dynalite';
+} from '../../../lambda/shared/idempotency';
+import { PublishError, publishOutcomeUnknown } from '../../../lambda/shared/publisher';
+import { dynamoClient, LocalDynamo, startDynalite } from '../../support/dynalite';
 
 let dynamo: LocalDynamo;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import { sdkClientConfig, worstCaseMs } from '../lambda/shared/sdk-config';
+import { sdkClientConfig, worstCaseMs } from '../../../lambda/shared/sdk-config';
 
 /** Every AWS SDK client a handler creates has explicit connection and request timeouts, and they hold. */
 
@@ -48,7 +48,7 @@ test('every SDK client in the handlers is created with explicit limits', () => {
       const path = join(dir, f);
       return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
     });
-  const root = join(__dirname, '..');
+  const root = join(__dirname, '..', '..', '..');
   const clients = [...files(join(root, 'lambda')), ...files(join(root, 'bin', 'handlers'))].flatMap((file) =>
     [...readFileSync(file, 'utf8').matchAll(/new (\w+Client)\(([^)]*)\)/g)].map((m) => ({
       at: `${file.slice(root.length + 1)}: ${m[1]}`,

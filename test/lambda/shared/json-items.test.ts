@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { JsonArrayItems, JsonItemsError } from '../lambda/shared/json-items';
+import { JsonArrayItems, JsonItemsError } from '../../../lambda/shared/json-items';
 
 /**
  * The streamed listing reader against JSON.parse: the same items for every valid document however its bytes are

@@ -1,10 +1,10 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { Webhook } from 'standardwebhooks';
-import { handleWebhook, WebhookRequest } from '../lambda/verifier/core';
-import { SecretFormatError } from '../lambda/shared/secret-value';
-import { dynamoClient, LocalDynamo, startDynalite } from './support/dynalite';
-import { envelope, SECRET, signedRequest, togetherSignature } from './support/signing';
-import { BUS, CLAIM_SCOPE, harness, Harness, mockEventBridge } from './support/verifier-harness';
+import { handleWebhook, WebhookRequest } from '../../../lambda/verifier/core';
+import { SecretFormatError } from '../../../lambda/shared/secret-value';
+import { dynamoClient, LocalDynamo, startDynalite } from '../../support/dynalite';
+import { envelope, SECRET, signedRequest, togetherSignature } from '../../support/signing';
+import { BUS, CLAIM_SCOPE, harness, Harness, mockEventBridge } from '../../support/verifier-harness';
 
 let dynamo: LocalDynamo;
 const bus = mockEventBridge();

@@ -7,8 +7,8 @@ import {
   verifySignature,
   verifyStandardWebhooks,
   verifyTogetherHmac,
-} from '../lambda/verifier/signature';
-import { SECRET, togetherSignature } from './support/signing';
+} from '../../../lambda/verifier/signature';
+import { SECRET, togetherSignature } from '../../support/signing';
 
 const body = Buffer.from('{"id":"evt-1","type":"batch.done","data":{}}');
 const key = secretToKey('together-hmac', SECRET);

@@ -1,8 +1,8 @@
 import { App, aws_secretsmanager as secretsmanager, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { RegistrationOptions, TogetherWebhooks } from '../lib';
-import { WEBHOOK_EVENT_TYPES } from '../lib/events';
-import { functionStatements } from './support/iam';
+import { RegistrationOptions, TogetherWebhooks } from '../../lib';
+import { WEBHOOK_EVENT_TYPES } from '../../lib/events';
+import { functionStatements } from '../support/iam';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 

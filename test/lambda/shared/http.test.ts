@@ -1,6 +1,6 @@
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
 import { createServer, Server } from 'node:http';
-import { HttpTimeoutError, sendHttp } from '../lambda/shared/http';
+import { HttpTimeoutError, openHttpStream, sendHttp } from '../../../lambda/shared/http';
 
 /** The transport under the Together client: its two timeouts, its size cap, and resets, on loopback. */
 
@@ -20,6 +20,14 @@ beforeAll(async () => {
     }
     if (url.pathname === '/big') {
       res.end('x'.repeat(10_000));
+      return;
+    }
+    if (url.pathname === '/trickle') {
+      // A byte every 50 ms: never idle for long, but slower than a short whole-exchange timeout.
+      res.writeHead(200, { 'content-length': '100' });
+      const tick = setInterval(() => res.write('x'), 50);
+      timers.push(tick);
+      res.on('close', () => clearInterval(tick));
       return;
     }
     if (url.pathname === '/reset') {
@@ -100,4 +108,90 @@ test('a connection reset mid-answer is an error, not a short answer', async () =
 test('a refused connection and an unsupported protocol are errors', async () => {
   await expect(exchange('http://127.0.0.1:9/')).rejects.toThrow(/ECONNREFUSED/);
   await expect(exchange('ftp://127.0.0.1/')).rejects.toThrow('unsupported protocol ftp:');
+});
+
+describe('sendHttp: what the Together client relies on', () => {
+  test('a reset mid-answer is the socket reset (ECONNRESET), not a short answer', async () => {
+    await expect(exchange(`${httpUrl}/reset`)).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  test('a kept-alive connection serves the next exchange without tripping the connect timeout', async () => {
+    for (let i = 0; i < 3; i++) {
+      const answer = await exchange(`${httpUrl}/echo`, { connectTimeoutMs: 50 });
+      expect(answer.status).toBe(201);
+    }
+  });
+});
+
+describe('openHttpStream', () => {
+  const open = (url: string, extra: Partial<Parameters<typeof openHttpStream>[0]> = {}) =>
+    openHttpStream({
+      url,
+      method: 'GET',
+      headers: {},
+      connectTimeoutMs: 500,
+      idleTimeoutMs: 200,
+      timeoutMs: 5_000,
+      ...extra,
+    });
+  const readAll = async (body: AsyncIterable<Buffer>) => {
+    let bytes = 0;
+    for await (const chunk of body) bytes += chunk.length;
+    return bytes;
+  };
+
+  test('resolves at the headers; the body reads whole', async () => {
+    const echo = await open(`${httpUrl}/echo`, { headers: { 'x-test': 'yes' } });
+    expect(echo.status).toBe(201);
+    expect(echo.headers.get('x-echo')).toBe('yes');
+    expect(await echo.text(1_000)).toBe('GET ');
+    const res = await open(`${httpUrl}/big`);
+    expect(await readAll(res.body)).toBe(10_000);
+    res.destroy(); // harmless once over
+  });
+
+  test('text() gives at most maxBytes of the body', async () => {
+    const res = await open(`${httpUrl}/big`);
+    expect(await res.text(25)).toBe('x'.repeat(25));
+  });
+
+  test('a server silent before its headers ends at the idle timeout', async () => {
+    await expect(open(`${httpUrl}/slow`)).rejects.toThrow(
+      new HttpTimeoutError('no bytes for 200 ms while waiting for the answer'),
+    );
+  });
+
+  test('a body slower than the whole-exchange timeout is abandoned, however it is paced', async () => {
+    const res = await open(`${httpUrl}/trickle`, { timeoutMs: 300 });
+    await expect(readAll(res.body)).rejects.toThrow(new HttpTimeoutError('no complete answer within 300 ms'));
+  });
+
+  test('a body cut short says how much came', async () => {
+    const res = await open(`${httpUrl}/reset`);
+    await expect(readAll(res.body)).rejects.toThrow(
+      'the connection closed before the whole answer came (7 bytes in)',
+    );
+  });
+
+  test('a connection that never completes ends at the connect timeout', async () => {
+    await expect(open(silentTlsUrl, { connectTimeoutMs: 200 })).rejects.toThrow(
+      new HttpTimeoutError('no connection within 200 ms'),
+    );
+  });
+
+  test('a reader that stops early lets go of the exchange', async () => {
+    const res = await open(`${httpUrl}/trickle`);
+    for await (const chunk of res.body) {
+      expect(chunk.length).toBeGreaterThan(0);
+      break;
+    }
+    res.destroy();
+    // Reading again after letting go fails at once rather than hanging.
+    await expect(readAll(res.body)).rejects.toThrow();
+  });
+
+  test('an unsupported protocol is refused before anything is sent', async () => {
+    await expect(open('ftp://127.0.0.1/')).rejects.toThrow('unsupported protocol ftp:');
+    await expect(open('not a url')).rejects.toThrow('not a URL: not a url');
+  });
 });

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { handleWebhook, WebhookRequest } from '../lambda/verifier/core';
-import { LocalDynamo, startDynalite } from './support/dynalite';
-import { SECRET, togetherSignature } from './support/signing';
-import { harness, Harness, mockEventBridge } from './support/verifier-harness';
+import { handleWebhook, WebhookRequest } from '../../../lambda/verifier/core';
+import { LocalDynamo, startDynalite } from '../../support/dynalite';
+import { SECRET, togetherSignature } from '../../support/signing';
+import { harness, Harness, mockEventBridge } from '../../support/verifier-harness';
 
 // Property: whatever arrives, the verifier answers 4xx (or 200 for a real event), never 5xx, never throws.
 let dynamo: LocalDynamo;

@@ -4,8 +4,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { extractSecret, SecretFormatError } from '../lambda/shared/secret-value';
-import { SecretCache, secretsManagerFetch } from '../lambda/verifier/secrets';
+import { extractSecret, SecretFormatError } from '../../../lambda/shared/secret-value';
+import { SecretCache, secretsManagerFetch } from '../../../lambda/verifier/secrets';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together-signing-AbCdEf';
 

@@ -1,17 +1,17 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { parseSettings } from '../../../lambda/registration/config';
 import {
   CustomResourceEvent,
   onEvent,
-  parseSettings,
   RegistrationDeps,
   registeredUrl,
   UNSUPPORTED_PREFIX,
-} from '../lambda/registration/core';
-import { LogLine } from '../lambda/shared/log';
-import { readSecret } from '../lambda/shared/secret-value';
-import { ApiClock, backoffMs, retryAfterMs } from '../lambda/shared/together-api';
-import { FakeTogether, RecordedRequest, TOGETHER_ERROR } from './support/fake-together';
+} from '../../../lambda/registration/core';
+import { LogLine } from '../../../lambda/shared/log';
+import { readSecret } from '../../../lambda/shared/secret-value';
+import { ApiClock, backoffMs, retryAfterMs } from '../../../lambda/shared/together-api';
+import { FakeTogether, RecordedRequest, TOGETHER_ERROR } from '../../support/fake-together';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 const SIGNING_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:HooksSigningSecret-XyZ123';
