@@ -13,21 +13,17 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { BatchResultsDeps, collectBatchResults, DEFAULT_LIMITS } from '../lambda/batch-results/core';
+import { fileIdFromUrl, togetherFileOpener } from '../lambda/batch-results/download';
+import { BatchTally, LineSplitter } from '../lambda/batch-results/lines';
 import {
-  BatchResultsDeps,
   ABORT_WAIT_MS,
-  BatchTally,
-  collectBatchResults,
-  DEFAULT_LIMITS,
+  PART_BYTES,
   S3_CALLS_TO_FINISH,
   S3_LIMITS,
   S3ObjectWriter,
   S3Ops,
-  fileIdFromUrl,
-  LineSplitter,
-  PART_BYTES,
-  togetherFileOpener,
-} from '../lambda/batch-results/core';
+} from '../lambda/batch-results/s3-writer';
 import { handler, s3Operations } from '../lambda/batch-results/index';
 import { HttpTimeoutError, openHttpStream } from '../lambda/shared/http';
 import { DYNAMODB_LIMITS, EVENTBRIDGE_LIMITS, worstCaseMs } from '../lambda/shared/sdk-config';
