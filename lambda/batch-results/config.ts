@@ -1,5 +1,10 @@
-import { requiredEnv } from '../shared/env';
-import { checkApiBaseUrl, DEFAULT_API_BASE_URL } from '../shared/together-api';
+import { BatchResultsEnvironment, DEFAULT_METRICS_NAMESPACE, DEFAULTS } from '../../lib/contract';
+import { EnvReader } from '../shared/config';
+
+/** Set by Lambda itself, not by the construct. */
+interface LambdaRuntimeEnvironment {
+  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
+}
 
 /** Everything the adapter reads from its environment, checked. */
 export interface BatchResultsEnv {
@@ -17,22 +22,29 @@ export interface BatchResultsEnv {
   readonly metricsService: string;
 }
 
-export function readBatchResultsConfig(env: NodeJS.ProcessEnv): BatchResultsEnv {
-  const days = Number(env.RETENTION_DAYS || 7);
-  if (!Number.isFinite(days) || days <= 0) {
-    throw new Error(`RETENTION_DAYS must be a positive number of days, got "${env.RETENTION_DAYS}"`);
-  }
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function readBatchResultsConfig(env: Env): BatchResultsEnv {
+  const read = new EnvReader<BatchResultsEnvironment & LambdaRuntimeEnvironment>(env);
   return {
-    tableName: requiredEnv(env, 'TABLE_NAME'),
-    claimScope: requiredEnv(env, 'CLAIM_SCOPE'),
-    eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
-    bucketName: requiredEnv(env, 'BUCKET_NAME'),
-    keyPrefix: env.KEY_PREFIX ?? 'together-batches/',
-    apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
-    apiKeyJsonField: env.API_KEY_JSON_FIELD || undefined,
-    apiBaseUrl: checkApiBaseUrl('API_BASE_URL', env.API_BASE_URL || DEFAULT_API_BASE_URL),
-    retentionSeconds: Math.round(days * 86400),
-    metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',
-    metricsService: env.AWS_LAMBDA_FUNCTION_NAME || 'together-batch-results',
+    tableName: read.required('TABLE_NAME'),
+    claimScope: read.scope('CLAIM_SCOPE'),
+    eventBusName: read.required('EVENT_BUS_NAME'),
+    bucketName: read.required('BUCKET_NAME'),
+    keyPrefix: keyPrefix(env, read),
+    apiKeySecretArn: read.required('API_KEY_SECRET_ARN'),
+    apiKeyJsonField: read.optional('API_KEY_JSON_FIELD'),
+    apiBaseUrl: read.apiBaseUrl(),
+    retentionSeconds: read.retentionSeconds(),
+    metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE,
+    metricsService: read.optional('AWS_LAMBDA_FUNCTION_NAME') ?? 'together-batch-results',
   };
+}
+
+/**
+ * `KEY_PREFIX`, default `DEFAULTS.batchKeyPrefix`. Unlike every other variable, an empty one is a value: the
+ * construct's `keyPrefix: ''` puts the files at the bucket's root, so only an absent one takes the default.
+ */
+function keyPrefix(env: Env, read: EnvReader<BatchResultsEnvironment>): string {
+  return env.KEY_PREFIX === '' ? '' : (read.optional('KEY_PREFIX') ?? DEFAULTS.batchKeyPrefix);
 }
