@@ -12,13 +12,21 @@ import {
 import { Construct } from 'constructs';
 import { grantClaimPath } from './assets';
 import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
+import {
+  BatchResultsEnvironment,
+  DEFAULT_METRICS_NAMESPACE,
+  DEFAULT_TOGETHER_API_BASE_URL,
+  DEFAULTS,
+  environmentOf,
+} from './contract';
+import { TogetherEventType } from './events';
+import { libraryMetric } from './metrics';
 import { recipeFunction } from './recipe-function';
-import { DEFAULT_TOGETHER_API_BASE_URL } from './registration';
-import { METRICS_NAMESPACE, TogetherWebhooks } from './together-webhooks';
+import { TogetherWebhooks } from './together-webhooks';
 import { checkDuration, checkHttpsUrl, checkNumber } from './validation';
 
 /** The one outcome this recipe publishes. */
-const COLLECTED = 'batch.collected';
+const COLLECTED = 'batch.collected' satisfies TogetherEventType;
 
 /** Props of `TogetherBatchResults`. */
 export interface TogetherBatchResultsProps {
@@ -96,7 +104,7 @@ export class TogetherBatchResults extends Construct {
         `${owner}: no API key to download files with: set apiKey, or give the webhooks a poller (its key is used)`,
       );
     }
-    this.keyPrefix = props.keyPrefix ?? 'together-batches/';
+    this.keyPrefix = props.keyPrefix ?? DEFAULTS.batchKeyPrefix;
     if (!Token.isUnresolved(this.keyPrefix) && !/^(?!\/)[A-Za-z0-9!\-_.'()/]{0,512}$/.test(this.keyPrefix)) {
       throw new Error(
         `${owner}: keyPrefix must be up to 512 of A-Z a-z 0-9 ! - _ . ' ( ) / and not start with /, got "${this.keyPrefix}"`,
@@ -129,18 +137,18 @@ export class TogetherBatchResults extends Construct {
       timeout,
       memorySize: props.memorySize ?? 512,
       logRetention: props.logRetention,
-      environment: {
+      environment: environmentOf<BatchResultsEnvironment>({
         TABLE_NAME: props.webhooks.table.tableName,
         CLAIM_SCOPE: props.webhooks.claimScope,
         EVENT_BUS_NAME: props.webhooks.eventBus.eventBusName,
         BUCKET_NAME: this.bucket.bucketName,
         KEY_PREFIX: this.keyPrefix,
         API_KEY_SECRET_ARN: apiKey.secretArn,
-        ...(jsonField ? { API_KEY_JSON_FIELD: jsonField } : {}),
+        API_KEY_JSON_FIELD: jsonField || undefined,
         API_BASE_URL: props.apiBaseUrl ?? poller?.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL,
         RETENTION_DAYS: String(props.webhooks.dedupeRetention.toDays({ integral: false })),
-        METRICS_NAMESPACE,
-      },
+        METRICS_NAMESPACE: DEFAULT_METRICS_NAMESPACE,
+      }),
     });
     apiKey.grantRead(this.function);
     // The claim on batch.collected:<batch id> among the receiver's outcomes, and the publish it covers (read only,
@@ -167,25 +175,14 @@ export class TogetherBatchResults extends Construct {
 
   /** Tokens of collected batches for one model (sum over 5 minutes unless told otherwise). */
   public metricBatchTokens(model: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: 'BatchTokens',
-      dimensionsMap: { Model: model },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-      ...options,
-    });
+    return libraryMetric({ metricName: 'BatchTokens', dimensionsMap: { Model: model } }, options);
   }
 
   /** Batches collected by this handler (sum over 5 minutes unless told otherwise). */
   public metricBatchesCollected(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: 'BatchesCollected',
-      dimensionsMap: { Service: this.function.functionName },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-      ...options,
-    });
+    return libraryMetric(
+      { metricName: 'BatchesCollected', dimensionsMap: { Service: this.function.functionName } },
+      options,
+    );
   }
 }

@@ -21,16 +21,10 @@ import {
   sdkClientConfig,
 } from '../shared/sdk-config';
 import { readSecret } from '../shared/secret-value';
-import {
-  BatchResultsDeps,
-  BatchResultsEnv,
-  collectBatchResults,
-  CollectResult,
-  readBatchResultsEnv,
-  S3_LIMITS,
-  S3Ops,
-  togetherFileOpener,
-} from './core';
+import { BatchResultsEnv, readBatchResultsConfig } from './config';
+import { BatchResultsDeps, collectBatchResults, CollectResult } from './core';
+import { togetherFileOpener } from './download';
+import { S3_LIMITS, S3Ops } from './s3-writer';
 
 // Module scope: reused by every invocation of a warm container; every call bounded in time.
 const s3 = new S3Client(sdkClientConfig(S3_LIMITS));
@@ -117,7 +111,7 @@ async function readApiKey(config: BatchResultsEnv): Promise<string> {
 }
 
 function makeDeps(env: NodeJS.ProcessEnv): BatchResultsDeps {
-  const config = readBatchResultsEnv(env);
+  const config = readBatchResultsConfig(env);
   return {
     config: {
       bucket: config.bucketName,
