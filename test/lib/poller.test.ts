@@ -1,7 +1,7 @@
 import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { PollerOptions, TogetherWebhooks, TogetherWebhooksProps } from '../lib';
-import { actionsOf, functionStatements, resourcesFor } from './support/iam';
+import { PollerOptions, TogetherWebhooks, TogetherWebhooksProps } from '../../lib';
+import { actionsOf, functionStatements, resourcesFor } from '../support/iam';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 

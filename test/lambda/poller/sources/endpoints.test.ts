@@ -1,6 +1,6 @@
-import { answerErrors, describedPath } from './support/openapi';
-import { pollerHarness } from './support/poller-harness';
-import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from './support/together-fixtures';
+import { answerErrors, describedPath } from '../../../support/openapi';
+import { pollerHarness } from '../../../support/poller-harness';
+import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from '../../../support/together-fixtures';
 
 /** Issue 12, recipe 1: dedicated endpoints followed by the poller, PENDING -> STARTING -> STARTED, and ERROR. */
 

@@ -1,6 +1,6 @@
-import { answerErrors, describedPath } from './support/openapi';
-import { pollerHarness } from './support/poller-harness';
-import { evaluation, HOUR, MINUTE, T0 } from './support/together-fixtures';
+import { answerErrors, describedPath } from '../../../support/openapi';
+import { pollerHarness } from '../../../support/poller-harness';
+import { evaluation, HOUR, MINUTE, T0 } from '../../../support/together-fixtures';
 
 /** Issue 12, recipe 5: Together's evaluation jobs through the poller, with the same exactly-once rules as fine-tunes. */
 

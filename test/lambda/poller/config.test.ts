@@ -1,4 +1,4 @@
-import { listedJobsFor, readPollerEnv } from '../lambda/poller/config';
+import { listedJobsFor, readPollerEnv } from '../../../lambda/poller/config';
 
 const base = {
   TABLE_NAME: 'dedupe',
