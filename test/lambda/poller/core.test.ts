@@ -5,7 +5,16 @@ import { TOGETHER_ERROR } from '../../support/fake-together';
 import { answerErrors, describedPath, responseErrors } from '../../support/openapi';
 import { pollerHarness, TOPIC } from '../../support/poller-harness';
 import { envelope, signedRequest } from '../../support/signing';
-import { batch, fineTune, fineTuneEvent, HOUR, iso, MINUTE, model, T0 } from '../../support/together-fixtures';
+import {
+  batch,
+  fineTune,
+  fineTuneEvent,
+  HOUR,
+  iso,
+  MINUTE,
+  model,
+  T0,
+} from '../../support/together-fixtures';
 import { harness } from '../../support/verifier-harness';
 
 const B1 = '0b7c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b';

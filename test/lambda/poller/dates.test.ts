@@ -30,7 +30,8 @@ const pollAt = (t: number, d = h.deps()) => {
   clock.t = t;
   return h.runPoll(d);
 };
-const withSources = () => h.deps({ config: { ...h.deps().config, evaluations: true, endpoints: true } });
+const withSources = () =>
+  h.deps({ config: { ...h.deps().config, sources: { evaluations: true, endpoints: true } } });
 const store = () => new DynamoPollerStateStore(h.dynamo.client, h.table, 'test-scope');
 const loadState = () => store().load();
 

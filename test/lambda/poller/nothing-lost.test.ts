@@ -9,7 +9,16 @@ import { FakeTogether, TOGETHER_ERROR } from '../../support/fake-together';
 import { answerErrors, describedPath } from '../../support/openapi';
 import { pollerHarness, WATCHED } from '../../support/poller-harness';
 import { envelope, signedRequest } from '../../support/signing';
-import { batch, fineTune, fineTuneEvent, HOUR, iso, MINUTE, model, T0 } from '../../support/together-fixtures';
+import {
+  batch,
+  fineTune,
+  fineTuneEvent,
+  HOUR,
+  iso,
+  MINUTE,
+  model,
+  T0,
+} from '../../support/together-fixtures';
 import { CLAIM_SCOPE, harness } from '../../support/verifier-harness';
 import { outcomeClaimId } from '../../../lib/claim-keys';
 

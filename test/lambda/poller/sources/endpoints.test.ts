@@ -6,7 +6,7 @@ import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from '../../../support/toget
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withEndpoints = () => h.deps({ config: { ...h.deps().config, endpoints: true } });
+const withEndpoints = () => h.deps({ config: { ...h.deps().config, sources: { endpoints: true } } });
 
 async function pollAt(ms: number) {
   clock.t = ms;

@@ -6,7 +6,7 @@ import { evaluation, HOUR, MINUTE, T0 } from '../../../support/together-fixtures
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withEvaluations = () => h.deps({ config: { ...h.deps().config, evaluations: true } });
+const withEvaluations = () => h.deps({ config: { ...h.deps().config, sources: { evaluations: true } } });
 
 async function pollAt(ms: number) {
   clock.t = ms;
