@@ -312,10 +312,15 @@ export class TogetherJobPoller extends Construct {
  * lambda/poller/sources/index.ts reads) and the prop that turns it on. A flag added to the contract fails to
  * compile here until its prop is named.
  */
-const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: 'evaluations' | 'endpoints' } = {
+const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchProp } = {
   EVALUATIONS: 'evaluations',
   ENDPOINTS: 'endpoints',
 };
+
+/** The props that turn something on: `evaluations`, `endpoints`. */
+type SwitchProp = {
+  [P in keyof PollerOptions]-?: NonNullable<PollerOptions[P]> extends boolean ? P : never;
+}[keyof PollerOptions];
 
 /** 'true' for each opt-in source the props turn on; the others are left unset. */
 function sourceFlags(props: PollerOptions): PollerSourceFlags {
