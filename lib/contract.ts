@@ -130,6 +130,10 @@ export interface PollerEnvironment
   readonly MODEL_MISSING_MINUTES?: string;
   /** Minutes; default `DEFAULTS.initialLookbackMinutes`. */
   readonly INITIAL_LOOKBACK_MINUTES?: string;
+  /** Set by Lambda, never by the construct: the function's memory, MB (bounds the jobs a listing keeps). */
+  readonly AWS_LAMBDA_FUNCTION_MEMORY_SIZE?: string;
+  /** Set by Lambda, never by the construct: the metrics' `Service` when METRICS_SERVICE is unset. */
+  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
 }
 
 /**

@@ -19,8 +19,15 @@ import {
   outcomeClaimPrefix,
   pollerStatePrefix,
 } from './claim-keys';
+import {
+  DEFAULT_TOGETHER_API_BASE_URL,
+  DEFAULTS,
+  environmentOf,
+  PollerEnvironment,
+  PollerSourceFlags,
+} from './contract';
 import { EVENT_TYPES, eventSpec } from './events';
-import { DEFAULT_TOGETHER_API_BASE_URL } from './registration';
+import { libraryMetric } from './metrics';
 import { checkHttpsUrl } from './validation';
 
 /** What the poller says about a watched model once Together stops listing it. */
@@ -181,12 +188,12 @@ export class TogetherJobPoller extends Construct {
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
       // Together requests stop 45 s in; the rest is kept for delivering what they found and saving the state.
       timeout: Duration.seconds(90),
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? DEFAULTS.pollerMemoryMb,
       // Polls never overlap; the lease in the table covers the rest.
       reservedConcurrentExecutions: 1,
       logRetention: retention,
       logGroupId: 'Logs',
-      environment: {
+      environment: environmentOf<PollerEnvironment>({
         TABLE_NAME: props.table.tableName,
         // The construct's address: stable across deploys, distinct for two pollers sharing a table.
         STATE_SCOPE: this.stateScope,
@@ -194,19 +201,20 @@ export class TogetherJobPoller extends Construct {
         EVENT_BUS_NAME: props.eventBus.eventBusName,
         API_KEY_SECRET_ARN: props.apiKey.secretArn,
         API_KEY_SECRET_NAME: props.apiKey.secretName,
-        ...(props.apiKeyJsonField ? { API_KEY_JSON_FIELD: props.apiKeyJsonField } : {}),
+        API_KEY_JSON_FIELD: props.apiKeyJsonField || undefined,
         API_BASE_URL: this.apiBaseUrl,
-        ...(props.alertTopic ? { ALERT_TOPIC_ARN: props.alertTopic.topicArn } : {}),
+        ALERT_TOPIC_ARN: props.alertTopic?.topicArn,
         WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
         MODEL_INFO: JSON.stringify(modelInfo),
-        STALL_AFTER_MINUTES: String((props.stallAfter ?? Duration.hours(6)).toMinutes()),
-        MODEL_MISSING_MINUTES: String((props.modelMissingFor ?? Duration.hours(1)).toMinutes()),
-        ...(props.evaluations ? { EVALUATIONS: 'true' } : {}),
-        ...(props.endpoints ? { ENDPOINTS: 'true' } : {}),
-        INITIAL_LOOKBACK_MINUTES: String((props.initialLookback ?? Duration.hours(1)).toMinutes()),
-        RETENTION_DAYS: String((props.dedupeRetention ?? Duration.days(7)).toDays({ integral: false })),
+        STALL_AFTER_MINUTES: minutes(props.stallAfter, DEFAULTS.stallAfterMinutes),
+        MODEL_MISSING_MINUTES: minutes(props.modelMissingFor, DEFAULTS.modelMissingMinutes),
+        ...sourceFlags(props),
+        INITIAL_LOOKBACK_MINUTES: minutes(props.initialLookback, DEFAULTS.initialLookbackMinutes),
+        RETENTION_DAYS: String(
+          (props.dedupeRetention ?? Duration.days(DEFAULTS.retentionDays)).toDays({ integral: false }),
+        ),
         METRICS_NAMESPACE: props.metricsNamespace,
-      },
+      }),
     });
     // A tick that cannot start at once is dropped: the next one polls everything anyway.
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
@@ -234,7 +242,8 @@ export class TogetherJobPoller extends Construct {
 
   /** Follows your dedicated endpoints' starts from now on (`endpoint.ready` / `endpoint.failed`), as `endpoints` does. */
   public followEndpoints(): void {
-    this.function.addEnvironment('ENDPOINTS', 'true');
+    const flag: keyof PollerSourceFlags = 'ENDPOINTS';
+    this.function.addEnvironment(flag, 'true');
   }
 
   /**
@@ -286,15 +295,43 @@ export class TogetherJobPoller extends Construct {
    * poll interval.
    */
   public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: this.metricsNamespace,
-      metricName,
-      dimensionsMap: { Service: this.function.functionName },
-      statistic: 'Sum',
-      period: this.interval.isUnresolved() ? Duration.minutes(1) : this.interval,
-      ...options,
-    });
+    return libraryMetric(
+      {
+        namespace: this.metricsNamespace,
+        metricName,
+        dimensionsMap: { Service: this.function.functionName },
+        period: this.interval.isUnresolved() ? Duration.minutes(1) : this.interval,
+      },
+      options,
+    );
   }
+}
+
+/**
+ * The poller's opt-in job sources: each flag of lib/contract.ts `PollerSourceFlags` (the name
+ * lambda/poller/sources/index.ts reads) and the prop that turns it on. A flag added to the contract fails to
+ * compile here until its prop is named.
+ */
+const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchProp } = {
+  EVALUATIONS: 'evaluations',
+  ENDPOINTS: 'endpoints',
+};
+
+/** The props that turn something on: `evaluations`, `endpoints`. */
+type SwitchProp = {
+  [P in keyof PollerOptions]-?: NonNullable<PollerOptions[P]> extends boolean ? P : never;
+}[keyof PollerOptions];
+
+/** 'true' for each opt-in source the props turn on; the others are left unset. */
+function sourceFlags(props: PollerOptions): PollerSourceFlags {
+  return Object.fromEntries(
+    Object.entries(SOURCE_FLAGS).map(([flag, prop]) => [flag, props[prop] ? 'true' : undefined]),
+  );
+}
+
+/** A duration prop in whole minutes, its default when unset. */
+function minutes(value: Duration | undefined, fallbackMinutes: number): string {
+  return String((value ?? Duration.minutes(fallbackMinutes)).toMinutes());
 }
 
 /** What the poller publishes: Together's types and its own, not a recipe's. */

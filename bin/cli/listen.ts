@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_METRICS_NAMESPACE, DEFAULT_TOGETHER_API_BASE_URL, DEFAULTS } from '../../lib/contract';
 import { eventSpec, isCatalogueType } from '../../lib/events';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../lambda/poller/core';
+import { JOB_SOURCES } from '../../lambda/poller/sources';
 import { HttpTimeoutError, sendHttp } from '../../lambda/shared/http';
 import { PublishError } from '../../lambda/shared/publisher';
-import { DEFAULT_API_BASE_URL, realClock } from '../../lambda/shared/together-api';
+import { ApiClock, realClock } from '../../lambda/shared/together-api';
 import { signatureHeaders } from '../../lambda/verifier/signature';
 import { checkUrl, flag, ParsedArgs, positiveInt, UsageError } from './args';
 import { FileStore } from './file-store';
@@ -31,13 +33,50 @@ export function defaultStatePath(env: NodeJS.ProcessEnv, apiBaseUrl: string): st
   return join(cache, 'together-webhooks', `listen-${name}.json`);
 }
 
+/** What `listen` was told: its flags and environment, checked. */
+interface ListenSettings {
+  readonly apiKey: string;
+  readonly apiBaseUrl: string;
+  /** Where to forward each outcome; printed when unset. */
+  readonly target?: URL;
+  readonly secret?: string;
+  readonly signing: ReturnType<typeof scheme>;
+  readonly intervalMs: number;
+  readonly statePath: string;
+  readonly maxPolls: number;
+  readonly clock: ApiClock;
+}
+
 export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = {}): Promise<number> {
+  const settings = listenSettings(args, io, options);
+  const store = new FileStore(settings.statePath);
+  const deps = listenDeps(args, io, settings, store, forwarder(settings, io));
+  const { apiBaseUrl, intervalMs, target, clock } = settings;
+  io.err(
+    `listening to ${apiBaseUrl} every ${intervalMs / 1000} s; ${target ? `forwarding to ${target}` : 'printing events'}; ` +
+      `state in ${settings.statePath}`,
+  );
+  for (let n = 0; n < settings.maxPolls && !options.signal?.aborted; n++) {
+    if (n > 0) await sleep(intervalMs, options.signal);
+    if (options.signal?.aborted) break;
+    const summary = await poll(deps, pollWindow(clock.now(), 90_000, RESERVES));
+    io.err(describe(summary));
+    const fatal = fatalAfter(summary, n, apiBaseUrl);
+    if (fatal) {
+      io.err(fatal);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+function listenSettings(args: ParsedArgs, io: Io, options: ListenOptions): ListenSettings {
   const apiKey = io.env.TOGETHER_API_KEY;
   if (!apiKey)
     throw new UsageError(
       'TOGETHER_API_KEY is not set: export your Together API key (api.together.ai, Settings)',
     );
-  const apiBaseUrl = checkUrl(flag(args, 'api-base-url') ?? DEFAULT_API_BASE_URL, '--api-base-url')
+  const apiBaseUrl = checkUrl(flag(args, 'api-base-url') ?? DEFAULT_TOGETHER_API_BASE_URL, '--api-base-url')
     .toString()
     .replace(/\/+$/, '');
   const forwardTo = flag(args, 'forward-to');
@@ -45,20 +84,29 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
   const secret = flag(args, 'secret') ?? io.env.TOGETHER_WEBHOOK_SECRET;
   if (target && !secret)
     throw new UsageError('--secret is required with --forward-to: the receiver checks the signature with it');
-  const signing = scheme(args);
-  const intervalMs = positiveInt(args, 'interval', 60, 86_400) * 1000;
-  const statePath = flag(args, 'state') ?? defaultStatePath(io.env, apiBaseUrl);
-  const store = new FileStore(statePath);
-  const maxPolls = options.polls ?? (flag(args, 'once') ? 1 : Infinity);
-  const clock = io.clock ?? realClock;
+  return {
+    apiKey,
+    apiBaseUrl,
+    target,
+    secret,
+    signing: scheme(args),
+    intervalMs: positiveInt(args, 'interval', 60, 86_400) * 1000,
+    statePath: flag(args, 'state') ?? defaultStatePath(io.env, apiBaseUrl),
+    maxPolls: options.polls ?? (flag(args, 'once') ? 1 : Infinity),
+    clock: io.clock ?? realClock,
+  };
+}
 
-  const forward = async (detailType: string, detail: string) => {
+/** Each outcome as a signed webhook to `--forward-to`, or printed as one JSON line without it. */
+function forwarder(settings: ListenSettings, io: Io): PollerDeps['publish'] {
+  const { target, clock } = settings;
+  return async (detailType, detail) => {
     if (!target) {
       io.out(detail);
       return;
     }
     const id = (JSON.parse(detail) as { id: string }).id;
-    const headers = signatureHeaders(signing, secret!, detail, {
+    const headers = signatureHeaders(settings.signing, settings.secret!, detail, {
       id,
       timestampSeconds: Math.floor(clock.now() / 1000),
     });
@@ -92,59 +140,59 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
       throw new PublishError(`${target} answered ${status} ${text.slice(0, 200)}`);
     io.err(`forwarded ${detailType} ${id}: ${status} ${text.slice(0, 200)}`);
   };
+}
 
-  const deps: PollerDeps = {
+/** The switches that turn on the poller's opt-in job sources: one per source of the table, named by its item. */
+export function sourceSwitches(): string[] {
+  return JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [row.item]));
+}
+
+function listenDeps(
+  args: ParsedArgs,
+  io: Io,
+  settings: ListenSettings,
+  store: FileStore,
+  publish: PollerDeps['publish'],
+): PollerDeps {
+  return {
     config: {
-      apiBaseUrl,
+      apiBaseUrl: settings.apiBaseUrl,
       apiKeySecretName: 'TOGETHER_API_KEY',
       watchModels: args.flags.get('watch-model') ?? [],
-      evaluations: flag(args, 'evaluations') === 'true',
-      endpoints: flag(args, 'endpoints') === 'true',
+      sources: Object.fromEntries(
+        JOB_SOURCES.flatMap((row) =>
+          row.optIn === undefined ? [] : [[row.key, flag(args, row.item) === 'true']],
+        ),
+      ),
       modelInfo: {},
-      stallAfterMs: 6 * 3600_000,
-      modelMissingMs: 3600_000,
-      initialLookbackMs: 3600_000,
+      stallAfterMs: DEFAULTS.stallAfterMinutes * 60_000,
+      modelMissingMs: DEFAULTS.modelMissingMinutes * 60_000,
+      initialLookbackMs: DEFAULTS.initialLookbackMinutes * 60_000,
       retentionSeconds: 30 * 86400,
-      metrics: { namespace: 'TogetherWebhooks', service: 'listen' },
+      metrics: { namespace: DEFAULT_METRICS_NAMESPACE, service: 'listen' },
     },
     store,
     state: store,
-    publish: forward,
-    getApiKey: async () => apiKey,
+    publish,
+    getApiKey: async () => settings.apiKey,
     notify: async (subject, message) => io.err(`${subject}: ${message}`),
-    clock,
+    clock: settings.clock,
     log: () => undefined,
     newToken: randomUUID,
   };
+}
 
-  io.err(
-    `listening to ${apiBaseUrl} every ${intervalMs / 1000} s; ${target ? `forwarding to ${target}` : 'printing events'}; ` +
-      `state in ${statePath}`,
+/** Why `listen` must stop after this poll, if it must: a refused key, or a first poll that could read nothing. */
+function fatalAfter(summary: PollSummary, n: number, apiBaseUrl: string): string | undefined {
+  if (summary.stoppedBy === 'auth')
+    return 'Together rejected TOGETHER_API_KEY: check the key (api.together.ai, Settings > API keys) and export it again.';
+  const alwaysOnListed = JOB_SOURCES.reduce(
+    (sum, row) => sum + (row.optIn === undefined ? summary.checked[row.key] : 0),
+    0,
   );
-  for (let n = 0; n < maxPolls && !options.signal?.aborted; n++) {
-    if (n > 0) await sleep(intervalMs, options.signal);
-    if (options.signal?.aborted) break;
-    const summary = await poll(deps, pollWindow(clock.now(), 90_000, RESERVES));
-    io.err(describe(summary));
-    if (summary.stoppedBy === 'auth') {
-      io.err(
-        'Together rejected TOGETHER_API_KEY: check the key (api.together.ai, Settings > API keys) and export it again.',
-      );
-      return 1;
-    }
-    if (
-      n === 0 &&
-      summary.requests > 0 &&
-      summary.checked.fineTunes + summary.checked.batches === 0 &&
-      summary.errors > 0
-    ) {
-      io.err(
-        `Together at ${apiBaseUrl} could not be read (${summary.failures?.[0] ?? summary.reason}): check --api-base-url and your network.`,
-      );
-      return 1;
-    }
-  }
-  return 0;
+  if (n === 0 && summary.requests > 0 && alwaysOnListed === 0 && summary.errors > 0)
+    return `Together at ${apiBaseUrl} could not be read (${summary.failures?.[0] ?? summary.reason}): check --api-base-url and your network.`;
+  return undefined;
 }
 
 function producedHere(type: string): boolean {
@@ -154,9 +202,10 @@ function producedHere(type: string): boolean {
 function describe(s: PollSummary): string {
   const parts = [
     `poll ${s.outcome}`,
-    `${s.checked.fineTunes} fine-tunes, ${s.checked.batches} batches` +
-      (s.checked.evaluations ? `, ${s.checked.evaluations} evaluations` : '') +
-      (s.checked.endpoints ? `, ${s.checked.endpoints} endpoints` : ''),
+    // Every always-on source, and an opt-in one when it listed something: `3 fine-tunes, 0 batches, 2 evaluations`.
+    JOB_SOURCES.filter((row) => row.optIn === undefined || s.checked[row.key])
+      .map((row) => `${s.checked[row.key]} ${row.item}`)
+      .join(', '),
     `${s.published} forwarded, ${s.duplicates} already sent`,
     `${Object.values(s.followed).reduce((a, b) => a + b, 0)} followed`,
   ];

@@ -141,10 +141,21 @@ export class PollApi {
     const remaining = this.o.workDeadlineMs - this.o.clock.now();
     if (remaining <= 0) throw new StopPoll('out_of_time', 'out of time; the next poll continues');
     this.requests++;
-    const timeoutMs = Math.min(remaining, this.o.listingTimeoutMs ?? DEFAULT_LISTING_TIMEOUT_MS);
-    let res: HttpStream;
+    const res = await this.openListing(
+      path,
+      Math.min(remaining, this.o.listingTimeoutMs ?? DEFAULT_LISTING_TIMEOUT_MS),
+    );
     try {
-      res = await openHttpStream({
+      if (res.status < 200 || res.status >= 300) return await this.refusedListing(path, res);
+      return this.ok(await this.readItems(path, res, o)) as T[];
+    } finally {
+      res.destroy();
+    }
+  }
+
+  private async openListing(path: string, timeoutMs: number): Promise<HttpStream> {
+    try {
+      return await openHttpStream({
         url: this.o.baseUrl.replace(/\/+$/, '') + path,
         method: 'GET',
         headers: { authorization: `Bearer ${this.o.apiKey}`, accept: 'application/json' },
@@ -155,75 +166,60 @@ export class PollApi {
     } catch (err) {
       throw new RequestFailed(`GET ${path} got no answer from Together (${describe(err)})`);
     }
+  }
+
+  /** A listing answered with an error status: what it says, read to a bound, sorted as any other refusal. */
+  private async refusedListing(path: string, res: HttpStream): Promise<never> {
+    let text = '';
     try {
-      if (res.status < 200 || res.status >= 300) {
-        let text = '';
-        try {
-          text = await res.text(MAX_ERROR_BODY_BYTES);
-        } catch {
-          // The status alone still says what happened.
-        }
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        return await this.refused(path, res.status, res.headers, json);
-      }
-      const maxBytes = this.o.maxListingBytes ?? DEFAULT_MAX_LISTING_BYTES;
-      const maxItems = this.o.maxListedItems ?? Infinity;
-      const items: T[] = [];
-      const reader = new JsonArrayItems({
-        key: o.key,
-        maxItemBytes: o.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES,
-        onItem: (item) => {
-          const picked = o.pick(item);
-          if (picked === undefined) return;
-          if (items.length >= maxItems) {
-            throw new RequestFailed(
-              `GET ${path} lists more than ${maxItems} ${o.noun}, the most this poller holds in its memory: ` +
-                `raise the poller's memorySize, or ${o.tooLarge}`,
-            );
-          }
-          items.push(picked);
-        },
-      });
-      try {
-        for await (const chunk of res.body) {
-          if (reader.bytes + chunk.length > maxBytes) {
-            throw new RequestFailed(
-              `GET ${path}: the answer is larger than ${size(maxBytes)}, the most the poller reads ` +
-                `(${reader.items} ${o.noun} read by then): ${o.tooLarge}`,
-            );
-          }
-          reader.push(chunk);
-        }
-        reader.end();
-      } catch (err) {
-        if (err instanceof RequestFailed) throw err;
-        if (err instanceof JsonItemsError) {
-          const why =
-            err.kind === 'shape'
-              ? `unexpected answer (${err.message})`
-              : `${err.kind === 'size' ? 'unexpected answer' : 'malformed JSON'} (${err.message}); ` +
-                `none of the ${reader.items} ${o.noun} read before it is used`;
-          throw new RequestFailed(`GET ${path}: ${why}`);
-        }
-        // The whole exchange's timeout, with bytes flowing: the listing is read at the speed of our CPU.
-        const slow =
-          err instanceof HttpTimeoutError && reader.bytes > 0
-            ? ": Lambda gives CPU in proportion to memory, so raise the poller's memorySize"
-            : '';
-        throw new RequestFailed(
-          `GET ${path}: the answer broke off after ${reader.bytes} bytes (${describe(err)}); ` +
-            `none of the ${reader.items} ${o.noun} read before it is used${slow}`,
-        );
-      }
-      return this.ok(items) as T[];
-    } finally {
-      res.destroy();
+      text = await res.text(MAX_ERROR_BODY_BYTES);
+    } catch {
+      // The status alone still says what happened.
     }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return this.refused(path, res.status, res.headers, json);
+  }
+
+  /** The items of the answer, each picked as it streams in, within the bounds on bytes and items. */
+  private async readItems<T>(path: string, res: HttpStream, o: ListingOptions<T>): Promise<T[]> {
+    const maxBytes = this.o.maxListingBytes ?? DEFAULT_MAX_LISTING_BYTES;
+    const maxItems = this.o.maxListedItems ?? Infinity;
+    const items: T[] = [];
+    const reader = new JsonArrayItems({
+      key: o.key,
+      maxItemBytes: o.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES,
+      onItem: (item) => {
+        const picked = o.pick(item);
+        if (picked === undefined) return;
+        if (items.length >= maxItems) {
+          throw new RequestFailed(
+            `GET ${path} lists more than ${maxItems} ${o.noun}, the most this poller holds in its memory: ` +
+              `raise the poller's memorySize, or ${o.tooLarge}`,
+          );
+        }
+        items.push(picked);
+      },
+    });
+    try {
+      for await (const chunk of res.body) {
+        if (reader.bytes + chunk.length > maxBytes) {
+          throw new RequestFailed(
+            `GET ${path}: the answer is larger than ${size(maxBytes)}, the most the poller reads ` +
+              `(${reader.items} ${o.noun} read by then): ${o.tooLarge}`,
+          );
+        }
+        reader.push(chunk);
+      }
+      reader.end();
+    } catch (err) {
+      throw listingFailure(path, err, reader, o.noun);
+    }
+    return items;
   }
 
   /** A status that is not the answer: sorted into what stops the poll and what costs only this request. */
@@ -249,4 +245,26 @@ export class PollApi {
     this.succeeded++;
     return value;
   }
+}
+
+/** Why a listing could not be read whole: none of what was read before the failure is used. */
+function listingFailure(path: string, err: unknown, reader: JsonArrayItems, noun: string): RequestFailed {
+  if (err instanceof RequestFailed) return err;
+  if (err instanceof JsonItemsError) {
+    const why =
+      err.kind === 'shape'
+        ? `unexpected answer (${err.message})`
+        : `${err.kind === 'size' ? 'unexpected answer' : 'malformed JSON'} (${err.message}); ` +
+          `none of the ${reader.items} ${noun} read before it is used`;
+    return new RequestFailed(`GET ${path}: ${why}`);
+  }
+  // The whole exchange's timeout, with bytes flowing: the listing is read at the speed of our CPU.
+  const slow =
+    err instanceof HttpTimeoutError && reader.bytes > 0
+      ? ": Lambda gives CPU in proportion to memory, so raise the poller's memorySize"
+      : '';
+  return new RequestFailed(
+    `GET ${path}: the answer broke off after ${reader.bytes} bytes (${describe(err)}); ` +
+      `none of the ${reader.items} ${noun} read before it is used${slow}`,
+  );
 }

@@ -1,8 +1,10 @@
-import { checkApiBaseUrl, DEFAULT_API_BASE_URL } from '../shared/together-api';
-import { CLAIM_SCOPE_PATTERN } from '../../lib/claim-keys';
-import { requiredEnv } from '../shared/env';
+import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, PollerEnvironment } from '../../lib/contract';
+import { EnvReader } from '../shared/config';
+import { isObject } from '../shared/guards';
+import type { PollerConfig } from './core';
+import { EnabledSources, JOB_SOURCES } from './sources';
 
-/** Everything the poller reads from its environment, validated. */
+/** Everything the poller reads from its environment (lib/contract.ts `PollerEnvironment`), validated. */
 export interface PollerEnv {
   readonly tableName: string;
   /** Names this poller's state and lease items, so pollers sharing a table keep apart. */
@@ -19,8 +21,8 @@ export interface PollerEnv {
   readonly modelInfo: Record<string, { replacementModel?: string; sunsetDate?: string }>;
   readonly stallAfterMs: number;
   readonly modelMissingMs: number;
-  readonly evaluations: boolean;
-  readonly endpoints: boolean;
+  /** The opt-in job sources, each on when its flag (sources/index.ts `optIn`) is 'true'. */
+  readonly sources: EnabledSources;
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
@@ -38,70 +40,61 @@ export function listedJobsFor(memoryMb: number): number {
   return Math.max(1_000, Math.floor((memoryMb - 128) * 800));
 }
 
-function minutes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback * 60_000;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0)
-    throw new Error(`${name} must be a number of minutes, got "${raw}"`);
-  return value * 60_000;
-}
-
-function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T, check: (v: unknown) => boolean): T {
-  const raw = env[name];
-  if (!raw) return fallback;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new Error(`${name} must be JSON, got "${raw.slice(0, 100)}"`);
-  }
-  if (!check(value)) throw new Error(`${name} has the wrong shape, got ${raw.slice(0, 100)}`);
-  return value as T;
-}
-
-function memory(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return 256;
-  const mb = Number(raw);
-  if (!Number.isInteger(mb) || mb < 128)
-    throw new Error(
-      `AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a whole number of MB, got "${raw.slice(0, 100)}"`,
-    );
-  return mb;
-}
-
-function scope(name: string, raw: string): string {
-  if (!CLAIM_SCOPE_PATTERN.test(raw))
-    throw new Error(`${name} must be 1-100 letters, digits, '_', '.' or '-', got "${raw.slice(0, 100)}"`);
-  return raw;
-}
-
-export function readPollerEnv(env: NodeJS.ProcessEnv): PollerEnv {
+export function readPollerEnv(env: Readonly<Record<string, string | undefined>>): PollerEnv {
+  const read = new EnvReader<PollerEnvironment>(env);
   return {
-    tableName: requiredEnv(env, 'TABLE_NAME'),
-    stateScope: scope('STATE_SCOPE', requiredEnv(env, 'STATE_SCOPE')),
-    claimScope: scope('CLAIM_SCOPE', requiredEnv(env, 'CLAIM_SCOPE')),
-    eventBusName: requiredEnv(env, 'EVENT_BUS_NAME'),
-    apiKeySecretArn: requiredEnv(env, 'API_KEY_SECRET_ARN'),
-    apiKeySecretName: env.API_KEY_SECRET_NAME || requiredEnv(env, 'API_KEY_SECRET_ARN'),
-    apiKeyJsonField: env.API_KEY_JSON_FIELD || undefined,
-    apiBaseUrl: checkApiBaseUrl('API_BASE_URL', env.API_BASE_URL || DEFAULT_API_BASE_URL),
-    alertTopicArn: env.ALERT_TOPIC_ARN || undefined,
-    watchModels: json(
-      env,
+    tableName: read.required('TABLE_NAME'),
+    stateScope: read.scope('STATE_SCOPE'),
+    claimScope: read.scope('CLAIM_SCOPE'),
+    eventBusName: read.required('EVENT_BUS_NAME'),
+    apiKeySecretArn: read.required('API_KEY_SECRET_ARN'),
+    apiKeySecretName: read.optional('API_KEY_SECRET_NAME') ?? read.required('API_KEY_SECRET_ARN'),
+    apiKeyJsonField: read.optional('API_KEY_JSON_FIELD'),
+    apiBaseUrl: read.apiBaseUrl(),
+    alertTopicArn: read.optional('ALERT_TOPIC_ARN'),
+    watchModels: read.json(
       'WATCH_MODELS',
       [] as string[],
       (v) => Array.isArray(v) && v.every((m) => typeof m === 'string'),
     ),
-    modelInfo: json(env, 'MODEL_INFO', {}, (v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
-    stallAfterMs: minutes(env, 'STALL_AFTER_MINUTES', 360),
-    modelMissingMs: minutes(env, 'MODEL_MISSING_MINUTES', 60),
-    evaluations: env.EVALUATIONS === 'true',
-    endpoints: env.ENDPOINTS === 'true',
-    initialLookbackMs: minutes(env, 'INITIAL_LOOKBACK_MINUTES', 60),
-    retentionSeconds: Math.round(Number(env.RETENTION_DAYS || 7) * 86400),
-    metricsNamespace: env.METRICS_NAMESPACE || 'TogetherWebhooks',
-    metricsService: env.METRICS_SERVICE || env.AWS_LAMBDA_FUNCTION_NAME || 'together-poller',
-    memoryMb: memory(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+    modelInfo: read.json('MODEL_INFO', {}, isObject),
+    stallAfterMs: read.minutesMs('STALL_AFTER_MINUTES', DEFAULTS.stallAfterMinutes),
+    modelMissingMs: read.minutesMs('MODEL_MISSING_MINUTES', DEFAULTS.modelMissingMinutes),
+    sources: enabledSources(read),
+    initialLookbackMs: read.minutesMs('INITIAL_LOOKBACK_MINUTES', DEFAULTS.initialLookbackMinutes),
+    retentionSeconds: read.retentionSeconds(),
+    metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE,
+    metricsService:
+      read.optional('METRICS_SERVICE') ?? read.optional('AWS_LAMBDA_FUNCTION_NAME') ?? 'together-poller',
+    memoryMb: read.number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', DEFAULTS.pollerMemoryMb, {
+      integer: true,
+      min: 128,
+      unit: 'MB',
+    }),
+  };
+}
+
+/** Each opt-in source of the table, on or off by its flag. */
+function enabledSources(read: EnvReader<PollerEnvironment>): EnabledSources {
+  return Object.fromEntries(
+    JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [[row.key, read.flag(row.optIn)]])),
+  );
+}
+
+/** What the poller's core is given, from what the environment said. */
+export function pollerConfig(env: PollerEnv): PollerConfig {
+  return {
+    apiBaseUrl: env.apiBaseUrl,
+    apiKeySecretName: env.apiKeySecretName,
+    watchModels: env.watchModels,
+    modelInfo: env.modelInfo,
+    stallAfterMs: env.stallAfterMs,
+    modelMissingMs: env.modelMissingMs,
+    sources: env.sources,
+    initialLookbackMs: env.initialLookbackMs,
+    retentionSeconds: env.retentionSeconds,
+    metrics: { namespace: env.metricsNamespace, service: env.metricsService },
+    // What bounds the poll's memory: the jobs a listing keeps.
+    limits: { maxListedItems: listedJobsFor(env.memoryMb) },
   };
 }

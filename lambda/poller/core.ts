@@ -13,10 +13,7 @@ import {
   StopKind,
   StopPoll,
 } from './api';
-import { BatchSource } from './sources/batches';
-import { EndpointSource } from './sources/endpoints';
-import { EvaluationSource } from './sources/evaluations';
-import { FineTuneSource } from './sources/fine-tunes';
+import { EnabledSources, isEnabled, JOB_SOURCES, JobSourceKey, PerSource, perSource } from './sources';
 import { freshModelsState, watchModels } from './sources/models';
 import { PollerState, PollerStateStore, STATE_VERSION } from './state';
 import { Deferred, freshSourceState, JobTracker, ListedJob, PollContext, PollRun } from './tracker';
@@ -25,8 +22,8 @@ import { Deferred, freshSourceState, JobTracker, ListedJob, PollContext, PollRun
  * One poll of Together's jobs API, turned into catalogue events through the verifier's claim -> publish ->
  * complete path, with the same dedupe keys, so each outcome reaches the bus once whichever path sees it first.
  *
- * Order: every source's listing and new terminal states first (fine-tunes, batches, watched models), then the
- * progress of followed jobs within a per-poll budget. A failing request costs only its job or source; a refused
+ * Order: every source's listing and new terminal states first (the job sources of sources/index.ts, in its order,
+ * then watched models), then the progress of followed jobs within a per-poll budget. A failing request costs only its job or source; a refused
  * key, a rate limit, Together failing request after request, the table or the bus failing, or the end of the
  * time budget stop the poll. What was delivered is remembered either way, and the next poll resumes.
  */
@@ -41,10 +38,11 @@ export interface PollerConfig {
   readonly stallAfterMs: number;
   /** A watched model missing for this long: `model.deprecated`. */
   readonly modelMissingMs: number;
-  /** Follow evaluation jobs too (`evaluation.completed` / `evaluation.failed`). */
-  readonly evaluations?: boolean;
-  /** Follow your dedicated endpoints' starts too (`endpoint.ready` / `endpoint.failed`). */
-  readonly endpoints?: boolean;
+  /**
+   * The opt-in job sources followed too, by key (sources/index.ts): `evaluations` (`evaluation.completed` /
+   * `evaluation.failed`), `endpoints` (your dedicated endpoints' starts: `endpoint.ready` / `endpoint.failed`).
+   */
+  readonly sources?: EnabledSources;
   /** On the very first poll, outcomes this recent are still published. */
   readonly initialLookbackMs: number;
   readonly retentionSeconds: number;
@@ -144,9 +142,10 @@ export interface PollSummary {
   /** completed: all done; incomplete: something is held back for the next poll; stopped: the poll ended early. */
   outcome: 'completed' | 'incomplete' | 'stopped' | 'skipped';
   reason?: string;
-  checked: { fineTunes: number; batches: number; evaluations: number; endpoints: number; models: number };
+  /** Jobs (and models) each source listed, by the key of sources/index.ts; 0 for a source not followed. */
+  checked: PerSource<number> & { models: number };
   /** Jobs followed until their terminal state is published, after this poll. */
-  followed: { fineTunes: number; batches: number; evaluations: number; endpoints: number };
+  followed: PerSource<number>;
   /** Followed jobs whose progress was read this poll. */
   visited: number;
   /** Finished jobs whose terminal state is still to be delivered. */
@@ -170,8 +169,8 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
   const limits: PollerLimits = { ...DEFAULT_LIMITS, ...deps.config.limits };
   const summary: PollSummary = {
     outcome: 'completed',
-    checked: { fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0, models: 0 },
-    followed: { fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0 },
+    checked: { ...perSource(() => 0), models: 0 },
+    followed: perSource(() => 0),
     visited: 0,
     heldBack: 0,
     published: 0,
@@ -212,6 +211,9 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
   return report(deps, summary, startMs);
 }
 
+/** The sources followed this poll, in the table's order, each with its tracker. */
+type Trackers = ReadonlyMap<JobSourceKey, JobTracker<ListedJob>>;
+
 async function pollSources(
   deps: PollerDeps,
   state: PollerState,
@@ -221,22 +223,56 @@ async function pollSources(
   run: PollRun,
   summary: PollSummary,
 ): Promise<void> {
-  const { config } = deps;
   state.health ??= { v: STATE_VERSION };
-  state.fineTunes ??= freshSourceState(now, config.initialLookbackMs);
-  state.batches ??= freshSourceState(now, config.initialLookbackMs);
-
-  let apiKey: string;
+  startAlwaysOnStates(deps.config, state, now);
+  const apiKey = await readApiKey(deps, run);
+  if (apiKey === undefined) return;
+  const api = pollApi(deps, state, window, limits, apiKey, now);
+  const ctx: PollContext = {
+    api,
+    now,
+    log: deps.log,
+    deliver: (type, createdAt, data) => deliver(deps, window, limits, summary, type, createdAt, data),
+  };
+  const trackers = openTrackers(deps.config, limits, state, ctx, run, now);
   try {
-    apiKey = await deps.getApiKey();
+    for (const tracker of trackers.values()) await tracker.settle();
+    await checkModels(deps.config, state, ctx, run, summary);
+    for (const tracker of trackers.values()) await tracker.follow();
+  } finally {
+    summarizeSources(summary, trackers, api);
+  }
+  if (api.succeeded > 0 && run.stop?.kind !== 'auth') closeAuthIncident(deps, state);
+}
+
+/** An always-on source's state exists from the very first poll, even one that cannot read the key. */
+function startAlwaysOnStates(config: PollerConfig, state: PollerState, now: number): void {
+  for (const row of JOB_SOURCES) {
+    if (row.optIn === undefined) state[row.key] ??= freshSourceState(now, config.initialLookbackMs);
+  }
+}
+
+async function readApiKey(deps: PollerDeps, run: PollRun): Promise<string | undefined> {
+  try {
+    return await deps.getApiKey();
   } catch (err) {
     run.fail(`reading the API key: ${errorName(err)}`);
     run.stopWith(new StopPoll('internal', `could not read the API key: ${errorName(err)}`));
-    return;
+    return undefined;
   }
+}
+
+function pollApi(
+  deps: PollerDeps,
+  state: PollerState,
+  window: PollWindow,
+  limits: PollerLimits,
+  apiKey: string,
+  now: number,
+): PollApi {
   let keyRefused: Promise<void> | undefined;
-  const api = new PollApi({
-    baseUrl: config.apiBaseUrl,
+  return new PollApi({
+    baseUrl: deps.config.apiBaseUrl,
     apiKey,
     clock: deps.clock,
     workDeadlineMs: window.workDeadlineMs,
@@ -248,74 +284,60 @@ async function pollSources(
     // Several requests in flight may be refused at once: one alert.
     onKeyRefused: (status, message) => (keyRefused ??= openAuthIncident(deps, state, status, message, now)),
   });
-  const ctx: PollContext = {
-    api,
-    now,
-    log: deps.log,
-    deliver: (type, createdAt, data) => deliver(deps, window, limits, summary, type, createdAt, data),
-  };
-  const trackerLimits = limits;
-  const fineTunes = new JobTracker(
-    new FineTuneSource({
-      stallAfterMs: config.stallAfterMs,
-      publishWithoutEventsAfter: limits.publishWithoutEventsAfter,
-    }),
-    state.fineTunes,
-    ctx,
-    run,
-    trackerLimits,
-  );
-  const batches = new JobTracker(new BatchSource(config.apiBaseUrl), state.batches, ctx, run, trackerLimits);
-  let evaluations: JobTracker<ListedJob> | undefined;
-  let endpoints: JobTracker<ListedJob> | undefined;
-  if (config.evaluations) {
-    state.evaluations ??= freshSourceState(now, config.initialLookbackMs);
-    evaluations = new JobTracker(new EvaluationSource(), state.evaluations, ctx, run, trackerLimits);
-  }
-  if (config.endpoints) {
-    state.endpoints ??= freshSourceState(now, config.initialLookbackMs);
-    endpoints = new JobTracker(new EndpointSource(), state.endpoints, ctx, run, trackerLimits);
-  }
-  const trackers = [fineTunes, batches, evaluations, endpoints].filter(
-    (t): t is JobTracker<ListedJob> => t !== undefined,
-  );
+}
 
-  try {
-    for (const tracker of trackers) await tracker.settle();
-    if (config.watchModels.length > 0 && run.canStart()) {
-      state.models ??= freshModelsState();
-      try {
-        const models = await watchModels(ctx, state.models, {
-          watchModels: config.watchModels,
-          modelInfo: config.modelInfo,
-          missingForMs: config.modelMissingMs,
-        });
-        summary.checked.models = models.listed;
-        if (models.neverListed.length > 0) summary.notListed = models.neverListed;
-      } catch (err) {
-        if (err instanceof StopPoll) run.stopWith(err);
-        else run.fail(`models: ${err instanceof RequestFailed ? err.message : errorName(err)}`);
-      }
-    }
-    for (const tracker of trackers) await tracker.follow();
-  } finally {
-    summary.requests = api.requests;
-    summary.checked.fineTunes = fineTunes.listed ?? 0;
-    summary.checked.batches = batches.listed ?? 0;
-    summary.checked.evaluations = evaluations?.listed ?? 0;
-    summary.checked.endpoints = endpoints?.listed ?? 0;
-    summary.followed = {
-      fineTunes: fineTunes.followed(),
-      batches: batches.followed(),
-      evaluations: evaluations?.followed() ?? 0,
-      endpoints: endpoints?.followed() ?? 0,
-    };
-    summary.visited = trackers.reduce((n, t) => n + t.visited, 0);
-    summary.heldBack = trackers.reduce((n, t) => n + t.heldBack(), 0);
-    const incomplete = trackers.filter((t) => t.incomplete).map((t) => `${t.name}: ${t.incomplete}`);
-    if (incomplete.length > 0) summary.incomplete = incomplete;
+/** One tracker per source followed: every always-on one, and the opt-in ones the config turns on. */
+function openTrackers(
+  config: PollerConfig,
+  limits: PollerLimits,
+  state: PollerState,
+  ctx: PollContext,
+  run: PollRun,
+  now: number,
+): Trackers {
+  const trackers = new Map<JobSourceKey, JobTracker<ListedJob>>();
+  for (const row of JOB_SOURCES) {
+    if (!isEnabled(row, config.sources)) continue;
+    const part = (state[row.key] ??= freshSourceState(now, config.initialLookbackMs));
+    trackers.set(row.key, new JobTracker(row.make(config, limits), part, ctx, run, limits));
   }
-  if (api.succeeded > 0 && run.stop?.kind !== 'auth') closeAuthIncident(deps, state);
+  return trackers;
+}
+
+/** Watched models: listed once a poll, after the job sources' listings, while the poll may still start work. */
+async function checkModels(
+  config: PollerConfig,
+  state: PollerState,
+  ctx: PollContext,
+  run: PollRun,
+  summary: PollSummary,
+): Promise<void> {
+  if (config.watchModels.length === 0 || !run.canStart()) return;
+  state.models ??= freshModelsState();
+  try {
+    const models = await watchModels(ctx, state.models, {
+      watchModels: config.watchModels,
+      modelInfo: config.modelInfo,
+      missingForMs: config.modelMissingMs,
+    });
+    summary.checked.models = models.listed;
+    if (models.neverListed.length > 0) summary.notListed = models.neverListed;
+  } catch (err) {
+    if (err instanceof StopPoll) run.stopWith(err);
+    else run.fail(`models: ${err instanceof RequestFailed ? err.message : errorName(err)}`);
+  }
+}
+
+/** What the sources did, into the summary: its keys keep their order (the log line's JSON is unchanged). */
+function summarizeSources(summary: PollSummary, trackers: Trackers, api: PollApi): void {
+  summary.requests = api.requests;
+  for (const row of JOB_SOURCES) summary.checked[row.key] = trackers.get(row.key)?.listed ?? 0;
+  summary.followed = perSource((row) => trackers.get(row.key)?.followed() ?? 0);
+  const all = [...trackers.values()];
+  summary.visited = all.reduce((n, t) => n + t.visited, 0);
+  summary.heldBack = all.reduce((n, t) => n + t.heldBack(), 0);
+  const incomplete = all.filter((t) => t.incomplete).map((t) => `${t.name}: ${t.incomplete}`);
+  if (incomplete.length > 0) summary.incomplete = incomplete;
 }
 
 async function deliver(

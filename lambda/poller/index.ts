@@ -14,7 +14,7 @@ import {
 } from '../shared/sdk-config';
 import { readSecret } from '../shared/secret-value';
 import { realClock } from '../shared/together-api';
-import { listedJobsFor, readPollerEnv } from './config';
+import { pollerConfig, readPollerEnv } from './config';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from './core';
 import { DynamoPollerStateStore } from './state';
 
@@ -29,21 +29,7 @@ let deps: PollerDeps | undefined;
 function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
   const config = readPollerEnv(env);
   return {
-    config: {
-      apiBaseUrl: config.apiBaseUrl,
-      apiKeySecretName: config.apiKeySecretName,
-      watchModels: config.watchModels,
-      modelInfo: config.modelInfo,
-      stallAfterMs: config.stallAfterMs,
-      modelMissingMs: config.modelMissingMs,
-      evaluations: config.evaluations,
-      endpoints: config.endpoints,
-      initialLookbackMs: config.initialLookbackMs,
-      retentionSeconds: config.retentionSeconds,
-      metrics: { namespace: config.metricsNamespace, service: config.metricsService },
-      // What bounds the poll's memory: the jobs a listing keeps.
-      limits: { maxListedItems: listedJobsFor(config.memoryMb) },
-    },
+    config: pollerConfig(config),
     store: new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope)),
     state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>
       stdoutLogger({ level: 'WARN', message: 'poller state', part, why }),

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CLAIM_SCOPE_PATTERN, pollerStatePrefix } from '../../lib/claim-keys';
+import { JOB_SOURCES, JobSourceKey } from './sources';
 
 /**
  * The poller's memory, kept in the dedupe table beside the claims. Every key is `poller#<scope>#...`, where the
@@ -83,25 +84,20 @@ export interface PollHealth {
   authIncident?: { openedAt: string; status: number };
 }
 
-export interface PollerState {
-  fineTunes?: JobSourceState;
-  batches?: JobSourceState;
-  evaluations?: JobSourceState;
-  endpoints?: JobSourceState;
+/** One part per job source (sources/index.ts: `fineTunes`, `batches`, ...), then the watched models and the health. */
+export interface PollerState extends Partial<Record<JobSourceKey, JobSourceState>> {
   models?: ModelsState;
   health?: PollHealth;
 }
 
 export type StatePart = keyof PollerState;
-const PARTS: readonly StatePart[] = ['fineTunes', 'batches', 'evaluations', 'endpoints', 'models', 'health'];
-const PART_KEYS: Record<StatePart, string> = {
-  fineTunes: 'fine-tunes',
-  batches: 'batches',
-  evaluations: 'evaluations',
-  endpoints: 'endpoints',
-  models: 'models',
-  health: 'health',
-};
+/** Each part is one item, named by its source's `item` (`fine-tunes`), or `models` and `health`. */
+const PARTS: readonly StatePart[] = [...JOB_SOURCES.map((s) => s.key), 'models', 'health'];
+const PART_KEYS = Object.fromEntries([
+  ...JOB_SOURCES.map((s) => [s.key, s.item]),
+  ['models', 'models'],
+  ['health', 'health'],
+]) as Record<StatePart, string>;
 
 export interface PollerStateStore {
   /** True when this poll may run: no other poll holds an unexpired lease. */

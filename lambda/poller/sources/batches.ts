@@ -1,15 +1,7 @@
+import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import {
-  deadlineTime,
-  eventTime,
-  isObject,
-  notThatJob,
-  iso,
-  MAX_ERROR_MESSAGE,
-  pastTime,
-  ReadAt,
-} from './common';
+import { deadlineTime, eventTime, notThatJob, iso, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Batches: `GET /batches` lists them, `GET /batches/{id}` finds one the listing dropped. One outcome, `batch.done`,

@@ -2,9 +2,6 @@ import { RequestFailed } from '../api';
 
 /** Small readers shared by the sources: Together's answers are checked field by field, never trusted whole. */
 
-export const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** What a reader of Together's answers needs of the poll: its time (an object: `.map(reader)` cannot pass an index). */
 export interface ReadAt {
   readonly now: number;

@@ -1,7 +1,8 @@
+import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { eventTime, isObject, notThatJob, iso, pastTime, ReadAt } from './common';
+import { eventTime, notThatJob, iso, pastTime, ReadAt } from './common';
 
 /**
  * Your dedicated endpoints (opt-in): `GET /endpoints?type=dedicated&mine=true` lists them, `GET /endpoints/{id}`

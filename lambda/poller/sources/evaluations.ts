@@ -1,6 +1,7 @@
+import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, ListRequest, PollContext } from '../tracker';
-import { eventTime, isObject, iso, notThatJob, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import { eventTime, iso, notThatJob, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Evaluation jobs (opt-in): `GET /evaluation?limit=100` lists the newest, `GET /evaluation/{id}` finds a followed

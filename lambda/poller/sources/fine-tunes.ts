@@ -1,16 +1,8 @@
+import { isObject } from '../../shared/guards';
 import { RequestFailed, StopPoll } from '../api';
 import { FollowedJob, JobSourceState } from '../state';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import {
-  eventTime,
-  isObject,
-  notThatJob,
-  iso,
-  isRealTime,
-  MAX_ERROR_MESSAGE,
-  pastTime,
-  ReadAt,
-} from './common';
+import { eventTime, notThatJob, iso, isRealTime, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Fine-tunes: `GET /fine-tunes` lists them (FinetuneResponseTruncated, `events` optional), `GET /fine-tunes/{id}`

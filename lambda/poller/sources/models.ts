@@ -1,7 +1,8 @@
+import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { ModelsState, STATE_VERSION } from '../state';
 import { Deferred, PollContext } from '../tracker';
-import { isObject, iso } from './common';
+import { iso } from './common';
 
 /**
  * Watched models: a model once listed by `GET /models` and then missing from it for `missingForMs` is published

@@ -96,7 +96,7 @@ test('a completed fine-tune gets one endpoint; the poller follows it PENDING -> 
     },
   ]);
   const endpoint = together.jobs.endpoints[0];
-  const withEndpoints = h.deps({ config: { ...h.deps().config, endpoints: true } });
+  const withEndpoints = h.deps({ config: { ...h.deps().config, sources: { endpoints: true } } });
   clock.t = T0 + MINUTE;
   await h.runPoll(withEndpoints);
   endpoint.state = 'STARTING';
@@ -125,7 +125,7 @@ test('a completed fine-tune gets one endpoint; the poller follows it PENDING -> 
 
 test('an endpoint that goes to ERROR is one endpoint.failed', async () => {
   await deploy(completed('ft-2'));
-  const withEndpoints = h.deps({ config: { ...h.deps().config, endpoints: true } });
+  const withEndpoints = h.deps({ config: { ...h.deps().config, sources: { endpoints: true } } });
   clock.t = T0 + MINUTE;
   await h.runPoll(withEndpoints);
   together.jobs.endpoints[0].state = 'ERROR';

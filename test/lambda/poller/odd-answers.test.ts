@@ -1,9 +1,9 @@
-import { fineTune, fineTuneEvent, MINUTE, T0 } from './support/together-fixtures';
-import { TOGETHER_ERROR } from './support/fake-together';
-import { pollerHarness } from './support/poller-harness';
+import { fineTune, fineTuneEvent, MINUTE, T0 } from '../../support/together-fixtures';
+import { TOGETHER_ERROR } from '../../support/fake-together';
+import { pollerHarness } from '../../support/poller-harness';
 
 /**
- * What the property test against Prism's random Together (test/poller-prism.test.ts) showed, pinned down against
+ * What the property test against Prism's random Together (test/lambda/poller/prism.test.ts) showed, pinned down against
  * the hand-written fake: answers for another job, text over several lines, and many followed jobs that keep
  * failing once the listing drops them.
  */

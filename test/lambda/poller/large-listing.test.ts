@@ -1,7 +1,7 @@
-import { fineTuneId, fineTuneListing } from './support/fine-tune-listing';
-import { answerErrors } from './support/openapi';
-import { pollerHarness } from './support/poller-harness';
-import { batch, HOUR, T0 } from './support/together-fixtures';
+import { fineTuneId, fineTuneListing } from '../../support/fine-tune-listing';
+import { answerErrors } from '../../support/openapi';
+import { pollerHarness } from '../../support/poller-harness';
+import { batch, HOUR, T0 } from '../../support/together-fixtures';
 
 const B1 = '0b7c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b';
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { outcomeKey, TogetherEnvelope, validateEnvelope } from '../lib/events';
-import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../lambda/poller/core';
-import { DynamoPollerStateStore, JobSourceState, PollerState } from '../lambda/poller/state';
-import { DynamoIdempotencyStore } from '../lambda/shared/idempotency';
-import { LogLine } from '../lambda/shared/log';
-import { ApiClock } from '../lambda/shared/together-api';
-import { LocalDynamo, startDynalite } from './support/dynalite';
-import { PrismMock, startPrism, TOGETHER_SPEC } from './support/prism';
+import { outcomeKey, TogetherEnvelope, validateEnvelope } from '../../../lib/events';
+import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../../lambda/poller/core';
+import { DynamoPollerStateStore, JobSourceState, PollerState } from '../../../lambda/poller/state';
+import { DynamoIdempotencyStore } from '../../../lambda/shared/idempotency';
+import { LogLine } from '../../../lambda/shared/log';
+import { ApiClock } from '../../../lambda/shared/together-api';
+import { LocalDynamo, startDynalite } from '../../support/dynalite';
+import { PrismMock, startPrism, TOGETHER_SPEC } from '../../support/prism';
 
 /**
  * A property test of the poller against Prism's dynamic mock of Together's own API description: every answer is
@@ -185,8 +185,7 @@ test(`${POLLS} polls of a random Together with every source on: no throw, catalo
       modelInfo: { dolor: { replacementModel: 'ipsum', sunsetDate: '2027-03-01' } },
       stallAfterMs: 5 * MINUTE,
       modelMissingMs: 2 * MINUTE,
-      evaluations: true,
-      endpoints: true,
+      sources: { evaluations: true, endpoints: true },
       initialLookbackMs: 60 * MINUTE,
       retentionSeconds: 7 * 86400,
       metrics: { namespace: 'TogetherWebhooks', service: 'prism-test' },

@@ -1,17 +1,26 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { gunzipSync } from 'node:zlib';
-import { PollerDeps, PollWindow, pollWindow, RESERVES } from '../lambda/poller/core';
-import { DynamoPollerStateStore, STATE_VERSION, stateKey } from '../lambda/poller/state';
+import { PollerDeps, PollWindow, pollWindow, RESERVES } from '../../../lambda/poller/core';
+import { DynamoPollerStateStore, STATE_VERSION, stateKey } from '../../../lambda/poller/state';
 import { randomUUID } from 'node:crypto';
-import { handleWebhook } from '../lambda/verifier/core';
-import { FakeTogether, TOGETHER_ERROR } from './support/fake-together';
-import { answerErrors, describedPath } from './support/openapi';
-import { pollerHarness, WATCHED } from './support/poller-harness';
-import { envelope, signedRequest } from './support/signing';
-import { batch, fineTune, fineTuneEvent, HOUR, iso, MINUTE, model, T0 } from './support/together-fixtures';
-import { CLAIM_SCOPE, harness } from './support/verifier-harness';
-import { outcomeClaimId } from '../lib/claim-keys';
+import { handleWebhook } from '../../../lambda/verifier/core';
+import { FakeTogether, TOGETHER_ERROR } from '../../support/fake-together';
+import { answerErrors, describedPath } from '../../support/openapi';
+import { pollerHarness, WATCHED } from '../../support/poller-harness';
+import { envelope, signedRequest } from '../../support/signing';
+import {
+  batch,
+  fineTune,
+  fineTuneEvent,
+  HOUR,
+  iso,
+  MINUTE,
+  model,
+  T0,
+} from '../../support/together-fixtures';
+import { CLAIM_SCOPE, harness } from '../../support/verifier-harness';
+import { outcomeClaimId } from '../../../lib/claim-keys';
 
 /**
  * Issue 8: the poller never loses an outcome. Each defect the issue names, scripted over several polls against

@@ -1,7 +1,7 @@
 import { App, aws_secretsmanager as secretsmanager, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { PollerOptions, TogetherWebhooks, TogetherWebhooksProps } from '../lib';
-import { actionsOf, functionStatements, resourcesFor } from './support/iam';
+import { PollerOptions, TogetherWebhooks, TogetherWebhooksProps } from '../../lib';
+import { actionsOf, functionStatements, resourcesFor } from '../support/iam';
 
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:together/api-key-AbCdEf';
 
@@ -192,4 +192,30 @@ test("memorySize sets the poller function's memory: 256 MB unless raised", () =>
     )?.Properties.MemorySize;
   expect(memoryOf(synth().t)).toBe(256);
   expect(memoryOf(synth({ memorySize: 1769 }).t)).toBe(1769);
+});
+
+test('the opt-in sources: each flag written only when its prop turns it on; the defaults as the poller assumes them', () => {
+  const variables = (t: Template) =>
+    Object.values(t.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties.Description).startsWith('Polls Together AI jobs'),
+    )!.Properties.Environment.Variables as Record<string, unknown>;
+  const off = variables(synth().t);
+  expect(off).not.toHaveProperty('EVALUATIONS');
+  expect(off).not.toHaveProperty('ENDPOINTS');
+  expect(off).toMatchObject({
+    STALL_AFTER_MINUTES: '360',
+    MODEL_MISSING_MINUTES: '60',
+    INITIAL_LOOKBACK_MINUTES: '60',
+    RETENTION_DAYS: '7',
+  });
+  expect(variables(synth({ evaluations: true, endpoints: true }).t)).toMatchObject({
+    EVALUATIONS: 'true',
+    ENDPOINTS: 'true',
+  });
+  // Turned on after construction (TogetherAutoDeploy does), before synth.
+  const app = new App({ builtinCloudFormationValidation: false });
+  const stack = new Stack(app, 'Poll', { env: { account: '111111111111', region: 'us-east-1' } });
+  const apiKey = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', API_KEY_ARN);
+  new TogetherWebhooks(stack, 'Hooks', { poller: { apiKey, evaluations: true } }).poller!.followEndpoints();
+  expect(variables(Template.fromStack(stack))).toMatchObject({ EVALUATIONS: 'true', ENDPOINTS: 'true' });
 });

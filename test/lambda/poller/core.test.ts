@@ -1,12 +1,21 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { DynamoPollerStateStore, PollerStateStore } from '../lambda/poller/state';
-import { handleWebhook } from '../lambda/verifier/core';
-import { TOGETHER_ERROR } from './support/fake-together';
-import { answerErrors, describedPath, responseErrors } from './support/openapi';
-import { pollerHarness, TOPIC } from './support/poller-harness';
-import { envelope, signedRequest } from './support/signing';
-import { batch, fineTune, fineTuneEvent, HOUR, iso, MINUTE, model, T0 } from './support/together-fixtures';
-import { harness } from './support/verifier-harness';
+import { DynamoPollerStateStore, PollerStateStore } from '../../../lambda/poller/state';
+import { handleWebhook } from '../../../lambda/verifier/core';
+import { TOGETHER_ERROR } from '../../support/fake-together';
+import { answerErrors, describedPath, responseErrors } from '../../support/openapi';
+import { pollerHarness, TOPIC } from '../../support/poller-harness';
+import { envelope, signedRequest } from '../../support/signing';
+import {
+  batch,
+  fineTune,
+  fineTuneEvent,
+  HOUR,
+  iso,
+  MINUTE,
+  model,
+  T0,
+} from '../../support/together-fixtures';
+import { harness } from '../../support/verifier-harness';
 
 const B1 = '0b7c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b';
 const B2 = '1c8d4b63-2e3f-4071-9bac-1d2e3f4a5b6c';

@@ -1,6 +1,6 @@
-import { DynamoPollerStateStore, PollerState } from '../lambda/poller/state';
-import { deadlineTime, eventTime, pastTime } from '../lambda/poller/sources/common';
-import { pollerHarness } from './support/poller-harness';
+import { DynamoPollerStateStore, PollerState } from '../../../lambda/poller/state';
+import { deadlineTime, eventTime, pastTime } from '../../../lambda/poller/sources/common';
+import { pollerHarness } from '../../support/poller-harness';
 import {
   batch,
   dedicatedEndpoint,
@@ -11,7 +11,7 @@ import {
   iso,
   MINUTE,
   T0,
-} from './support/together-fixtures';
+} from '../../support/together-fixtures';
 
 /**
  * Times Together's answers may carry that are no time at all: unreadable text, placeholders (Go's zero time,
@@ -30,7 +30,8 @@ const pollAt = (t: number, d = h.deps()) => {
   clock.t = t;
   return h.runPoll(d);
 };
-const withSources = () => h.deps({ config: { ...h.deps().config, evaluations: true, endpoints: true } });
+const withSources = () =>
+  h.deps({ config: { ...h.deps().config, sources: { evaluations: true, endpoints: true } } });
 const store = () => new DynamoPollerStateStore(h.dynamo.client, h.table, 'test-scope');
 const loadState = () => store().load();
 

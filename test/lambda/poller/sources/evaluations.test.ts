@@ -1,12 +1,12 @@
-import { answerErrors, describedPath } from './support/openapi';
-import { pollerHarness } from './support/poller-harness';
-import { evaluation, HOUR, MINUTE, T0 } from './support/together-fixtures';
+import { answerErrors, describedPath } from '../../../support/openapi';
+import { pollerHarness } from '../../../support/poller-harness';
+import { evaluation, HOUR, MINUTE, T0 } from '../../../support/together-fixtures';
 
 /** Issue 12, recipe 5: Together's evaluation jobs through the poller, with the same exactly-once rules as fine-tunes. */
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withEvaluations = () => h.deps({ config: { ...h.deps().config, evaluations: true } });
+const withEvaluations = () => h.deps({ config: { ...h.deps().config, sources: { evaluations: true } } });
 
 async function pollAt(ms: number) {
   clock.t = ms;

@@ -1,4 +1,4 @@
-import { listedJobsFor, readPollerEnv } from '../lambda/poller/config';
+import { listedJobsFor, readPollerEnv } from '../../../lambda/poller/config';
 
 const base = {
   TABLE_NAME: 'dedupe',
@@ -39,12 +39,33 @@ test.each([
   [{ WATCH_MODELS: '[1]' }, /WATCH_MODELS has the wrong shape/],
   [{ MODEL_INFO: '[]' }, /MODEL_INFO has the wrong shape/],
   [{ STALL_AFTER_MINUTES: 'soon' }, /STALL_AFTER_MINUTES must be a number of minutes, got "soon"/],
+  // Claims kept for NaN or no days would expire at once or never.
+  [{ RETENTION_DAYS: 'week' }, /RETENTION_DAYS must be a positive number of days, got "week"/],
+  [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS must be a positive number of days, got "0"/],
+  [{ RETENTION_DAYS: '-1' }, /RETENTION_DAYS must be a positive number of days, got "-1"/],
+  [{ EVALUATIONS: 'yes' }, /EVALUATIONS must be "true" or "false", got "yes"/],
   [
     { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: 'lots' },
     /AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a whole number of MB, got "lots"/,
   ],
 ])('%j is refused with what was wrong', (override, message) => {
   expect(() => readPollerEnv({ ...base, ...override })).toThrow(message);
+});
+
+test('a fractional retention is kept to the second', () => {
+  expect(readPollerEnv({ ...base, RETENTION_DAYS: '0.5' }).retentionSeconds).toBe(43_200);
+});
+
+test('the opt-in sources follow their flags; fine-tunes and batches need none', () => {
+  expect(readPollerEnv(base).sources).toEqual({ evaluations: false, endpoints: false });
+  expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({
+    evaluations: true,
+    endpoints: false,
+  });
+  expect(readPollerEnv({ ...base, ENDPOINTS: 'true', EVALUATIONS: 'false' }).sources).toEqual({
+    evaluations: false,
+    endpoints: true,
+  });
 });
 
 test('http to this machine is allowed (local fakes and tests)', () => {

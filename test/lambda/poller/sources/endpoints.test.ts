@@ -1,12 +1,12 @@
-import { answerErrors, describedPath } from './support/openapi';
-import { pollerHarness } from './support/poller-harness';
-import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from './support/together-fixtures';
+import { answerErrors, describedPath } from '../../../support/openapi';
+import { pollerHarness } from '../../../support/poller-harness';
+import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from '../../../support/together-fixtures';
 
 /** Issue 12, recipe 1: dedicated endpoints followed by the poller, PENDING -> STARTING -> STARTED, and ERROR. */
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withEndpoints = () => h.deps({ config: { ...h.deps().config, endpoints: true } });
+const withEndpoints = () => h.deps({ config: { ...h.deps().config, sources: { endpoints: true } } });
 
 async function pollAt(ms: number) {
   clock.t = ms;

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ListingOptions, PollApi, PollApiOptions, RequestFailed, StopPoll } from '../lambda/poller/api';
-import { realClock } from '../lambda/shared/together-api';
+import { ListingOptions, PollApi, PollApiOptions, RequestFailed, StopPoll } from '../../../lambda/poller/api';
+import { realClock } from '../../../lambda/shared/together-api';
 
 /**
  * PollApi.list, the streamed read of GET /fine-tunes, against a server on 127.0.0.1 that answers however a test

@@ -1,0 +1,69 @@
+import { isEnabled, JOB_SOURCES, perSource } from '../../../../lambda/poller/sources';
+import { stateKey } from '../../../../lambda/poller/state';
+import { sourceSwitches } from '../../../../bin/cli/listen';
+import { pollerHarness } from '../../../support/poller-harness';
+
+const h = pollerHarness();
+
+test('the job sources, in the order they are polled and summarized; two opt-in, each by its flag', () => {
+  expect(JOB_SOURCES.map(({ key, item, optIn }) => ({ key, item, optIn }))).toEqual([
+    { key: 'fineTunes', item: 'fine-tunes', optIn: undefined },
+    { key: 'batches', item: 'batches', optIn: undefined },
+    { key: 'evaluations', item: 'evaluations', optIn: 'EVALUATIONS' },
+    { key: 'endpoints', item: 'endpoints', optIn: 'ENDPOINTS' },
+  ]);
+  expect(JOB_SOURCES.filter((row) => isEnabled(row, {})).map((row) => row.key)).toEqual([
+    'fineTunes',
+    'batches',
+  ]);
+  expect(JOB_SOURCES.filter((row) => isEnabled(row, { endpoints: true })).map((row) => row.key)).toEqual([
+    'fineTunes',
+    'batches',
+    'endpoints',
+  ]);
+  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints']);
+  expect(perSource((row) => row.item)).toEqual({
+    fineTunes: 'fine-tunes',
+    batches: 'batches',
+    evaluations: 'evaluations',
+    endpoints: 'endpoints',
+  });
+});
+
+test('the state items keep their keys: poller#<scope>#<item>', () => {
+  expect(
+    ['fineTunes', 'batches', 'evaluations', 'endpoints', 'models', 'health', 'lease'].map((p) =>
+      stateKey('s', p as 'lease'),
+    ),
+  ).toEqual([
+    'poller#s#fine-tunes',
+    'poller#s#batches',
+    'poller#s#evaluations',
+    'poller#s#endpoints',
+    'poller#s#models',
+    'poller#s#health',
+    'poller#s#lease',
+  ]);
+});
+
+test("the poll's log line keeps its keys in their order, opt-in sources counted as 0 when off", async () => {
+  const summary = await h.runPoll();
+  expect(Object.keys(summary.checked)).toEqual([
+    'fineTunes',
+    'batches',
+    'evaluations',
+    'endpoints',
+    'models',
+  ]);
+  expect(Object.keys(summary.followed)).toEqual(['fineTunes', 'batches', 'evaluations', 'endpoints']);
+  const line = h.logs.find((l) => l.message === 'poll')!;
+  expect(Object.keys(line).slice(0, 6)).toEqual([
+    'level',
+    'message',
+    'outcome',
+    'checked',
+    'followed',
+    'visited',
+  ]);
+  expect(line.checked).toEqual({ fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0, models: 0 });
+});
