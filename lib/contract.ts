@@ -90,6 +90,14 @@ export interface TogetherApiEnvironment {
   readonly API_BASE_URL?: string;
 }
 
+/** Set by Lambda itself, never by a construct: every handler's reader may ask for these. */
+export interface LambdaRuntimeEnvironment {
+  /** The `Service` dimension of a handler's metrics when `METRICS_SERVICE` is unset. */
+  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
+  /** The function's memory, MB. */
+  readonly AWS_LAMBDA_FUNCTION_MEMORY_SIZE?: string;
+}
+
 /** What a handler that emits EMF metrics reads. */
 export interface MetricsEnvironment {
   /** Default `DEFAULT_METRICS_NAMESPACE`. */
@@ -107,8 +115,6 @@ export interface VerifierEnvironment extends ClaimsEnvironment, MetricsEnvironme
   /** Default `DEFAULTS.secretCacheTtlSeconds`. */
   readonly SECRET_CACHE_TTL_SECONDS?: string;
   readonly EVENT_BUS_NAME: string;
-  /** Set by Lambda itself, never by the construct: the `Service` dimension when `METRICS_SERVICE` is unset. */
-  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
 }
 
 /** lambda/poller. */
@@ -130,10 +136,6 @@ export interface PollerEnvironment
   readonly MODEL_MISSING_MINUTES?: string;
   /** Minutes; default `DEFAULTS.initialLookbackMinutes`. */
   readonly INITIAL_LOOKBACK_MINUTES?: string;
-  /** Set by Lambda, never by the construct: the function's memory, MB (bounds the jobs a listing keeps). */
-  readonly AWS_LAMBDA_FUNCTION_MEMORY_SIZE?: string;
-  /** Set by Lambda, never by the construct: the metrics' `Service` when METRICS_SERVICE is unset. */
-  readonly AWS_LAMBDA_FUNCTION_NAME?: string;
 }
 
 /**

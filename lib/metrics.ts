@@ -15,7 +15,10 @@ export interface LibraryMetricSpec {
 }
 
 /** Every construct's metrics are built here: the spec's defaults, then the caller's options, which win. */
-export function libraryMetric(spec: LibraryMetricSpec, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+export function libraryMetric(
+  spec: LibraryMetricSpec,
+  options: cloudwatch.MetricOptions = {},
+): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: spec.namespace ?? DEFAULT_METRICS_NAMESPACE,
     metricName: spec.metricName,

@@ -7,14 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import {
-  BatchResultsDeps,
-  BatchTally,
-  collectBatchResults,
-  LineSplitter,
-  S3Ops,
-  togetherFileOpener,
-} from '../../lambda/batch-results/core';
+import { BatchResultsDeps, collectBatchResults } from '../../lambda/batch-results/core';
+import { togetherFileOpener } from '../../lambda/batch-results/download';
+import { BatchTally, LineSplitter } from '../../lambda/batch-results/lines';
+import { S3Ops } from '../../lambda/batch-results/s3-writer';
 import { openHttpStream } from '../../lambda/shared/http';
 import { DynamoIdempotencyStore } from '../../lambda/shared/idempotency';
 import { benchDynamoClient } from './dynamo';

@@ -5,7 +5,7 @@
  * so the process that forks the measured copies must stay small. Driven over IPC.
  */
 import { createServer } from 'node:http';
-import { PART_BYTES } from '../../lambda/batch-results/core';
+import { PART_BYTES } from '../../lambda/batch-results/s3-writer';
 import { batchOutput } from '../../test/support/batch-results-fixtures';
 import { startDynalite } from '../../test/support/dynalite';
 import { listenOnLoopback, serveUntilStopped } from './serve';

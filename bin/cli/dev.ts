@@ -18,6 +18,7 @@ import { SecretCache } from '../../lambda/verifier/secrets';
 import { SchemeName } from '../../lambda/verifier/signature';
 import { checkUrl, flag, ParsedArgs, positiveInt, UsageError } from './args';
 import { Io } from './io';
+import { listedCounts } from './listen';
 import { LocalBus } from './local-bus';
 import { LocalTable, startLocalTable } from './local-table';
 import { scheme } from './sign';
@@ -232,7 +233,7 @@ async function pollUntil(signal: AbortSignal, pipeline: Pipeline): Promise<void>
   while (!signal.aborted) {
     const s = await poll(deps, pollWindow(Date.now(), 90_000, RESERVES));
     pipeline.io.err(
-      `poller: ${s.outcome}; ${s.checked.fineTunes} fine-tunes, ${s.checked.batches} batches; ${s.published} published` +
+      `poller: ${s.outcome}; ${listedCounts(s)}; ${s.published} published` +
         `${s.reason ? `; ${s.reason}` : ''}`,
     );
     await sleep(pipeline.settings.intervalMs, signal);

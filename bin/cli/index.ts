@@ -5,7 +5,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { ArgSpec, parseArgs, UsageError } from './args';
 import { dev } from './dev';
 import { Io, processIo } from './io';
-import { listen } from './listen';
+import { listen, sourceSwitches } from './listen';
 import { send, sign, verify } from './sign';
 
 /** together-webhooks: sign, send and verify webhooks, run the pipeline locally, and listen to Together. */
@@ -66,7 +66,9 @@ ${SCHEME}`,
   },
   listen: {
     summary: 'poll your Together account and forward each outcome as a signed webhook',
-    usage: `together-webhooks listen [--forward-to URL --secret S] [--api-base-url URL] [--state FILE] [--interval SECONDS] [--evaluations] [--endpoints] [--once]
+    usage: `together-webhooks listen [--forward-to URL --secret S] [--api-base-url URL] [--state FILE] [--interval SECONDS] ${sourceSwitches()
+      .map((s) => `[--${s}] `)
+      .join('')}[--once]
 
 Polls Together's jobs API (TOGETHER_API_KEY) with the poller's own core: the same events and dedupe keys the
 deployed poller makes. Each outcome is POSTed, signed, to --forward-to (e.g. the URL npm start prints), or printed
@@ -77,7 +79,7 @@ twice. --watch-model ID (repeatable) watches a model for deprecation; --evaluati
 ${SCHEME}`,
     spec: {
       values: ['forward-to', 'secret', 'api-base-url', 'state', 'interval', 'scheme', 'watch-model'],
-      switches: ['once', 'evaluations', 'endpoints'],
+      switches: ['once', ...sourceSwitches()],
     },
     run: (args, io) => listen(args, io),
   },

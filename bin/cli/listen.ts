@@ -199,13 +199,17 @@ function producedHere(type: string): boolean {
   return isCatalogueType(type) && eventSpec(type).producer !== undefined;
 }
 
+/** Every always-on source, and an opt-in one when it listed something: `3 fine-tunes, 0 batches, 2 evaluations`. */
+export function listedCounts(s: PollSummary): string {
+  return JOB_SOURCES.filter((row) => row.optIn === undefined || s.checked[row.key])
+    .map((row) => `${s.checked[row.key]} ${row.item}`)
+    .join(', ');
+}
+
 function describe(s: PollSummary): string {
   const parts = [
     `poll ${s.outcome}`,
-    // Every always-on source, and an opt-in one when it listed something: `3 fine-tunes, 0 batches, 2 evaluations`.
-    JOB_SOURCES.filter((row) => row.optIn === undefined || s.checked[row.key])
-      .map((row) => `${s.checked[row.key]} ${row.item}`)
-      .join(', '),
+    listedCounts(s),
     `${s.published} forwarded, ${s.duplicates} already sent`,
     `${Object.values(s.followed).reduce((a, b) => a + b, 0)} followed`,
   ];

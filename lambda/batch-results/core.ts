@@ -335,9 +335,3 @@ export function metricLines(
     })),
   ];
 }
-
-// What bench/support/batch-copy.ts and batch-server.ts import from here; new code imports from the defining file.
-export { BatchTally, LineSplitter } from './lines';
-export { PART_BYTES } from './s3-writer';
-export type { S3Ops } from './s3-writer';
-export { togetherFileOpener } from './download';

@@ -1,4 +1,4 @@
-import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, PollerEnvironment } from '../../lib/contract';
+import { DEFAULTS, PollerEnvironment } from '../../lib/contract';
 import { EnvReader } from '../shared/config';
 import { isObject } from '../shared/guards';
 import type { PollerConfig } from './core';
@@ -63,9 +63,8 @@ export function readPollerEnv(env: Readonly<Record<string, string | undefined>>)
     sources: enabledSources(read),
     initialLookbackMs: read.minutesMs('INITIAL_LOOKBACK_MINUTES', DEFAULTS.initialLookbackMinutes),
     retentionSeconds: read.retentionSeconds(),
-    metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE,
-    metricsService:
-      read.optional('METRICS_SERVICE') ?? read.optional('AWS_LAMBDA_FUNCTION_NAME') ?? 'together-poller',
+    metricsNamespace: read.metricsNamespace(),
+    metricsService: read.metricsService('together-poller'),
     memoryMb: read.number('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', DEFAULTS.pollerMemoryMb, {
       integer: true,
       min: 128,

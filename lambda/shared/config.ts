@@ -1,6 +1,14 @@
 import { CLAIM_SCOPE_PATTERN } from '../../lib/claim-keys';
-import { DEFAULT_TOGETHER_API_BASE_URL, DEFAULTS } from '../../lib/contract';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  DEFAULT_TOGETHER_API_BASE_URL,
+  DEFAULTS,
+  LambdaRuntimeEnvironment,
+} from '../../lib/contract';
 import { checkApiBaseUrl } from './together-api';
+
+/** A variable the construct writes for this handler, or one Lambda sets for every function. */
+type Name<E> = keyof (E & LambdaRuntimeEnvironment) & string;
 
 /**
  * Reads one handler's environment, typed by its interface in lib/contract.ts, so only names the construct writes
@@ -12,12 +20,17 @@ export class EnvReader<E extends object> {
   constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
 
   /** The value, or undefined when absent or empty. */
-  optional(name: keyof E & string): string | undefined {
+  optional(name: Name<E>): string | undefined {
     const value = this.env[name];
     return value === undefined || value === '' ? undefined : value;
   }
 
-  required(name: keyof E & string): string {
+  /** The value as written, where an empty one means something (a key prefix at the bucket's root). */
+  verbatim(name: Name<E>): string | undefined {
+    return this.env[name];
+  }
+
+  required(name: Name<E>): string {
     const value = this.optional(name);
     if (value === undefined) throw new Error(`environment variable ${name} is required`);
     return value;
@@ -25,7 +38,7 @@ export class EnvReader<E extends object> {
 
   /** A finite number at least `min` (default 0), whole when asked; `fallback` when absent. */
   number(
-    name: keyof E & string,
+    name: Name<E>,
     fallback: number | undefined,
     options: { min?: number; positive?: boolean; integer?: boolean; unit?: string } = {},
   ): number {
@@ -43,23 +56,25 @@ export class EnvReader<E extends object> {
       (!options.integer || Number.isInteger(value));
     if (!ok) {
       const what = `${options.positive ? 'a positive' : 'a'}${options.integer ? ' whole' : ''} number`;
-      throw new Error(`${name} must be ${what}${options.unit ? ` of ${options.unit}` : ''}, got "${cut(raw)}"`);
+      throw new Error(
+        `${name} must be ${what}${options.unit ? ` of ${options.unit}` : ''}, got "${cut(raw)}"`,
+      );
     }
     return value;
   }
 
   /** An optional number: undefined when absent, refused when malformed. */
-  optionalNumber(name: keyof E & string, options: { positive?: boolean; integer?: boolean } = {}): number | undefined {
+  optionalNumber(name: Name<E>, options: { positive?: boolean; integer?: boolean } = {}): number | undefined {
     return this.optional(name) === undefined ? undefined : this.number(name, undefined, options);
   }
 
   /** A number of minutes (0 or more), in ms. */
-  minutesMs(name: keyof E & string, fallbackMinutes: number): number {
+  minutesMs(name: Name<E>, fallbackMinutes: number): number {
     return this.number(name, fallbackMinutes, { unit: 'minutes' }) * 60_000;
   }
 
   /** `'true'` or `'false'`; `fallback` when absent. */
-  flag(name: keyof E & string, fallback = false): boolean {
+  flag(name: Name<E>, fallback = false): boolean {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
     if (raw === 'true' || raw === 'false') return raw === 'true';
@@ -67,7 +82,7 @@ export class EnvReader<E extends object> {
   }
 
   /** JSON of the shape `check` accepts; `fallback` when absent. */
-  json<T>(name: keyof E & string, fallback: T, check: (value: unknown) => boolean): T {
+  json<T>(name: Name<E>, fallback: T, check: (value: unknown) => boolean): T {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
     let value: unknown;
@@ -81,16 +96,28 @@ export class EnvReader<E extends object> {
   }
 
   /** A claim or state scope: part of every item key and of the IAM patterns that grant them. */
-  scope(name: keyof E & string): string {
+  scope(name: Name<E>): string {
     const raw = this.required(name);
     if (!CLAIM_SCOPE_PATTERN.test(raw))
       throw new Error(`${name} must be 1-100 letters, digits, '_', '.' or '-', got "${cut(raw)}"`);
     return raw;
   }
 
+  /** The metrics' namespace: `METRICS_NAMESPACE`, else the library's. */
+  metricsNamespace(this: EnvReader<{ METRICS_NAMESPACE?: string }>): string {
+    return this.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE;
+  }
+
+  /** The metrics' `Service` dimension: `METRICS_SERVICE`, else the function's name, else `fallback`. */
+  metricsService(this: EnvReader<{ METRICS_SERVICE?: string }>, fallback: string): string {
+    return this.optional('METRICS_SERVICE') ?? this.optional('AWS_LAMBDA_FUNCTION_NAME') ?? fallback;
+  }
+
   /** How long claims are kept: `RETENTION_DAYS` (positive, fractional allowed), in whole seconds. */
   retentionSeconds(this: EnvReader<{ RETENTION_DAYS?: string }>): number {
-    return Math.round(this.number('RETENTION_DAYS', DEFAULTS.retentionDays, { positive: true, unit: 'days' }) * 86400);
+    return Math.round(
+      this.number('RETENTION_DAYS', DEFAULTS.retentionDays, { positive: true, unit: 'days' }) * 86400,
+    );
   }
 
   /** Together's API base URL: https, or http on loopback only. */

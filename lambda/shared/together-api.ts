@@ -1,4 +1,3 @@
-import { DEFAULT_TOGETHER_API_BASE_URL } from '../../lib/contract';
 import { sendHttp } from './http';
 import { isObject } from './guards';
 
@@ -7,12 +6,6 @@ import { isObject } from './guards';
  * request timeouts, and retries with exponential backoff and full jitter on 429 and 5xx, honouring
  * `retry-after-ms` / `Retry-After`, never past a deadline. Shared by the registration handler and the poller.
  */
-
-/**
- * @deprecated Use `DEFAULT_TOGETHER_API_BASE_URL` from lib/contract.ts (or `EnvReader.apiBaseUrl()`); kept only
- * until the handlers and the CLI that still import it have moved.
- */
-export const DEFAULT_API_BASE_URL = DEFAULT_TOGETHER_API_BASE_URL;
 
 /**
  * A Together base URL as it arrives at run time (a token passes synth unchecked): https, or http to this machine

@@ -1,4 +1,4 @@
-import { DEFAULT_METRICS_NAMESPACE, type TrainingMonitorEnvironment } from '../../lib/contract';
+import { type TrainingMonitorEnvironment } from '../../lib/contract';
 import { EnvReader } from '../shared/config';
 
 /** Everything the training-monitor handler reads from its environment. */
@@ -9,5 +9,5 @@ export interface TrainingMonitorConfig {
 
 export function readTrainingMonitorConfig(env: NodeJS.ProcessEnv): TrainingMonitorConfig {
   const read = new EnvReader<TrainingMonitorEnvironment>(env);
-  return { metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE };
+  return { metricsNamespace: read.metricsNamespace() };
 }

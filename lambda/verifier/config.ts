@@ -1,4 +1,4 @@
-import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, VerifierEnvironment } from '../../lib/contract';
+import { DEFAULTS, VerifierEnvironment } from '../../lib/contract';
 import { EnvReader } from '../shared/config';
 import { SchemeName, SCHEMES } from './signature';
 
@@ -31,9 +31,8 @@ export function readVerifierConfig(env: Readonly<Record<string, string | undefin
     claimScope: read.scope('CLAIM_SCOPE'),
     eventBusName: read.required('EVENT_BUS_NAME'),
     retentionSeconds: read.retentionSeconds(),
-    metricsNamespace: read.optional('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE,
-    metricsService:
-      read.optional('METRICS_SERVICE') ?? read.optional('AWS_LAMBDA_FUNCTION_NAME') ?? 'together-webhooks',
+    metricsNamespace: read.metricsNamespace(),
+    metricsService: read.metricsService('together-webhooks'),
   };
 }
 
