@@ -12,7 +12,7 @@ import { FineTuneSource } from './fine-tunes';
  * the state's items (state.ts), the environment's flags (config.ts) and `listen`'s switches (bin/cli/listen.ts).
  * Watched models are not a job source (nothing to follow): sources/models.ts, a step of its own.
  *
- * Adding a source: CONTRIBUTING.md, "Adding a job source".
+ * Adding a source: CONTRIBUTING.md, "Add a job source".
  */
 export interface JobSourceRow {
   /** Names its part of the state and its counts in the poll's summary (`checked`, `followed`): `fineTunes`. */
