@@ -50,6 +50,10 @@ export interface WebhookRegistrationAttributes {
   readonly SecretVersionId: string;
 }
 
+/** The signature schemes the verifier knows: `SignatureScheme`'s names, and what `SIGNATURE_SCHEME` may hold. */
+export const SIGNATURE_SCHEMES = ['together-hmac', 'standard-webhooks'] as const;
+export type SignatureSchemeName = (typeof SIGNATURE_SCHEMES)[number];
+
 /** The CloudWatch namespace of every metric the handlers emit, unless a construct is told otherwise. */
 export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
 
@@ -67,6 +71,8 @@ export const DEFAULTS = {
   initialLookbackMinutes: 60,
   /** Where batch results are written in their bucket (`keyPrefix`). */
   batchKeyPrefix: 'together-batches/',
+  /** How Together signs (`signatureScheme`). */
+  signatureScheme: 'together-hmac',
   /** The poller's memory (`memorySize`), MB. */
   pollerMemoryMb: 256,
 } as const;
@@ -110,7 +116,7 @@ export interface MetricsEnvironment {
 export interface VerifierEnvironment extends ClaimsEnvironment, MetricsEnvironment {
   readonly SECRET_ARN: string;
   readonly SECRET_JSON_FIELD?: string;
-  /** A signature scheme's name (`SignatureScheme`); default `together-hmac`. */
+  /** One of `SIGNATURE_SCHEMES`; default `DEFAULTS.signatureScheme`. */
   readonly SIGNATURE_SCHEME?: string;
   /** Default `DEFAULTS.secretCacheTtlSeconds`. */
   readonly SECRET_CACHE_TTL_SECONDS?: string;

@@ -1,3 +1,7 @@
+import { SIGNATURE_SCHEMES } from './contract';
+
+const [TOGETHER_HMAC, STANDARD_WEBHOOKS] = SIGNATURE_SCHEMES;
+
 /**
  * How Together signs the webhooks it sends. A class with static factories rather than a string union, so the
  * choice stays jsii-friendly and can grow options later.
@@ -5,7 +9,7 @@
 export class SignatureScheme {
   /** `x-together-signature` = hex HMAC-SHA256(secret, raw body). The default. */
   public static togetherHmac(): SignatureScheme {
-    return new SignatureScheme('together-hmac');
+    return new SignatureScheme(TOGETHER_HMAC);
   }
 
   /**
@@ -13,7 +17,7 @@ export class SignatureScheme {
    * the `whsec_<base64>` form, timestamps older or newer than 5 minutes refused.
    */
   public static standardWebhooks(): SignatureScheme {
-    return new SignatureScheme('standard-webhooks');
+    return new SignatureScheme(STANDARD_WEBHOOKS);
   }
 
   private constructor(

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES, isCatalogueType, sampleEvent } from '../../lib/events';
+import { DEFAULTS } from '../../lib/contract';
 import { HttpTimeoutError, sendHttp } from '../../lambda/shared/http';
 import {
   SCHEMES,
@@ -14,7 +15,7 @@ import { Io } from './io';
 /** `sign`, `verify` and `send`: what a sender does, done with the verifier's own code. */
 
 export function scheme(args: ParsedArgs): SchemeName {
-  const name = flag(args, 'scheme') ?? 'together-hmac';
+  const name = flag(args, 'scheme') ?? DEFAULTS.signatureScheme;
   if (!(SCHEMES as readonly string[]).includes(name))
     throw new UsageError(`--scheme must be ${SCHEMES.join(' or ')}, got "${name}"`);
   return name as SchemeName;

@@ -81,6 +81,14 @@ export class EnvReader<E extends object> {
     throw new Error(`${name} must be "true" or "false", got "${cut(raw)}"`);
   }
 
+  /** One of `choices`; `fallback` when absent. */
+  oneOf<C extends string>(name: Name<E>, choices: readonly C[], fallback: C): C {
+    const raw = this.optional(name) ?? fallback;
+    if (!(choices as readonly string[]).includes(raw))
+      throw new Error(`${name} must be one of ${choices.join(', ')}, got "${cut(raw)}"`);
+    return raw as C;
+  }
+
   /** JSON of the shape `check` accepts; `fallback` when absent. */
   json<T>(name: Name<E>, fallback: T, check: (value: unknown) => boolean): T {
     const raw = this.optional(name);

@@ -1,6 +1,6 @@
-import { DEFAULTS, VerifierEnvironment } from '../../lib/contract';
+import { DEFAULTS, SIGNATURE_SCHEMES, VerifierEnvironment } from '../../lib/contract';
 import { EnvReader } from '../shared/config';
-import { SchemeName, SCHEMES } from './signature';
+import { SchemeName } from './signature';
 
 /** Everything the verifier reads from its environment, validated. */
 export interface VerifierEnv {
@@ -37,9 +37,5 @@ export function readVerifierConfig(env: Readonly<Record<string, string | undefin
 }
 
 function readScheme(read: EnvReader<VerifierEnvironment>): SchemeName {
-  const scheme = (read.optional('SIGNATURE_SCHEME') ?? 'together-hmac') as SchemeName;
-  if (!SCHEMES.includes(scheme)) {
-    throw new Error(`SIGNATURE_SCHEME must be one of ${SCHEMES.join(', ')}, got "${scheme}"`);
-  }
-  return scheme;
+  return read.oneOf('SIGNATURE_SCHEME', SIGNATURE_SCHEMES, DEFAULTS.signatureScheme);
 }

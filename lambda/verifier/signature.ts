@@ -1,9 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SIGNATURE_SCHEMES, SignatureSchemeName } from '../../lib/contract';
 import { SecretFormatError } from '../shared/secret-value';
 
 /** How the sender signs: the seed's Together HMAC, or Standard Webhooks (standardwebhooks.com). */
-export type SchemeName = 'together-hmac' | 'standard-webhooks';
-export const SCHEMES: readonly SchemeName[] = ['together-hmac', 'standard-webhooks'];
+export type SchemeName = SignatureSchemeName;
+export const SCHEMES: readonly SchemeName[] = SIGNATURE_SCHEMES;
 
 export const TOGETHER_SIGNATURE_HEADER = 'x-together-signature';
 /** Standard Webhooks rejects timestamps further than this from now, either way, to stop replays. */

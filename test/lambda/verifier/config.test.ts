@@ -1,3 +1,4 @@
+import { SignatureScheme } from '../../../lib/signature-scheme';
 import { readVerifierConfig } from '../../../lambda/verifier/config';
 
 const ENV = {
@@ -63,4 +64,10 @@ test.each([
   [{ CLAIM_SCOPE: 'a#b' }, /CLAIM_SCOPE must be 1-100 letters/],
 ])('%j is refused: %s', (change, message) => {
   expect(() => readVerifierConfig({ ...ENV, ...change })).toThrow(message);
+});
+
+test('every signature scheme the construct can be given is one the verifier reads', () => {
+  for (const scheme of [SignatureScheme.togetherHmac(), SignatureScheme.standardWebhooks()]) {
+    expect(readVerifierConfig({ ...ENV, SIGNATURE_SCHEME: scheme.name }).scheme).toBe(scheme.name);
+  }
 });
