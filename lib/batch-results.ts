@@ -14,6 +14,7 @@ import { grantClaimPath } from './assets';
 import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
 import {
   BatchResultsEnvironment,
+  BatchResultsMetric,
   DEFAULT_METRICS_NAMESPACE,
   DEFAULT_TOGETHER_API_BASE_URL,
   DEFAULTS,
@@ -175,13 +176,19 @@ export class TogetherBatchResults extends Construct {
 
   /** Tokens of collected batches for one model (sum over 5 minutes unless told otherwise). */
   public metricBatchTokens(model: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return libraryMetric({ metricName: 'BatchTokens', dimensionsMap: { Model: model } }, options);
+    return libraryMetric(
+      { metricName: 'BatchTokens' satisfies BatchResultsMetric, dimensionsMap: { Model: model } },
+      options,
+    );
   }
 
   /** Batches collected by this handler (sum over 5 minutes unless told otherwise). */
   public metricBatchesCollected(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return libraryMetric(
-      { metricName: 'BatchesCollected', dimensionsMap: { Service: this.function.functionName } },
+      {
+        metricName: 'BatchesCollected' satisfies BatchResultsMetric,
+        dimensionsMap: { Service: this.function.functionName },
+      },
       options,
     );
   }

@@ -57,6 +57,40 @@ export type SignatureSchemeName = (typeof SIGNATURE_SCHEMES)[number];
 /** The CloudWatch namespace of every metric the handlers emit, unless a construct is told otherwise. */
 export const DEFAULT_METRICS_NAMESPACE = 'TogetherWebhooks';
 
+/**
+ * The metrics each handler emits (embedded metric format, in its log line) and its construct reads back with
+ * `metric*` methods and alarms: a name renamed on one side only would leave an alarm on a metric nobody writes.
+ */
+export type VerifierMetric =
+  | 'Received'
+  | 'Rejected'
+  | 'Invalid'
+  | 'ReservedType'
+  | 'TooOld'
+  | 'Failed'
+  | 'StaleSecret'
+  | 'UnknownType'
+  | 'IncompleteData'
+  | 'Published'
+  | 'Duplicate'
+  | 'PayloadMismatch'
+  | 'InFlight'
+  | 'PublishUnknown';
+export type PollerMetric =
+  | 'Polls'
+  | 'PollSkipped'
+  | 'ListingIncomplete'
+  | 'Published'
+  | 'PollErrors'
+  | 'PollIncomplete'
+  | 'OutOfTime'
+  | 'RateLimited'
+  | 'TogetherRequests'
+  | 'FollowedJobs'
+  | 'HeldBack';
+export type BatchResultsMetric = 'BatchesCollected' | 'BatchTokens';
+export type TrainingMonitorMetric = 'TrainingLoss';
+
 /** Defaults a construct applies when a prop is unset, and a handler when its variable is absent or empty. */
 export const DEFAULTS = {
   /** How long a claim is kept (`dedupeRetention`). */

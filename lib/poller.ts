@@ -24,6 +24,7 @@ import {
   DEFAULTS,
   environmentOf,
   PollerEnvironment,
+  PollerMetric,
   PollerSourceFlags,
 } from './contract';
 import { EVENT_TYPES, eventSpec } from './events';
@@ -251,42 +252,47 @@ export class TogetherJobPoller extends Construct {
    * Together failing request after request, the bus or the table failing.
    */
   public metricPollErrors(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('PollErrors', { statistic: 'Sum', period: Duration.minutes(15), ...options });
+    return this.pollerMetric('PollErrors', { statistic: 'Sum', period: Duration.minutes(15), ...options });
   }
 
   /** 1 for a poll that left something for the next one (out of time, rate limited, a failure), else 0. */
   public metricPollIncomplete(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('PollIncomplete', { statistic: 'Maximum', ...options });
+    return this.pollerMetric('PollIncomplete', { statistic: 'Maximum', ...options });
   }
 
   /** 1 for a poll that ran out of time before visiting every job due, else 0. */
   public metricOutOfTime(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('OutOfTime', { statistic: 'Maximum', ...options });
+    return this.pollerMetric('OutOfTime', { statistic: 'Maximum', ...options });
   }
 
   /** 1 for a poll that Together stopped with HTTP 429, else 0. */
   public metricRateLimited(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('RateLimited', { statistic: 'Maximum', ...options });
+    return this.pollerMetric('RateLimited', { statistic: 'Maximum', ...options });
   }
 
   /** 1 for a poll that did not run because another held the lease, else 0. */
   public metricPollSkipped(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('PollSkipped', { statistic: 'Maximum', ...options });
+    return this.pollerMetric('PollSkipped', { statistic: 'Maximum', ...options });
   }
 
   /** Sources whose listing may have missed jobs this poll (a capped listing that could not be read whole). */
   public metricListingIncomplete(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('ListingIncomplete', { statistic: 'Sum', ...options });
+    return this.pollerMetric('ListingIncomplete', { statistic: 'Sum', ...options });
   }
 
   /** Outcomes published by the poller (the webhook's are `TogetherWebhooks.metricPublished`). */
   public metricPublished(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('Published', { statistic: 'Sum', ...options });
+    return this.pollerMetric('Published', { statistic: 'Sum', ...options });
   }
 
   /** Jobs followed until their terminal state is published (a gauge, per poll). */
   public metricFollowedJobs(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return this.metric('FollowedJobs', { statistic: 'Maximum', ...options });
+    return this.pollerMetric('FollowedJobs', { statistic: 'Maximum', ...options });
+  }
+
+  /** One of the poller's metrics, by a name it emits (lib/contract.ts). */
+  private pollerMetric(name: PollerMetric, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(name, options);
   }
 
   /**

@@ -19,7 +19,13 @@ import { createAlertTopic, pollerAlarms, routeAlerts, webhookAlarms } from './al
 import { bundledFunction, grantClaimPath } from './assets';
 import { legacyOutcomeClaimPrefixes, outcomeClaimPrefix } from './claim-keys';
 import * as contract from './contract';
-import { DEFAULT_METRICS_NAMESPACE, DEFAULTS, environmentOf, VerifierEnvironment } from './contract';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  DEFAULTS,
+  environmentOf,
+  VerifierEnvironment,
+  VerifierMetric,
+} from './contract';
 import { EVENT_SOURCE, EVENT_TYPES, handlerProperty, isCatalogueType, WEBHOOK_EVENT_TYPES } from './events';
 import { libraryMetric } from './metrics';
 import { pascal, routePattern } from './patterns';
@@ -151,24 +157,29 @@ export class TogetherWebhooks extends Construct {
     );
   }
 
+  /** One of the verifier's own metrics, by a name it emits (lib/contract.ts). */
+  private verifierMetric(name: VerifierMetric, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(name, options);
+  }
+
   /** Webhook requests that reached the verifier. */
   public metricReceived(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('Received', options);
+    return this.verifierMetric('Received', options);
   }
 
   /** Requests refused for a missing or wrong signature. */
   public metricRejected(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('Rejected', options);
+    return this.verifierMetric('Rejected', options);
   }
 
   /** Redeliveries of events already published. */
   public metricDuplicate(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('Duplicate', options);
+    return this.verifierMetric('Duplicate', options);
   }
 
   /** Events put on the bus. */
   public metricPublished(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('Published', options);
+    return this.verifierMetric('Published', options);
   }
 
   /** A generated 48-character secret; with `jsonField`, that field of a JSON SecretString. */

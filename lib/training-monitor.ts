@@ -1,12 +1,17 @@
 import { aws_cloudwatch as cloudwatch, aws_lambda as lambda, aws_logs as logs, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DEFAULT_METRICS_NAMESPACE, environmentOf, TrainingMonitorEnvironment } from './contract';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  environmentOf,
+  TrainingMonitorEnvironment,
+  TrainingMonitorMetric,
+} from './contract';
 import { libraryMetric } from './metrics';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
 
 /** The metric the handler emits (lambda/training-monitor/core.ts TRAINING_LOSS), dimension `FineTuneId`. */
-const TRAINING_LOSS = 'TrainingLoss';
+const TRAINING_LOSS: TrainingMonitorMetric = 'TrainingLoss';
 
 /** Props of `TogetherTrainingMonitor`. */
 export interface TogetherTrainingMonitorProps {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { outcomeKey, TogetherEnvelope, TogetherEventType, withOutcomeKey } from '../../lib/events';
+import type { BatchResultsMetric } from '../../lib/contract';
 import { ClaimRequest, deliverOnce, DeliveryOutcome, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext } from '../shared/log';
 import { publishOutcomeUnknown } from '../shared/publisher';
@@ -310,7 +311,7 @@ export function metricLines(
   tokensByModel: ReadonlyMap<string, number>,
   nowMs: number,
 ): LogLine[] {
-  const emf = (dimensions: string[][], name: string) => ({
+  const emf = (dimensions: string[][], name: BatchResultsMetric) => ({
     Timestamp: nowMs,
     CloudWatchMetrics: [
       { Namespace: metrics.namespace, Dimensions: dimensions, Metrics: [{ Name: name, Unit: 'Count' }] },

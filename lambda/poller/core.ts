@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { outcomeKey, TogetherEnvelope, TogetherEventType } from '../../lib/events';
+import type { PollerMetric } from '../../lib/contract';
 import { deliverOnce, IdempotencyStore } from '../shared/idempotency';
 import { publishOutcomeUnknown } from '../shared/publisher';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
@@ -470,7 +471,7 @@ function report(deps: PollerDeps, summary: PollSummary, startMs: number): PollSu
     latencyMs: deps.clock.now() - startMs,
   };
   const skipped = summary.outcome === 'skipped';
-  const counters: Record<string, number> = skipped
+  const counters: Partial<Record<PollerMetric, number>> = skipped
     ? { Polls: 1, PollSkipped: 1 }
     : {
         Polls: 1,

@@ -9,10 +9,11 @@ export interface MetricsContext {
 }
 
 /** Adds an EMF block so CloudWatch turns the line's counters into metrics, with no API call. */
-export function withMetrics(
+export function withMetrics<M extends string>(
   line: LogLine,
   ctx: MetricsContext,
-  counters: Readonly<Record<string, number>>,
+  /** By metric name: the handler's names in lib/contract.ts (`VerifierMetric`, `PollerMetric`). */
+  counters: Readonly<Partial<Record<M, number>>>,
   nowMs: number,
 ): LogLine {
   const names = Object.keys(counters);

@@ -1,3 +1,4 @@
+import type { TrainingMonitorMetric } from '../../lib/contract';
 import { nonEmptyString } from '../shared/guards';
 import { LogLine } from '../shared/log';
 
@@ -7,7 +8,7 @@ import { LogLine } from '../shared/log';
  * at its step's time. No API call, so no permission beyond the function's own logs.
  */
 
-export const TRAINING_LOSS = 'TrainingLoss';
+export const TRAINING_LOSS: TrainingMonitorMetric = 'TrainingLoss';
 
 export interface CheckpointDetail {
   readonly fine_tune_id: string;

@@ -9,6 +9,7 @@ import {
   validateEnvelope,
   withOutcomeKey,
 } from '../../lib/events';
+import type { VerifierMetric } from '../../lib/contract';
 import { deliverOnce, DeliveryOutcome, IdempotencyStore } from '../shared/idempotency';
 import { errorName, Logger, LogLine, MetricsContext, withMetrics } from '../shared/log';
 import { MAX_ENTRY_BYTES, publishOutcomeUnknown } from '../shared/publisher';
@@ -153,7 +154,7 @@ export function refusal(
   envelope: TogetherEnvelope,
   nowMs: number,
   config: Pick<VerifierConfig, 'retentionSeconds' | 'acceptProducedTypes'>,
-): (Rejection & { readonly counter: 'ReservedType' | 'TooOld' }) | undefined {
+): (Rejection & { readonly counter: VerifierMetric & ('ReservedType' | 'TooOld') }) | undefined {
   const { retentionSeconds } = config;
   if (isCatalogueType(envelope.type) && !config.acceptProducedTypes) {
     const producer = eventSpec(envelope.type).producer;
@@ -219,7 +220,7 @@ function respond(statusCode: number, body: Record<string, unknown>, headers: Rec
 
 /** What one request did: its log line and counters, written once when it is answered. */
 class RequestRecord {
-  readonly counters: Record<string, number> = { Received: 1 };
+  readonly counters: Partial<Record<VerifierMetric, number>> = { Received: 1 };
   readonly line: LogLine = { level: 'INFO', message: 'webhook' };
   readonly startMs: number;
 
