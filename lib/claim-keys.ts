@@ -12,10 +12,10 @@
  *
  * This module imports only the catalogue: the Lambda handlers bundle it.
  */
+import { CLAIM_SCOPE_PATTERN } from './contract';
 import { isCatalogueType } from './events';
 
-/** What a scope may hold: it is part of every key, and of the IAM patterns that grant them. */
-export const CLAIM_SCOPE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+export { CLAIM_SCOPE_PATTERN };
 
 /** The first characters of every outcome claim. */
 export const OUTCOME_CLAIM_PREFIX = 'o#';

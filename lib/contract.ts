@@ -1,15 +1,21 @@
 /**
  * What the constructs in lib/ and the handlers in lambda/ agree on, written once: each handler's environment
- * (names, and the defaults both sides assume), the custom resource type, Together's default API URL and the metric
- * namespace. A construct types the environment it writes with one of these interfaces and a handler's `config.ts`
- * reads names of the same interface (lambda/shared/config.ts), so a misspelt or forgotten name fails to compile on
- * either side. Item-key prefixes of the dedupe table live in lib/claim-keys.ts.
+ * (names, and the defaults both sides assume), the metric names each handler emits and its construct reads, the
+ * signature schemes, the webhook path, the claim scope's pattern, the registration's properties and answer, the
+ * custom resource type, Together's default API URL and the metric namespace. A construct types the environment it
+ * writes with one of these interfaces (`environmentOf<...>`) and a handler's `config.ts` reads names of the same
+ * interface (`EnvReader<...>`, lambda/shared/config.ts): a misspelt name, or a required one the construct leaves
+ * out, fails to compile. That each handler reads every variable its construct writes is checked by
+ * test/integration/environment-contract.test.ts. Item-key prefixes of the dedupe table live in lib/claim-keys.ts.
  *
  * Dependency-free, like lib/events.ts: every handler bundles it. Not part of the package's public API.
  */
 
 /** Together's API, when no `apiBaseUrl` is given. */
 export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
+
+/** What a claim or state scope may hold: it is part of every item key (lib/claim-keys.ts) and of the IAM patterns. */
+export const CLAIM_SCOPE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /** Where Together posts: the receiver's route on its HTTP API, and the local `dev` server's. */
 export const WEBHOOK_PATH = '/webhooks/together';
@@ -52,6 +58,11 @@ export interface WebhookRegistrationAttributes {
 
 /** The signature schemes the verifier knows: `SignatureScheme`'s names, and what `SIGNATURE_SCHEME` may hold. */
 export const SIGNATURE_SCHEMES = ['together-hmac', 'standard-webhooks'] as const;
+/** By name, for the code that picks one. */
+export const SIGNATURE_SCHEME = {
+  togetherHmac: 'together-hmac',
+  standardWebhooks: 'standard-webhooks',
+} as const satisfies Record<string, (typeof SIGNATURE_SCHEMES)[number]>;
 export type SignatureSchemeName = (typeof SIGNATURE_SCHEMES)[number];
 
 /** The CloudWatch namespace of every metric the handlers emit, unless a construct is told otherwise. */
@@ -91,7 +102,10 @@ export type PollerMetric =
 export type BatchResultsMetric = 'BatchesCollected' | 'BatchTokens';
 export type TrainingMonitorMetric = 'TrainingLoss';
 
-/** Defaults a construct applies when a prop is unset, and a handler when its variable is absent or empty. */
+/**
+ * Defaults a construct applies when a prop is unset, and a handler when its variable is absent or empty (except
+ * `KEY_PREFIX`, where empty is a value: the bucket's root).
+ */
 export const DEFAULTS = {
   /** How long a claim is kept (`dedupeRetention`). */
   retentionDays: 7,
@@ -219,7 +233,7 @@ export interface ModelAliasesEnvironment extends ClaimsEnvironment {
 export type TrainingMonitorEnvironment = MetricsEnvironment;
 
 /** What a construct passes as a Lambda environment: the values of one of the interfaces above, unset ones left out. */
-export function environmentOf<E extends object>(env: E): Record<string, string> {
+export function environmentOf<E extends object = never>(env: NoInfer<E>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined) out[name] = value as string;

@@ -1,6 +1,4 @@
-import { SIGNATURE_SCHEMES } from './contract';
-
-const [TOGETHER_HMAC, STANDARD_WEBHOOKS] = SIGNATURE_SCHEMES;
+import { SIGNATURE_SCHEME } from './contract';
 
 /**
  * How Together signs the webhooks it sends. A class with static factories rather than a string union, so the
@@ -9,7 +7,7 @@ const [TOGETHER_HMAC, STANDARD_WEBHOOKS] = SIGNATURE_SCHEMES;
 export class SignatureScheme {
   /** `x-together-signature` = hex HMAC-SHA256(secret, raw body). The default. */
   public static togetherHmac(): SignatureScheme {
-    return new SignatureScheme(TOGETHER_HMAC);
+    return new SignatureScheme(SIGNATURE_SCHEME.togetherHmac);
   }
 
   /**
@@ -17,7 +15,7 @@ export class SignatureScheme {
    * the `whsec_<base64>` form, timestamps older or newer than 5 minutes refused.
    */
   public static standardWebhooks(): SignatureScheme {
-    return new SignatureScheme(STANDARD_WEBHOOKS);
+    return new SignatureScheme(SIGNATURE_SCHEME.standardWebhooks);
   }
 
   private constructor(

@@ -1,5 +1,5 @@
 import type { AutoDeployEnvironment } from '../../lib/contract';
-import { EnvReader } from '../shared/config';
+import { Environment, EnvReader } from '../shared/config';
 import { AutoDeployConfig } from './core';
 
 /** Everything the auto-deploy handler reads from its environment, validated. */
@@ -10,7 +10,7 @@ export interface AutoDeployEnv extends AutoDeployConfig {
   readonly apiKeyJsonField?: string;
 }
 
-export function readAutoDeployConfig(env: NodeJS.ProcessEnv): AutoDeployEnv {
+export function readAutoDeployConfig(env: Environment): AutoDeployEnv {
   const read = new EnvReader<AutoDeployEnvironment>(env);
   return {
     tableName: read.required('TABLE_NAME'),

@@ -1,5 +1,5 @@
 import { BatchResultsEnvironment, DEFAULTS } from '../../lib/contract';
-import { EnvReader } from '../shared/config';
+import { Environment, EnvReader } from '../shared/config';
 
 /** Everything the adapter reads from its environment, checked. */
 export interface BatchResultsEnv {
@@ -17,9 +17,7 @@ export interface BatchResultsEnv {
   readonly metricsService: string;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-export function readBatchResultsConfig(env: Env): BatchResultsEnv {
+export function readBatchResultsConfig(env: Environment): BatchResultsEnv {
   const read = new EnvReader<BatchResultsEnvironment>(env);
   return {
     tableName: read.required('TABLE_NAME'),

@@ -1,5 +1,5 @@
 import type { ModelAliasesEnvironment } from '../../lib/contract';
-import { EnvReader } from '../shared/config';
+import { Environment, EnvReader } from '../shared/config';
 import { isObject, nonEmptyString } from '../shared/guards';
 import { AliasSpec } from './core';
 
@@ -15,7 +15,7 @@ export interface ModelAliasesConfig {
   readonly alertTopicArn?: string;
 }
 
-export function readModelAliasesConfig(env: NodeJS.ProcessEnv): ModelAliasesConfig {
+export function readModelAliasesConfig(env: Environment): ModelAliasesConfig {
   const read = new EnvReader<ModelAliasesEnvironment>(env);
   return {
     tableName: read.required('TABLE_NAME'),
@@ -30,8 +30,11 @@ export function readModelAliasesConfig(env: NodeJS.ProcessEnv): ModelAliasesConf
 
 /** ALIASES: required, a JSON array of `{ alias, parameter, follow? }`. */
 function aliases(read: EnvReader<ModelAliasesEnvironment>): AliasSpec[] {
-  read.required('ALIASES');
-  return read.json<AliasSpec[]>('ALIASES', [], (value) => Array.isArray(value) && value.every(isAliasSpec));
+  return read.json(
+    'ALIASES',
+    undefined,
+    (value): value is AliasSpec[] => Array.isArray(value) && value.every(isAliasSpec),
+  );
 }
 
 function isAliasSpec(value: unknown): value is AliasSpec {

@@ -1,5 +1,5 @@
 import { DEFAULTS, PollerEnvironment } from '../../lib/contract';
-import { EnvReader } from '../shared/config';
+import { Environment, EnvReader } from '../shared/config';
 import { isObject } from '../shared/guards';
 import type { PollerConfig } from './core';
 import { EnabledSources, JOB_SOURCES } from './sources';
@@ -40,7 +40,7 @@ export function listedJobsFor(memoryMb: number): number {
   return Math.max(1_000, Math.floor((memoryMb - 128) * 800));
 }
 
-export function readPollerEnv(env: Readonly<Record<string, string | undefined>>): PollerEnv {
+export function readPollerEnv(env: Environment): PollerEnv {
   const read = new EnvReader<PollerEnvironment>(env);
   return {
     tableName: read.required('TABLE_NAME'),
@@ -57,7 +57,8 @@ export function readPollerEnv(env: Readonly<Record<string, string | undefined>>)
       [] as string[],
       (v) => Array.isArray(v) && v.every((m) => typeof m === 'string'),
     ),
-    modelInfo: read.json('MODEL_INFO', {}, isObject),
+    // Each model's entry is read field by field where it is used (sources/models.ts).
+    modelInfo: read.json('MODEL_INFO', {}, (v): v is PollerEnv['modelInfo'] => isObject(v)),
     stallAfterMs: read.minutesMs('STALL_AFTER_MINUTES', DEFAULTS.stallAfterMinutes),
     modelMissingMs: read.minutesMs('MODEL_MISSING_MINUTES', DEFAULTS.modelMissingMinutes),
     sources: enabledSources(read),

@@ -3,7 +3,7 @@ import {
   WEBHOOK_RESOURCE_TYPE,
   WebhookRegistrationProperties,
 } from '../../lib/contract';
-import { checkApiBaseUrl } from '../shared/together-api';
+import { checkApiBaseUrl } from '../shared/api-base-url';
 
 /**
  * What the registration handler is configured by: not its environment (it reads none) but the custom resource's

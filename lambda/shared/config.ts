@@ -1,11 +1,14 @@
-import { CLAIM_SCOPE_PATTERN } from '../../lib/claim-keys';
 import {
+  CLAIM_SCOPE_PATTERN,
   DEFAULT_METRICS_NAMESPACE,
   DEFAULT_TOGETHER_API_BASE_URL,
   DEFAULTS,
   LambdaRuntimeEnvironment,
 } from '../../lib/contract';
-import { checkApiBaseUrl } from './together-api';
+import { checkApiBaseUrl } from './api-base-url';
+
+/** A process's environment, as a handler's adapter passes it to its `config.ts`. */
+export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** A variable the construct writes for this handler, or one Lambda sets for every function. */
 type Name<E> = keyof (E & LambdaRuntimeEnvironment) & string;
@@ -17,7 +20,7 @@ type Name<E> = keyof (E & LambdaRuntimeEnvironment) & string;
  * invocation, loudly, instead of running with 0 or NaN.
  */
 export class EnvReader<E extends object> {
-  constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
+  constructor(private readonly env: Environment) {}
 
   /** The value, or undefined when absent or empty. */
   optional(name: Name<E>): string | undefined {
@@ -56,15 +59,19 @@ export class EnvReader<E extends object> {
       (!options.integer || Number.isInteger(value));
     if (!ok) {
       const what = `${options.positive ? 'a positive' : 'a'}${options.integer ? ' whole' : ''} number`;
-      throw new Error(
-        `${name} must be ${what}${options.unit ? ` of ${options.unit}` : ''}, got "${cut(raw)}"`,
-      );
+      // The bound, when it is what the value missed: "MAX_REPLICAS must be a whole number of replicas (at least 1)".
+      const least = !options.positive && Number.isFinite(value) && value < min ? ` (at least ${min})` : '';
+      const unit = options.unit ? ` of ${options.unit}` : '';
+      throw new Error(`${name} must be ${what}${unit}${least}, got "${cut(raw)}"`);
     }
     return value;
   }
 
   /** An optional number: undefined when absent, refused when malformed. */
-  optionalNumber(name: Name<E>, options: { positive?: boolean; integer?: boolean } = {}): number | undefined {
+  optionalNumber(
+    name: Name<E>,
+    options: { min?: number; positive?: boolean; integer?: boolean; unit?: string } = {},
+  ): number | undefined {
     return this.optional(name) === undefined ? undefined : this.number(name, undefined, options);
   }
 
@@ -89,10 +96,13 @@ export class EnvReader<E extends object> {
     return raw as C;
   }
 
-  /** JSON of the shape `check` accepts; `fallback` when absent. */
-  json<T>(name: Name<E>, fallback: T, check: (value: unknown) => boolean): T {
+  /** JSON of the shape `check` accepts; `fallback` when absent (required when there is none). */
+  json<T>(name: Name<E>, fallback: T | undefined, check: (value: unknown) => value is T): T {
     const raw = this.optional(name);
-    if (raw === undefined) return fallback;
+    if (raw === undefined) {
+      if (fallback === undefined) throw new Error(`environment variable ${name} is required`);
+      return fallback;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);
@@ -100,7 +110,7 @@ export class EnvReader<E extends object> {
       throw new Error(`${name} must be JSON, got "${cut(raw)}"`);
     }
     if (!check(value)) throw new Error(`${name} has the wrong shape, got ${cut(raw)}`);
-    return value as T;
+    return value;
   }
 
   /** A claim or state scope: part of every item key and of the IAM patterns that grant them. */

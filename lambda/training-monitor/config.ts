@@ -1,5 +1,5 @@
 import { type TrainingMonitorEnvironment } from '../../lib/contract';
-import { EnvReader } from '../shared/config';
+import { Environment, EnvReader } from '../shared/config';
 
 /** Everything the training-monitor handler reads from its environment. */
 export interface TrainingMonitorConfig {
@@ -7,7 +7,7 @@ export interface TrainingMonitorConfig {
   readonly metricsNamespace: string;
 }
 
-export function readTrainingMonitorConfig(env: NodeJS.ProcessEnv): TrainingMonitorConfig {
+export function readTrainingMonitorConfig(env: Environment): TrainingMonitorConfig {
   const read = new EnvReader<TrainingMonitorEnvironment>(env);
   return { metricsNamespace: read.metricsNamespace() };
 }

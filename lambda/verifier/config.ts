@@ -1,5 +1,5 @@
 import { DEFAULTS, SIGNATURE_SCHEMES, VerifierEnvironment } from '../../lib/contract';
-import { EnvReader } from '../shared/config';
+import { Environment, EnvReader } from '../shared/config';
 import { SchemeName } from './signature';
 
 /** Everything the verifier reads from its environment, validated. */
@@ -18,7 +18,7 @@ export interface VerifierEnv {
 }
 
 /** The verifier's environment (lib/contract.ts), read once through the shared reader. */
-export function readVerifierConfig(env: Readonly<Record<string, string | undefined>>): VerifierEnv {
+export function readVerifierConfig(env: Environment): VerifierEnv {
   const read = new EnvReader<VerifierEnvironment>(env);
   const scheme = readScheme(read);
   return {

@@ -1,4 +1,7 @@
-/** Jobs, events, batches and models shaped as Together's OpenAPI spec says (checked in test/together-fake.test.ts). */
+/**
+ * Jobs, events, batches and models shaped as Together's OpenAPI spec says: the fake's answers are validated
+ * against it (test/support/openapi.ts, in test/lambda/poller/core.test.ts).
+ */
 
 export const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 export const iso = (ms: number) => new Date(ms).toISOString();

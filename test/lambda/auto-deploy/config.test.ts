@@ -43,7 +43,7 @@ test('replicas are whole numbers, at least one at most; a malformed value is ref
     'MIN_REPLICAS must be a whole number of replicas, got "1.5"',
   );
   expect(() => readAutoDeployConfig({ ...ENV, MAX_REPLICAS: '0' })).toThrow(
-    'MAX_REPLICAS must be a whole number of replicas, got "0"',
+    'MAX_REPLICAS must be a whole number of replicas (at least 1), got "0"',
   );
   expect(() => readAutoDeployConfig({ ...ENV, MAX_REPLICAS: 'two' })).toThrow('got "two"');
   expect(() => readAutoDeployConfig({ ...ENV, MIN_REPLICAS: '' })).toThrow(

@@ -29,7 +29,10 @@ test.each([
   [{ STATE_SCOPE: 'a#b' }, /STATE_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "a#b"/],
   [{ CLAIM_SCOPE: '' }, /CLAIM_SCOPE is required/],
   [{ CLAIM_SCOPE: 'a*' }, /CLAIM_SCOPE must be 1-100 letters, digits, '_', '.' or '-', got "a\*"/],
-  [{ MODEL_MISSING_MINUTES: '-1' }, /MODEL_MISSING_MINUTES must be a number of minutes, got "-1"/],
+  [
+    { MODEL_MISSING_MINUTES: '-1' },
+    /MODEL_MISSING_MINUTES must be a number of minutes \(at least 0\), got "-1"/,
+  ],
   // A token can pass synth as the base URL: plain http is refused when it arrives, loopback aside.
   [
     { API_BASE_URL: 'http://api.together.xyz/v1' },

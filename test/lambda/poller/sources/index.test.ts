@@ -67,3 +67,14 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
   ]);
   expect(line.checked).toEqual({ fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0, models: 0 });
 });
+
+test("no two sources share a key or an item, and none takes the name of the state's other items", () => {
+  const keys = JOB_SOURCES.map((row) => row.key as string);
+  const items = JOB_SOURCES.map((row) => row.item);
+  expect(new Set(keys).size).toBe(keys.length);
+  expect(new Set(items).size).toBe(items.length);
+  // models and health are state parts of their own; lease is the poll lease's item.
+  for (const reserved of ['models', 'health', 'lease']) {
+    expect([reserved, keys.includes(reserved) || items.includes(reserved)]).toEqual([reserved, false]);
+  }
+});
