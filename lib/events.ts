@@ -48,27 +48,29 @@ export interface EventSpec {
   readonly fields: Readonly<Record<string, FieldSpec>>;
 }
 
-const FINE_TUNE_ID: FieldSpec = {
+// Fields several types share. `as const` keeps each literal `kind`, which the data types are built from (typed
+// `FieldSpec`, a shared field's kind widened to every kind, and the field to `string | number`).
+const FINE_TUNE_ID = {
   kind: 'string',
   example: 'ft-8a7b6c5d',
   description: 'The fine-tune job id (ft-...).',
-};
+} as const satisfies FieldSpec;
 
-const ENDPOINT_ID: FieldSpec = {
+const ENDPOINT_ID = {
   kind: 'string',
   example: 'endpoint-d23901de-ef8f-44bf-b3e7-de9c1ca8f2d7',
   description: 'The dedicated endpoint id.',
-};
-const ENDPOINT_NAME: FieldSpec = {
+} as const satisfies FieldSpec;
+const ENDPOINT_NAME = {
   kind: 'string',
   example: 'acme/Meta-Llama-3.1-8B-Instruct-ft-a32b82a1',
   description: "The endpoint's system name: what inference requests pass as `model`.",
-};
-const ENDPOINT_MODEL: FieldSpec = {
+} as const satisfies FieldSpec;
+const ENDPOINT_MODEL = {
   kind: 'string',
   example: 'acme/Meta-Llama-3.1-8B-Instruct-ft',
   description: 'The model the endpoint serves.',
-};
+} as const satisfies FieldSpec;
 
 export const EVENT_CATALOGUE = {
   'fine_tune.completed': {
@@ -370,12 +372,21 @@ type OptionalNames<T extends TogetherEventType> = {
   [F in keyof Fields<T>]: Fields<T>[F] extends { optional: true } ? F : never;
 }[keyof Fields<T>];
 
-/** The `data` payload of one event type. Senders may add fields; these are the ones the catalogue promises. */
-export type TogetherEventData<T extends TogetherEventType> = {
-  readonly [F in Exclude<keyof Fields<T>, OptionalNames<T>>]: FieldValue<Fields<T>[F]>;
-} & {
-  readonly [F in OptionalNames<T>]?: FieldValue<Fields<T>[F]>;
-} & Readonly<Record<string, unknown>>;
+type RequiredNames<T extends TogetherEventType> = Exclude<keyof Fields<T>, OptionalNames<T>>;
+/** One object type from an intersection (what editors and error messages show). */
+type Flat<O> = { [K in keyof O]: O[K] } & {};
+
+/**
+ * The `data` payload of one event type: exactly the catalogue's fields, each of its kind (`integer` and `number`
+ * are `number`), `| null` where the catalogue allows null, optional where it is. No index signature, so reading a
+ * misspelt field (`data.modle_name`) or writing one in an object literal does not compile. A sender may still add
+ * fields (the verifier passes them through, unvalidated); they are in the JSON, not in this type.
+ */
+export type TogetherEventData<T extends TogetherEventType> = Flat<
+  { readonly [F in RequiredNames<T>]: FieldValue<Fields<T>[F]> } & {
+    readonly [F in OptionalNames<T>]?: FieldValue<Fields<T>[F]>;
+  }
+>;
 
 /** The envelope Together signs and the verifier publishes as the EventBridge `detail`. */
 export interface TogetherEnvelope<T extends string = string, D = Readonly<Record<string, unknown>>> {
@@ -398,10 +409,9 @@ export const OUTCOME_KEY_FIELD = 'outcome_key';
  * dedupe key of the outcome. Two copies of one outcome (the narrow crash windows in the README) carry the same
  * `outcome_key`, so a handler can be idempotent on it.
  */
-export type TogetherEventDetail<T extends TogetherEventType = TogetherEventType> = Extract<
-  TogetherEvent,
-  { type: T }
-> & { readonly outcome_key: string };
+export type TogetherEventDetail<T extends TogetherEventType = TogetherEventType> = {
+  [K in T]: TogetherEnvelope<K, TogetherEventData<K>> & { readonly outcome_key: string };
+}[T];
 
 /**
  * `detail` text with `outcome_key` added, the envelope's own bytes untouched. An envelope that carries an
@@ -420,18 +430,24 @@ export function outcomeKeyBytes(key: string): number {
   return OUTCOME_KEY_FIELD.length + 4 + new TextEncoder().encode(JSON.stringify(key)).length;
 }
 
-/** The EventBridge event a rule target (e.g. a Lambda handler) receives for event type `T`. */
-export interface TogetherEventBridgeEvent<T extends TogetherEventType = TogetherEventType> {
-  readonly version: string;
-  readonly id: string;
-  readonly 'detail-type': T;
-  readonly source: typeof EVENT_SOURCE;
-  readonly account: string;
-  readonly time: string;
-  readonly region: string;
-  readonly resources: string[];
-  readonly detail: TogetherEventDetail<T>;
-}
+/**
+ * The EventBridge event a rule target (e.g. a Lambda handler) receives for event type `T`. With several types (or
+ * none given: every type), a union: narrowing on `detail-type` or `detail.type` narrows `detail.data`, and an
+ * event of one type is an event of any set of types that includes it.
+ */
+export type TogetherEventBridgeEvent<T extends TogetherEventType = TogetherEventType> = {
+  [K in T]: {
+    readonly version: string;
+    readonly id: string;
+    readonly 'detail-type': K;
+    readonly source: typeof EVENT_SOURCE;
+    readonly account: string;
+    readonly time: string;
+    readonly region: string;
+    readonly resources: string[];
+    readonly detail: TogetherEventDetail<K>;
+  };
+}[T];
 
 /** The catalogue entry of `type`, as the general shape (no literal types to narrow through). */
 export function eventSpec(type: TogetherEventType): EventSpec {
