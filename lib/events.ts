@@ -572,15 +572,72 @@ export function handlerProperty(type: string): string {
 /** Catalogue types Together itself may send (those this library produces excluded). */
 export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter((type) => !eventSpec(type).producer);
 
-/** A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests). */
+/** Data to put over a sample's: some of the type's own fields (with several types, those of one of them). */
+export type SampleData<T extends TogetherEventType> = { [K in T]: Partial<TogetherEventData<K>> }[T];
+
+function sampleData(type: TogetherEventType, data: object = {}): Record<string, unknown> {
+  if (!isCatalogueType(type)) {
+    throw new Error(
+      `sampleEvent: ${JSON.stringify(type)} is not a catalogue event type (one of: ${EVENT_TYPES.join(', ')})`,
+    );
+  }
+  if (!isPlainObject(data)) {
+    throw new Error(`sampleEvent('${type}'): data must be an object of fields, got ${JSON.stringify(data)}`);
+  }
+  const fields = eventSpec(type).fields;
+  const unknown = Object.keys(data).filter((name) => !Object.prototype.hasOwnProperty.call(fields, name));
+  if (unknown.length > 0) {
+    const names = unknown.map((name) => `data.${name}`).join(', ');
+    throw new Error(
+      `sampleEvent('${type}'): ${names} ${unknown.length > 1 ? 'are not fields' : 'is not a field'} of ${type} ` +
+        `(its fields: ${Object.keys(fields).join(', ')})`,
+    );
+  }
+  const examples = Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, spec.example]));
+  // A field given as undefined is left out: how a test makes an optional (or a required) field absent.
+  return Object.fromEntries(
+    Object.entries({ ...examples, ...data }).filter(([, value]) => value !== undefined),
+  );
+}
+
+/** When every sample happened (its `created_at`, and its EventBridge event's `time`). */
+const SAMPLE_TIME = '2026-11-23T12:00:00Z';
+
+/**
+ * A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests), with `data` put over
+ * them: `sampleEvent('fine_tune.completed', 'evt_1', { eval_loss: null })`. A field `type` does not have is a
+ * compile error, and refused at run time.
+ */
 export function sampleEvent<T extends TogetherEventType>(
   type: T,
   id = `sample-${type}`,
+  data?: SampleData<T>,
 ): Extract<TogetherEvent, { type: T }> {
-  const fields = eventSpec(type).fields;
-  const data = Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, spec.example]));
-  return { id, type, created_at: '2026-11-23T12:00:00Z', data } as unknown as Extract<
+  return { id, type, created_at: SAMPLE_TIME, data: sampleData(type, data) } as unknown as Extract<
     TogetherEvent,
     { type: T }
   >;
+}
+
+/**
+ * `sampleEvent(type)` as a rule target (e.g. a Lambda handler) receives it: EventBridge's event around it, with
+ * the `outcome_key` the verifier adds. For unit-testing a handler:
+ * `await handler(sampleEventBridgeEvent('fine_tune.completed', { model_name: 'acme/m' }))`.
+ */
+export function sampleEventBridgeEvent<T extends TogetherEventType>(
+  type: T,
+  data?: SampleData<T>,
+): TogetherEventBridgeEvent<T> {
+  const envelope: TogetherEnvelope = sampleEvent(type, `sample-${type}`, data);
+  return {
+    version: '0',
+    id: '6f1d2c3b-4a59-4e68-9d7c-0b1a2f3e4d5c',
+    'detail-type': type,
+    source: EVENT_SOURCE,
+    account: '123456789012',
+    time: SAMPLE_TIME,
+    region: 'us-east-1',
+    resources: [],
+    detail: { ...envelope, [OUTCOME_KEY_FIELD]: outcomeKey(envelope) },
+  } as unknown as TogetherEventBridgeEvent<T>;
 }

@@ -6,6 +6,7 @@ import {
   EVENT_TYPES,
   EventCatalogue,
   sampleEvent,
+  sampleEventBridgeEvent,
   TogetherEvent,
   TogetherEventBridgeEvent,
   TogetherEventData,
@@ -264,6 +265,39 @@ function created(): TogetherEventData<'fine_tune.completed'>[] {
   return [exact, extra, toData('ft-2'), fromVariable];
 }
 
+/* The samples' data: only the type's own fields, each of its kind. */
+
+function samples() {
+  const given = sampleEvent('fine_tune.completed', 'evt_1', { eval_loss: null });
+  const bridgedSample: TogetherEventBridgeEvent<'model.deprecated'> = sampleEventBridgeEvent(
+    'model.deprecated',
+    {
+      missing_since: undefined,
+    },
+  );
+  // Each also throws at run time (for plain JavaScript), so these are functions the test calls.
+  // @ts-expect-error TS2353: a misspelt field in a sample's data
+  const typo = () => sampleEvent('fine_tune.completed', 'evt_2', { modle_name: 'acme/m' });
+  // @ts-expect-error TS2353: a field of another type
+  const other = () => sampleEventBridgeEvent('fine_tune.failed', { model_name: 'acme/m' });
+  // @ts-expect-error TS2322: a wrong kind in a sample's data (run time leaves kinds to the types)
+  const kind = sampleEventBridgeEvent('fine_tune.checkpoint', { step: '40' });
+  // A handler for one type takes only its own type's sample.
+  const forCompleted = (event: TogetherEventBridgeEvent<'fine_tune.completed'>) =>
+    event.detail.data.model_name;
+  // @ts-expect-error TS2345: a batch.done event is not a fine_tune.completed one
+  const wrongType = forCompleted(sampleEventBridgeEvent('batch.done'));
+  return { given, bridgedSample, typo, other, kind, wrongType };
+}
+
+/** Narrowing an event of several types on `detail-type` narrows its data. */
+function byDetailType(event: TogetherEventBridgeEvent<'fine_tune.failed' | 'endpoint.failed'>): string {
+  if (event['detail-type'] === 'fine_tune.failed') return event.detail.data.error_message;
+  // @ts-expect-error TS2339: endpoint.failed has no error_message
+  void event.detail.data.error_message;
+  return event.detail.data.state;
+}
+
 /** An EventBridge event around `sampleEvent(type)`, as a handler receives it. */
 function bridged<T extends TogetherEventType>(type: T): TogetherEventBridgeEvent<T> {
   const detail = { ...sampleEvent(type), outcome_key: `${type}:sample` };
@@ -321,6 +355,15 @@ describe('the typed events (this file is also a compile-time test: tsc --noEmit)
     expect(readAny(bridged('fine_tune.completed')).model).toBe('acme/Meta-Llama-3.1-8B-Instruct-ft');
     expect(readAny(bridged('batch.done'))).toEqual({ unnarrowed: undefined, model: undefined });
     expect(created().map((d) => d.fine_tune_id)).toEqual(['ft-1', 'ft-1', 'ft-2', 'ft-1']);
+    const made = samples();
+    expect(made).toMatchObject({ given: { data: { eval_loss: null } }, wrongType: undefined });
+    expect(made.bridgedSample.detail.data).not.toHaveProperty('missing_since');
+    expect(made.typo).toThrow('data.modle_name is not a field of fine_tune.completed');
+    expect(made.other).toThrow('data.model_name is not a field of fine_tune.failed');
+    expect(made.kind.detail.data.step).toBe('40');
+    expect(() => byDetailType(bridged('fine_tune.failed'))).not.toThrow();
+    expect(byDetailType(bridged('fine_tune.failed'))).toBe('Training data contains invalid JSONL on line 12');
+    expect(byDetailType(bridged('endpoint.failed'))).toBe('ERROR');
   });
 
   test("every @ts-expect-error here meets the error it names, on its line: this file's lines fail without them", () => {
