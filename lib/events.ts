@@ -604,9 +604,9 @@ function sampleData(type: TogetherEventType, data: object = {}): Record<string, 
 const SAMPLE_TIME = '2026-11-23T12:00:00Z';
 
 /**
- * A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests), with `data` put over
- * them: `sampleEvent('fine_tune.completed', 'evt_1', { eval_loss: null })`. A field `type` does not have is a
- * compile error, and refused at run time.
+ * A sample of `type` (demo, docs, tests): the catalogue's examples, well-formed, with `data` put over them:
+ * `sampleEvent('fine_tune.completed', 'evt_1', { eval_loss: null })`. A field `type` does not have is a compile
+ * error, and refused at run time; a value of the wrong kind is a compile error only (a test may want one).
  */
 export function sampleEvent<T extends TogetherEventType>(
   type: T,
