@@ -48,27 +48,29 @@ export interface EventSpec {
   readonly fields: Readonly<Record<string, FieldSpec>>;
 }
 
-const FINE_TUNE_ID: FieldSpec = {
+// Fields several types share. `as const` keeps each literal `kind`, which the data types are built from (typed
+// `FieldSpec`, a shared field's kind widened to every kind, and the field to `string | number`).
+const FINE_TUNE_ID = {
   kind: 'string',
   example: 'ft-8a7b6c5d',
   description: 'The fine-tune job id (ft-...).',
-};
+} as const satisfies FieldSpec;
 
-const ENDPOINT_ID: FieldSpec = {
+const ENDPOINT_ID = {
   kind: 'string',
   example: 'endpoint-d23901de-ef8f-44bf-b3e7-de9c1ca8f2d7',
   description: 'The dedicated endpoint id.',
-};
-const ENDPOINT_NAME: FieldSpec = {
+} as const satisfies FieldSpec;
+const ENDPOINT_NAME = {
   kind: 'string',
   example: 'acme/Meta-Llama-3.1-8B-Instruct-ft-a32b82a1',
   description: "The endpoint's system name: what inference requests pass as `model`.",
-};
-const ENDPOINT_MODEL: FieldSpec = {
+} as const satisfies FieldSpec;
+const ENDPOINT_MODEL = {
   kind: 'string',
   example: 'acme/Meta-Llama-3.1-8B-Instruct-ft',
   description: 'The model the endpoint serves.',
-};
+} as const satisfies FieldSpec;
 
 export const EVENT_CATALOGUE = {
   'fine_tune.completed': {
@@ -370,12 +372,21 @@ type OptionalNames<T extends TogetherEventType> = {
   [F in keyof Fields<T>]: Fields<T>[F] extends { optional: true } ? F : never;
 }[keyof Fields<T>];
 
-/** The `data` payload of one event type. Senders may add fields; these are the ones the catalogue promises. */
-export type TogetherEventData<T extends TogetherEventType> = {
-  readonly [F in Exclude<keyof Fields<T>, OptionalNames<T>>]: FieldValue<Fields<T>[F]>;
-} & {
-  readonly [F in OptionalNames<T>]?: FieldValue<Fields<T>[F]>;
-} & Readonly<Record<string, unknown>>;
+type RequiredNames<T extends TogetherEventType> = Exclude<keyof Fields<T>, OptionalNames<T>>;
+/** One object type from an intersection (what editors and error messages show). */
+type Flat<O> = { [K in keyof O]: O[K] } & {};
+
+/**
+ * The `data` payload of one event type: exactly the catalogue's fields, each of its kind (`integer` and `number`
+ * are `number`), `| null` where the catalogue allows null, optional where it is. No index signature, so reading a
+ * misspelt field (`data.modle_name`) or writing one in an object literal does not compile. A sender may still add
+ * fields (the verifier passes them through, unvalidated); they are in the JSON, not in this type.
+ */
+export type TogetherEventData<T extends TogetherEventType> = Flat<
+  { readonly [F in RequiredNames<T>]: FieldValue<Fields<T>[F]> } & {
+    readonly [F in OptionalNames<T>]?: FieldValue<Fields<T>[F]>;
+  }
+>;
 
 /** The envelope Together signs and the verifier publishes as the EventBridge `detail`. */
 export interface TogetherEnvelope<T extends string = string, D = Readonly<Record<string, unknown>>> {
@@ -398,10 +409,9 @@ export const OUTCOME_KEY_FIELD = 'outcome_key';
  * dedupe key of the outcome. Two copies of one outcome (the narrow crash windows in the README) carry the same
  * `outcome_key`, so a handler can be idempotent on it.
  */
-export type TogetherEventDetail<T extends TogetherEventType = TogetherEventType> = Extract<
-  TogetherEvent,
-  { type: T }
-> & { readonly outcome_key: string };
+export type TogetherEventDetail<T extends TogetherEventType = TogetherEventType> = {
+  [K in T]: TogetherEnvelope<K, TogetherEventData<K>> & { readonly outcome_key: string };
+}[T];
 
 /**
  * `detail` text with `outcome_key` added, the envelope's own bytes untouched. An envelope that carries an
@@ -420,18 +430,24 @@ export function outcomeKeyBytes(key: string): number {
   return OUTCOME_KEY_FIELD.length + 4 + new TextEncoder().encode(JSON.stringify(key)).length;
 }
 
-/** The EventBridge event a rule target (e.g. a Lambda handler) receives for event type `T`. */
-export interface TogetherEventBridgeEvent<T extends TogetherEventType = TogetherEventType> {
-  readonly version: string;
-  readonly id: string;
-  readonly 'detail-type': T;
-  readonly source: typeof EVENT_SOURCE;
-  readonly account: string;
-  readonly time: string;
-  readonly region: string;
-  readonly resources: string[];
-  readonly detail: TogetherEventDetail<T>;
-}
+/**
+ * The EventBridge event a rule target (e.g. a Lambda handler) receives for event type `T`. With several types (or
+ * none given: every type), a union: narrowing on `detail-type` or `detail.type` narrows `detail.data`, and an
+ * event of one type is an event of any set of types that includes it.
+ */
+export type TogetherEventBridgeEvent<T extends TogetherEventType = TogetherEventType> = {
+  [K in T]: {
+    readonly version: string;
+    readonly id: string;
+    readonly 'detail-type': K;
+    readonly source: typeof EVENT_SOURCE;
+    readonly account: string;
+    readonly time: string;
+    readonly region: string;
+    readonly resources: string[];
+    readonly detail: TogetherEventDetail<K>;
+  };
+}[T];
 
 /** The catalogue entry of `type`, as the general shape (no literal types to narrow through). */
 export function eventSpec(type: TogetherEventType): EventSpec {
@@ -556,15 +572,72 @@ export function handlerProperty(type: string): string {
 /** Catalogue types Together itself may send (those this library produces excluded). */
 export const WEBHOOK_EVENT_TYPES = EVENT_TYPES.filter((type) => !eventSpec(type).producer);
 
-/** A well-formed sample of `type`, built from the catalogue's examples (demo, docs, tests). */
+/** Data to put over a sample's: some of the type's own fields (with several types, those of one of them). */
+export type SampleData<T extends TogetherEventType> = { [K in T]: Partial<TogetherEventData<K>> }[T];
+
+function sampleData(type: TogetherEventType, data: object = {}): Record<string, unknown> {
+  if (!isCatalogueType(type)) {
+    throw new Error(
+      `sampleEvent: ${JSON.stringify(type)} is not a catalogue event type (one of: ${EVENT_TYPES.join(', ')})`,
+    );
+  }
+  if (!isPlainObject(data)) {
+    throw new Error(`sampleEvent('${type}'): data must be an object of fields, got ${JSON.stringify(data)}`);
+  }
+  const fields = eventSpec(type).fields;
+  const unknown = Object.keys(data).filter((name) => !Object.prototype.hasOwnProperty.call(fields, name));
+  if (unknown.length > 0) {
+    const names = unknown.map((name) => `data.${name}`).join(', ');
+    throw new Error(
+      `sampleEvent('${type}'): ${names} ${unknown.length > 1 ? 'are not fields' : 'is not a field'} of ${type} ` +
+        `(its fields: ${Object.keys(fields).join(', ')})`,
+    );
+  }
+  const examples = Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, spec.example]));
+  // A field given as undefined is left out: how a test makes an optional (or a required) field absent.
+  return Object.fromEntries(
+    Object.entries({ ...examples, ...data }).filter(([, value]) => value !== undefined),
+  );
+}
+
+/** When every sample happened (its `created_at`, and its EventBridge event's `time`). */
+const SAMPLE_TIME = '2026-11-23T12:00:00Z';
+
+/**
+ * A sample of `type` (demo, docs, tests): the catalogue's examples, well-formed, with `data` put over them:
+ * `sampleEvent('fine_tune.completed', 'evt_1', { eval_loss: null })`. A field `type` does not have is a compile
+ * error, and refused at run time; a value of the wrong kind is a compile error only (a test may want one).
+ */
 export function sampleEvent<T extends TogetherEventType>(
   type: T,
   id = `sample-${type}`,
+  data?: SampleData<T>,
 ): Extract<TogetherEvent, { type: T }> {
-  const fields = eventSpec(type).fields;
-  const data = Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, spec.example]));
-  return { id, type, created_at: '2026-11-23T12:00:00Z', data } as unknown as Extract<
+  return { id, type, created_at: SAMPLE_TIME, data: sampleData(type, data) } as unknown as Extract<
     TogetherEvent,
     { type: T }
   >;
+}
+
+/**
+ * `sampleEvent(type)` as a rule target (e.g. a Lambda handler) receives it: EventBridge's event around it, with
+ * the `outcome_key` the verifier adds. For unit-testing a handler:
+ * `await handler(sampleEventBridgeEvent('fine_tune.completed', { model_name: 'acme/m' }))`.
+ */
+export function sampleEventBridgeEvent<T extends TogetherEventType>(
+  type: T,
+  data?: SampleData<T>,
+): TogetherEventBridgeEvent<T> {
+  const envelope: TogetherEnvelope = sampleEvent(type, `sample-${type}`, data);
+  return {
+    version: '0',
+    id: '6f1d2c3b-4a59-4e68-9d7c-0b1a2f3e4d5c',
+    'detail-type': type,
+    source: EVENT_SOURCE,
+    account: '123456789012',
+    time: SAMPLE_TIME,
+    region: 'us-east-1',
+    resources: [],
+    detail: { ...envelope, [OUTCOME_KEY_FIELD]: outcomeKey(envelope) },
+  } as unknown as TogetherEventBridgeEvent<T>;
 }
