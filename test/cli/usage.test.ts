@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../../bin/cli';
@@ -146,8 +146,12 @@ describe('every error a command prints starts with "together-webhooks <command>:
 });
 
 describe('version(): the package.json two folders up', () => {
+  const made: string[] = [];
+  afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
   function packageWith(json: string | undefined): string {
     const root = mkdtempSync(join(tmpdir(), 'tw-version-'));
+    made.push(root);
     mkdirSync(join(root, 'assets', 'cli'), { recursive: true });
     if (json !== undefined) writeFileSync(join(root, 'package.json'), json);
     return join(root, 'assets', 'cli');
