@@ -1,8 +1,8 @@
 /** A small argv reader: positionals, `--name value`, `--name=value`, repeatable flags, boolean switches. */
 
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'UsageError';
   }
 }

@@ -62,10 +62,8 @@ export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = 
     const summary = await poll(deps, pollWindow(clock.now(), 90_000, RESERVES));
     io.err(describe(summary));
     const fatal = fatalAfter(summary, n, apiBaseUrl);
-    if (fatal) {
-      io.err(fatal);
-      return 1;
-    }
+    // Exit 1, printed by main with the command's prefix.
+    if (fatal) throw new Error(fatal);
   }
   return 0;
 }

@@ -10,14 +10,19 @@ import { UsageError } from './args';
 
 type Dynalite = (opts: { createTableMs: number }) => Server;
 
+/**
+ * Loaded only here, when `dev` starts: the other commands need no local DynamoDB engine. The CLI bundle carries
+ * dynalite (bin/cli/bundle.ts), so this fails only when run from the sources without the devDependencies.
+ */
 function loadDynalite(): Dynalite {
   try {
-    // Loaded only here: the other commands need no local DynamoDB engine.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('dynalite') as Dynalite;
-  } catch {
+  } catch (err) {
     throw new UsageError(
-      'dev needs dynalite, a local DynamoDB engine, as the dedupe table: npm install --save-dev dynalite',
+      `dynalite, the local DynamoDB engine that holds the dedupe table, did not load (${(err as Error).message.split('\n')[0]}): ` +
+        'the CLI bundle (npm run build:handlers) carries it; from the sources, npm install the devDependencies',
+      { cause: err },
     );
   }
 }

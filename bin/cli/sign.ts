@@ -140,8 +140,11 @@ export async function send(args: ParsedArgs, io: Io): Promise<number> {
         err instanceof HttpTimeoutError
           ? err.message
           : `${(err as { code?: string }).code ?? (err as Error).message}`;
-      io.err(`could not reach ${url}: ${why}. Is the receiver running (npm start), and is --url right?`);
-      return 1;
+      // Not a usage error (exit 1); main prints it with the command's prefix, as every other error.
+      throw new Error(
+        `could not reach ${url}: ${why}. Is the receiver running (npm start), and is --url right?`,
+        { cause: err },
+      );
     }
   }
   return failures === 0 ? 0 : 1;

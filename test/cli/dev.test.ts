@@ -47,7 +47,8 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+  // Ended by a signal, npm has no exitCode (its signalCode is set): only a group still running is killed.
+  if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
 });
 
 const quiet: Io = {

@@ -140,7 +140,9 @@ describe('listen: Together polled here, outcomes forwarded as signed webhooks', 
   test('a key Together refuses exits 1 with the fix; --forward-to without a secret exits 2', async () => {
     const refused = listenOnce({ TOGETHER_API_KEY: 'tgp_wrong' });
     expect(await refused.run).toBe(1);
-    expect(refused.c.err.join('\n')).toMatch(/Together rejected TOGETHER_API_KEY: check the key/);
+    expect(refused.c.err.at(-1)).toMatch(
+      /^together-webhooks listen: Together rejected TOGETHER_API_KEY: check the key/,
+    );
     const c = capture({ TOGETHER_API_KEY: 'k' }, '', clock);
     expect(await c.run('listen', '--forward-to', receiverUrl, '--api-base-url', together.baseUrl)).toBe(2);
     expect(c.err.join('\n')).toMatch(/--secret is required with --forward-to/);
