@@ -1,37 +1,48 @@
 /**
- * The README's generated parts: the event table and an example event per type from the catalogue, and the props
- * reference from the doc comments. `npm run docs` rewrites them; tests keep them honest.
+ * What is generated from the event catalogue: the README's compact event table, and docs/events.md's full table and
+ * an example event per type. `npm run docs` rewrites them (and API.md, scripts/props-reference.ts); tests keep them
+ * honest (test/docs/generated.test.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   EVENT_SOURCE,
   EVENT_TYPES,
+  EventSpec,
   eventSpec,
   handlerProperty,
   outcomeKey,
   sampleEvent,
+  TogetherEventType,
 } from '../lib/events';
-import { withProps } from './props-reference';
 
 export const BEGIN = '<!-- events:begin (generated from lib/events.ts by `npm run docs`) -->';
 export const END = '<!-- events:end -->';
 
+/** Whether the event goes to the alert topic: `yes`, or the condition. */
+function alertCell(spec: EventSpec): string {
+  const when = spec.alert?.when;
+  if (!spec.alert) return '';
+  if (!when) return 'yes';
+  return `when ${Object.entries(when)
+    .map(([k, v]) => `\`${k}\` is ${v.join(' or ')}`)
+    .join(', ')}`;
+}
+
+/** The type, and who produces it when not Together. */
+function typeCell(type: TogetherEventType): string {
+  const producer = eventSpec(type).producer;
+  return `\`${type}\`${producer ? ` (${producer})` : ''}`;
+}
+
+/** docs/events.md's table: every type with its `data` fields. */
 export function eventsTable(): string {
   const rows = EVENT_TYPES.map((type) => {
     const spec = eventSpec(type);
     const fields = Object.entries(spec.fields)
       .map(([name, f]) => `\`${name}\`${f.optional ? '?' : ''} (${f.kind}${f.nullable ? ' or null' : ''})`)
       .join(', ');
-    const when = spec.alert?.when;
-    const alert = !spec.alert
-      ? ''
-      : when
-        ? `when ${Object.entries(when)
-            .map(([k, v]) => `\`${k}\` is ${v.join(' or ')}`)
-            .join(', ')}`
-        : 'yes';
-    return `| \`${type}\`${spec.producer ? ` (${spec.producer})` : ''} | ${spec.description} | ${fields} | ${alert} |`;
+    return `| ${typeCell(type)} | ${spec.description} | ${fields} | ${alertCell(spec)} |`;
   });
   return [
     '| detail-type | when | `data` fields (`?`: may be absent) | alert topic |',
@@ -40,15 +51,20 @@ export function eventsTable(): string {
   ].join('\n');
 }
 
-function between(readme: string, begin: string, end: string, content: string): string {
-  const start = readme.indexOf(begin);
-  const stop = readme.indexOf(end);
-  if (start < 0 || stop < start) throw new Error(`README.md needs the markers ${begin} ... ${end}`);
-  return readme.slice(0, start + begin.length) + '\n\n' + content + '\n\n' + readme.slice(stop);
+/** The README's table: type, when, alert; the fields are in docs/events.md. */
+export function compactEventsTable(): string {
+  const rows = EVENT_TYPES.map((type) => {
+    const spec = eventSpec(type);
+    return `| ${typeCell(type)} | ${spec.description} | ${alertCell(spec)} |`;
+  });
+  return ['| detail-type | when | alert topic |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
-export function withTable(readme: string): string {
-  return between(readme, BEGIN, END, eventsTable());
+function between(file: string, text: string, begin: string, end: string, content: string): string {
+  const start = text.indexOf(begin);
+  const stop = text.indexOf(end);
+  if (start < 0 || stop < start) throw new Error(`${file} needs the markers ${begin} ... ${end}`);
+  return text.slice(0, start + begin.length) + '\n\n' + content + '\n\n' + text.slice(stop);
 }
 
 export const EXAMPLES_BEGIN = '<!-- examples:begin (generated from lib/events.ts by `npm run docs`) -->';
@@ -84,16 +100,26 @@ export function exampleEvents(): string {
   }).join('\n\n');
 }
 
-export function withExamples(readme: string): string {
-  return between(readme, EXAMPLES_BEGIN, EXAMPLES_END, exampleEvents());
+/** The README with its compact event table regenerated. */
+export function generatedReadme(readme: string): string {
+  return between('README.md', readme, BEGIN, END, compactEventsTable());
 }
 
-/** Every generated part of the README, from the sources. */
-export function generatedReadme(readme: string): string {
-  return withProps(withExamples(withTable(readme)));
+/** docs/events.md with its full table and example events regenerated. */
+export function generatedEventsDoc(doc: string): string {
+  const withTable = between('docs/events.md', doc, BEGIN, END, eventsTable());
+  return between('docs/events.md', withTable, EXAMPLES_BEGIN, EXAMPLES_END, exampleEvents());
 }
+
+/** Each file this script writes, and how. */
+export const GENERATED: ReadonlyArray<readonly [string, (text: string) => string]> = [
+  ['README.md', generatedReadme],
+  [join('docs', 'events.md'), generatedEventsDoc],
+];
 
 if (require.main === module) {
-  const file = join(__dirname, '..', 'README.md');
-  writeFileSync(file, generatedReadme(readFileSync(file, 'utf8')));
+  for (const [name, generate] of GENERATED) {
+    const file = join(__dirname, '..', name);
+    writeFileSync(file, generate(readFileSync(file, 'utf8')));
+  }
 }

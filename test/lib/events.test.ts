@@ -206,5 +206,5 @@ test('README.md carries what is generated from the catalogue and the doc comment
     expect(eventsTable()).toContain(`\`${type}\``);
     expect(exampleEvents()).toContain(`"detail-type": "${type}"`);
   }
-  expect(readme).toContain('#### `TogetherWebhooksProps`');
+  expect(readme).toContain('[API.md](API.md)'); // the props reference moved to API.md (test/docs/api-md.test.ts)
 }, 30_000);
