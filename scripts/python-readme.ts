@@ -11,6 +11,10 @@ import { EVENT_TYPES } from '../lib/events';
 const root = join(__dirname, '..');
 
 export function pythonReadme(version: string): string {
+  return [intro(version), USE_IT, handlingEvents()].join('\n');
+}
+
+function intro(version: string): string {
   const wheel = `together_webhooks-${version}-py3-none-any.whl`;
   return `# together-webhooks (Python)
 
@@ -42,8 +46,10 @@ pip install /path/to/${wheel}   # with aws-cdk-lib >= 2.252.0, constructs 10, js
 \`\`\`
 
 Once released: \`pip install together-webhooks\`.
+`;
+}
 
-## Use it
+const USE_IT = `## Use it
 
 In the stack \`cdk init\` wrote (\`ml_platform/ml_platform_stack.py\`), or a whole \`app.py\`:
 
@@ -71,10 +77,12 @@ app.synth()
 \`\`\`
 
 Props are keyword arguments (\`poller=PollerOptions(api_key=secret)\` turns on the poller, which delivers real events
-today); event types are the constants of \`EventType\` (or plain strings such as \`"fine_tune.completed"\`). A missing
-or wrong prop fails the synth with a message naming the prop. \`cdk synth\`, then \`cdk deploy\`.
+today); event types are the constants of \`EventType\` (or plain strings such as \`"fine_tune.completed"\`). Then
+\`cdk synth\` and \`cdk deploy\`, as for any CDK app.
+`;
 
-## Handling events
+function handlingEvents(): string {
+  return `## Handling events
 
 \`together_webhooks.events\` has a \`TypedDict\` for each event type, generated from the event catalogue:
 \`<Type>Event\` (the EventBridge event), \`<Type>Detail\` (\`id\`, \`type\`, \`data\`, \`outcome_key\`) and

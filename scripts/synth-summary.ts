@@ -9,7 +9,7 @@ import { join } from 'node:path';
 interface Artifact {
   readonly type?: string;
   readonly displayName?: string;
-  readonly properties?: { readonly templateFile?: string };
+  readonly properties?: { readonly templateFile?: string; readonly [other: string]: unknown };
 }
 
 export function synthSummary(manifest: { artifacts?: Record<string, Artifact> }, dir: string): string[] {
