@@ -7,6 +7,7 @@ import {
   aws_secretsmanager as secretsmanager,
   aws_sqs as sqs,
   Duration,
+  RemovalPolicies,
   RemovalPolicy,
   Stack,
 } from 'aws-cdk-lib';
@@ -100,7 +101,7 @@ function webhooksStack(app: App, options: WebhooksIntegOptions) {
   const apiKey = secretsmanager.Secret.fromSecretNameV2(stack, 'TogetherApiKey', options.apiKeySecretName);
   const hooks = new TogetherWebhooks(stack, 'Hooks', {
     poller: { apiKey },
-    // The default keeps the dedupe table after destroy; a test leaves nothing behind.
+    // The default keeps the dedupe table after destroy.
     removalPolicy: RemovalPolicy.DESTROY,
     logRetention: logs.RetentionDays.ONE_DAY,
   });
@@ -127,6 +128,8 @@ function webhooksStack(app: App, options: WebhooksIntegOptions) {
     }),
   });
   hooks.secret.grantRead(sender);
+  // A test run leaves nothing behind: the construct retains the alert topic's KMS key (and, by default, the table).
+  RemovalPolicies.of(stack).destroy();
   return { stack, hooks, queue, sender };
 }
 
