@@ -144,7 +144,11 @@ const webhooksCases = casesOf(
       (f) => ({ poller: { apiKey: f.apiKey, api_base_url: 'https://api.example.com' } }),
       'poller.apiBaseUrl is not set (poller has "api_base_url": the property is apiBaseUrl)',
     ],
-    pollerOption('apiKey', 'together/api-key', SECRET, '"together/api-key"'),
+    [
+      "poller: { apiKey: 'together/api-key' }",
+      () => ({ poller: { apiKey: 'together/api-key' } }),
+      `poller.apiKey must be ${SECRET}, got "together/api-key"`,
+    ],
     pollerOption('interval', 60, DURATION, '60'),
     pollerOption('interval', { seconds: 30 }, DURATION, '{ seconds: 30 }'),
     [
