@@ -11,7 +11,21 @@ import { autoDeployClaimPrefix } from './claim-keys';
 import { AutoDeployEnvironment, environmentOf } from './contract';
 import { recipeClaimsEnvironment, recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
-import { checkDuration, checkNumber } from './validation';
+import { checkDuration, checkNumber, checkProps, KIND, required, Shape } from './validation';
+
+/** The kind of every prop. */
+const PROPS: Shape<TogetherAutoDeployProps> = {
+  webhooks: required(KIND.webhooks),
+  hardware: required(KIND.string),
+  minReplicas: KIND.number,
+  maxReplicas: KIND.number,
+  inactiveTimeout: KIND.duration,
+  maxEvalLoss: KIND.number,
+  modelNamePrefix: KIND.string,
+  apiKey: KIND.secret,
+  apiKeyJsonField: KIND.string,
+  logRetention: KIND.logRetention,
+};
 
 /** Props of `TogetherAutoDeploy`. */
 export interface TogetherAutoDeployProps {
@@ -74,6 +88,7 @@ export class TogetherAutoDeploy extends Construct {
   constructor(scope: Construct, id: string, props: TogetherAutoDeployProps) {
     super(scope, id);
     const owner = 'TogetherAutoDeploy';
+    checkProps(owner, props, 'TogetherAutoDeployProps', PROPS);
     const poller = props.webhooks.poller;
     if (!poller) {
       throw new Error(

@@ -24,7 +24,7 @@ import { TogetherEventType } from './events';
 import { libraryMetric } from './metrics';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
-import { checkDuration, checkHttpsUrl, checkNumber } from './validation';
+import { checkDuration, checkHttpsUrl, checkNumber, checkProps, KIND, required, Shape } from './validation';
 
 /** The one outcome this recipe publishes. */
 const COLLECTED = 'batch.collected' satisfies TogetherEventType;
@@ -82,6 +82,19 @@ export interface TogetherBatchResultsProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** The kind of every prop. */
+const PROPS: Shape<TogetherBatchResultsProps> = {
+  webhooks: required(KIND.webhooks),
+  bucket: KIND.bucket,
+  keyPrefix: KIND.string,
+  apiKey: KIND.secret,
+  apiKeyJsonField: KIND.string,
+  apiBaseUrl: KIND.string,
+  timeout: KIND.duration,
+  memorySize: KIND.number,
+  logRetention: KIND.logRetention,
+};
+
 /**
  * Recipe: each finished batch's output (and error) file is streamed from Together to S3 without being held in
  * memory, its lines and tokens counted on the way, and one `batch.collected` published per batch with the S3
@@ -98,6 +111,7 @@ export class TogetherBatchResults extends Construct {
   constructor(scope: Construct, id: string, props: TogetherBatchResultsProps) {
     super(scope, id);
     const owner = 'TogetherBatchResults';
+    checkProps(owner, props, 'TogetherBatchResultsProps', PROPS);
     const poller = props.webhooks.poller;
     const apiKey = props.apiKey ?? poller?.apiKey;
     if (!apiKey) {

@@ -14,6 +14,7 @@ import { modelAliasesPrefix } from './claim-keys';
 import { environmentOf, ModelAliasesEnvironment } from './contract';
 import { recipeClaimsEnvironment, recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
+import { checkProps, KIND, listOf, required, Shape, struct } from './validation';
 
 /** Named in every error of the construct. */
 const OWNER = 'TogetherModelAliases';
@@ -56,6 +57,24 @@ export interface TogetherModelAliasesProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** The kind of every prop. */
+const PROPS: Shape<TogetherModelAliasesProps> = {
+  webhooks: required(KIND.webhooks),
+  aliases: required(
+    listOf(
+      'a list of ModelAlias objects',
+      struct<ModelAlias>('ModelAlias', {
+        name: required(KIND.string),
+        model: required(KIND.string),
+        followDeploymentsOf: KIND.string,
+      }),
+    ),
+  ),
+  parameterPrefix: KIND.string,
+  switchOnDeprecation: KIND.boolean,
+  logRetention: KIND.logRetention,
+};
+
 /**
  * Recipe: model aliases in SSM Parameter Store that inference pipelines read, kept on a model that serves: moved
  * to the replacement when a model is deprecated (if you opt in; otherwise an alert), and to a new endpoint when
@@ -70,6 +89,7 @@ export class TogetherModelAliases extends Construct {
 
   constructor(scope: Construct, id: string, props: TogetherModelAliasesProps) {
     super(scope, id);
+    checkProps(OWNER, props, 'TogetherModelAliasesProps', PROPS);
     const prefix = props.parameterPrefix ?? '/together/models/';
     if (!Token.isUnresolved(prefix) && !/^\/([A-Za-z0-9_.-]+\/)*$/.test(prefix))
       throw new Error(

@@ -29,7 +29,9 @@ import {
 } from './contract';
 import { EVENT_TYPES, eventSpec } from './events';
 import { libraryMetric } from './metrics';
-import { checkHttpsUrl } from './validation';
+import { checkPollerOptions, checkProps, KIND, POLLER_OPTIONS, required, Shape } from './validation';
+
+const OWNER = 'TogetherJobPoller';
 
 /** What the poller says about a watched model once Together stops listing it. */
 export interface ModelDeprecationInfo {
@@ -343,53 +345,26 @@ function minutes(value: Duration | undefined, fallbackMinutes: number): string {
 /** What the poller publishes: Together's types and its own, not a recipe's. */
 const POLLER_TYPES = EVENT_TYPES.filter((type) => [undefined, 'poller'].includes(eventSpec(type).producer));
 
+/** Every prop's kind, those of `PollerOptions` and the ones `TogetherWebhooks` fills in. */
+const PROPS: Shape<TogetherJobPollerProps> = {
+  ...POLLER_OPTIONS,
+  table: required(KIND.table),
+  eventBus: required(KIND.eventBus),
+  claimScope: KIND.string,
+  alertTopic: KIND.topic,
+  dedupeRetention: KIND.duration,
+  logRetention: KIND.logRetention,
+  metricsNamespace: required(KIND.string),
+};
+
 function validatePoller(props: TogetherJobPollerProps): void {
+  checkProps(OWNER, props, 'TogetherJobPollerProps', PROPS);
   const scope = props.claimScope;
   if (scope !== undefined && (Token.isUnresolved(scope) || !CLAIM_SCOPE_PATTERN.test(scope))) {
     throw new Error(
-      `TogetherJobPoller: claimScope must be 1-100 letters, digits, '_', '.' or '-' (part of every claim key and ` +
+      `${OWNER}: claimScope must be 1-100 letters, digits, '_', '.' or '-' (part of every claim key and ` +
         `of its IAM patterns), got "${String(scope).slice(0, 100)}"`,
     );
   }
-  const interval = props.interval;
-  if (interval && !interval.isUnresolved()) {
-    const minutes = interval.toSeconds() / 60;
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-      throw new Error(
-        `TogetherJobPoller: interval must be whole minutes from 1 to 1440, got ${interval.toHumanString()}`,
-      );
-    }
-  }
-  const stall = props.stallAfter;
-  if (stall && !stall.isUnresolved() && stall.toMinutes({ integral: false }) < 10) {
-    throw new Error(
-      `TogetherJobPoller: stallAfter must be at least 10 minutes, got ${stall.toHumanString()}`,
-    );
-  }
-  const missing = props.modelMissingFor;
-  if (missing && !missing.isUnresolved() && missing.toSeconds() < 60) {
-    throw new Error(
-      `TogetherJobPoller: modelMissingFor must be at least 1 minute, got ${missing.toHumanString()}`,
-    );
-  }
-  const watched = props.watchModels ?? [];
-  for (const model of watched) {
-    if (!Token.isUnresolved(model) && (typeof model !== 'string' || model.trim() === '')) {
-      throw new Error(`TogetherJobPoller: watchModels must hold model ids, got ${JSON.stringify(model)}`);
-    }
-  }
-  for (const model of Object.keys(props.modelDeprecations ?? {})) {
-    if (!watched.includes(model)) {
-      throw new Error(`TogetherJobPoller: modelDeprecations names "${model}", which is not in watchModels`);
-    }
-  }
-  const memory = props.memorySize;
-  if (memory !== undefined && !Token.isUnresolved(memory)) {
-    if (!Number.isInteger(memory) || memory < 256 || memory > 10240) {
-      throw new Error(
-        `TogetherJobPoller: memorySize must be a whole number of MB from 256 to 10240, got ${typeof memory === 'number' ? String(memory) : JSON.stringify(memory)}`,
-      );
-    }
-  }
-  checkHttpsUrl('TogetherJobPoller', 'apiBaseUrl', props.apiBaseUrl);
+  checkPollerOptions(OWNER, '', props);
 }

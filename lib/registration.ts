@@ -7,7 +7,6 @@ import {
   Duration,
   RemovalPolicy,
   Stack,
-  Token,
   Validations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -19,7 +18,14 @@ import {
   WebhookRegistrationProperties,
 } from './contract';
 import { WEBHOOK_EVENT_TYPES } from './events';
-import { checkEventType, checkHttpsUrl } from './validation';
+import {
+  checkProps,
+  checkRegistrationOptions,
+  KIND,
+  REGISTRATION_OPTIONS,
+  required,
+  Shape,
+} from './validation';
 
 /** Together's public API base URL. */
 export const DEFAULT_TOGETHER_API_BASE_URL = CONTRACT_API_BASE_URL;
@@ -95,8 +101,8 @@ export class TogetherWebhookRegistration extends Construct {
 
   constructor(scope: Construct, id: string, props: TogetherWebhookRegistrationProps) {
     super(scope, id);
+    validateRegistration(props);
     const events = props.events ?? WEBHOOK_EVENT_TYPES;
-    validateRegistration(props, events);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
     this.handler = bundledFunction(this, 'Handler', {
@@ -151,15 +157,18 @@ function attribute(name: keyof WebhookRegistrationAttributes): string {
   return name;
 }
 
-function validateRegistration(props: TogetherWebhookRegistrationProps, events: readonly string[]): void {
-  if (events.length === 0) throw new Error('TogetherWebhookRegistration: events must not be empty, got []');
-  for (const type of events) checkEventType('TogetherWebhookRegistration', 'events', type);
-  checkHttpsUrl('TogetherWebhookRegistration', 'apiBaseUrl', props.apiBaseUrl);
-  if (
-    props.secretVersion !== undefined &&
-    !Token.isUnresolved(props.secretVersion) &&
-    props.secretVersion === ''
-  ) {
-    throw new Error('TogetherWebhookRegistration: secretVersion must not be empty, got ""');
-  }
+const OWNER = 'TogetherWebhookRegistration';
+
+/** Every prop's kind, those of `RegistrationOptions` and the ones `TogetherWebhooks` fills in. */
+const PROPS: Shape<TogetherWebhookRegistrationProps> = {
+  ...REGISTRATION_OPTIONS,
+  webhookUrl: required(KIND.string),
+  signingSecret: required(KIND.secret),
+  signingSecretJsonField: KIND.string,
+  logRetention: KIND.logRetention,
+};
+
+function validateRegistration(props: TogetherWebhookRegistrationProps): void {
+  checkProps(OWNER, props, 'TogetherWebhookRegistrationProps', PROPS);
+  checkRegistrationOptions(OWNER, '', props);
 }

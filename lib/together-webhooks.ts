@@ -34,7 +34,21 @@ import { RegistrationOptions, TogetherWebhookRegistration } from './registration
 import { SignatureScheme } from './signature-scheme';
 import { cdkPattern, DeadLetteredTarget } from './targets';
 import { TogetherEventHandlers, TogetherWebhooksProps } from './together-webhooks-props';
-import { checkDuration, checkEventType, checkNumber } from './validation';
+import {
+  checkDuration,
+  checkEventType,
+  checkKind,
+  checkNumber,
+  checkPollerOptions,
+  checkProps,
+  checkRegistrationOptions,
+  KIND,
+  listOf,
+  POLLER_OPTIONS,
+  REGISTRATION_OPTIONS,
+  Shape,
+  struct,
+} from './validation';
 
 /** The path Together posts to. */
 export const WEBHOOK_PATH = contract.WEBHOOK_PATH;
@@ -135,6 +149,7 @@ export class TogetherWebhooks extends Construct {
    */
   public onEvent(eventType: string, ...ruleTargets: events.IRuleTarget[]): events.Rule {
     checkEventType('TogetherWebhooks', 'onEvent', eventType);
+    ruleTargets.forEach((target, i) => checkKind(W, `onEvent's targets[${i}]`, target, KIND.ruleTarget));
     let route = this.routeFor(eventType);
     for (const target of ruleTargets) {
       if (route.targets >= MAX_TARGETS_PER_RULE) route = this.routeFor(eventType, true);
@@ -366,20 +381,56 @@ export class TogetherWebhooks extends Construct {
 
 const W = 'TogetherWebhooks';
 
-/** Refuses props that cannot work, naming the prop and the value received. */
+/** One list of rule targets per catalogue type (the test of TogetherEventHandlers keeps them one per type). */
+const HANDLERS = Object.fromEntries(
+  EVENT_TYPES.map((type) => [
+    handlerProperty(type),
+    listOf('a list of IRuleTarget (e.g. [new targets.LambdaFunction(fn)])', KIND.ruleTarget),
+  ]),
+) as Shape<TogetherEventHandlers>;
+
+/** The kind of every prop. */
+const PROPS: Shape<TogetherWebhooksProps> = {
+  secret: KIND.secret,
+  secretJsonField: KIND.string,
+  signatureScheme: KIND.signatureScheme,
+  secretCacheTtl: KIND.duration,
+  table: KIND.table,
+  removalPolicy: KIND.removalPolicy,
+  dedupeRetention: KIND.duration,
+  eventBus: KIND.eventBus,
+  archiveRetention: KIND.duration,
+  archive: KIND.boolean,
+  handlers: struct('TogetherEventHandlers', HANDLERS),
+  deadLetterQueue: KIND.queue,
+  targetRetryAttempts: KIND.number,
+  alerts: KIND.boolean,
+  alertTopic: KIND.topic,
+  rejectedSignatureAlarmThreshold: KIND.number,
+  throttlingRateLimit: KIND.number,
+  throttlingBurstLimit: KIND.number,
+  logRetention: KIND.logRetention,
+  domainName: KIND.string,
+  certificate: KIND.certificate,
+  registration: struct('RegistrationOptions', REGISTRATION_OPTIONS),
+  poller: struct('PollerOptions', POLLER_OPTIONS),
+  timeout: KIND.duration,
+  memorySize: KIND.number,
+  reservedConcurrency: KIND.number,
+};
+
+/** Refuses props that cannot work, naming the prop and the value received: first each kind, then the values. */
 function validateProps(props: TogetherWebhooksProps): void {
+  checkProps(W, props, 'TogetherWebhooksProps', PROPS);
   const known = EVENT_TYPES.map(handlerProperty);
-  for (const [name, list] of Object.entries(props.handlers ?? {})) {
+  for (const name of Object.keys(props.handlers ?? {})) {
     if (isCatalogueType(name))
       throw new Error(`TogetherWebhooks: handlers["${name}"] is now handlers.${handlerProperty(name)}`);
     if (!known.includes(name))
       throw new Error(`TogetherWebhooks: handlers has no property "${name}"; one of: ${known.join(', ')}`);
-    if (list !== undefined && !Array.isArray(list)) {
-      throw new Error(
-        `TogetherWebhooks: handlers.${name} must be an array of rule targets, got ${typeof list}`,
-      );
-    }
   }
+  if (props.poller) checkPollerOptions(W, 'poller', props.poller);
+  if (props.registration) checkRegistrationOptions(W, 'registration', props.registration);
   if (props.archive === false && props.archiveRetention) {
     throw new Error(
       `TogetherWebhooks: archiveRetention is set (${props.archiveRetention.toHumanString()}) but archive is false`,

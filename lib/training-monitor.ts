@@ -9,6 +9,7 @@ import {
 import { libraryMetric } from './metrics';
 import { recipeFunction } from './recipe-function';
 import { TogetherWebhooks } from './together-webhooks';
+import { checkProps, KIND, required, Shape } from './validation';
 
 /** The metric the handler emits (lambda/training-monitor/core.ts TRAINING_LOSS), dimension `FineTuneId`. */
 const TRAINING_LOSS: TrainingMonitorMetric = 'TrainingLoss';
@@ -34,6 +35,14 @@ export interface TogetherTrainingMonitorProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** The kind of every prop. */
+const PROPS: Shape<TogetherTrainingMonitorProps> = {
+  webhooks: required(KIND.webhooks),
+  dashboard: KIND.boolean,
+  dashboardName: KIND.string,
+  logRetention: KIND.logRetention,
+};
+
 /**
  * Recipe: watch training progress. Each `fine_tune.checkpoint` with a loss becomes a `TrainingLoss` sample
  * (dimension `FineTuneId`), and a dashboard shows it beside the receiver's and the poller's health.
@@ -47,6 +56,7 @@ export class TogetherTrainingMonitor extends Construct {
 
   constructor(scope: Construct, id: string, props: TogetherTrainingMonitorProps) {
     super(scope, id);
+    checkProps('TogetherTrainingMonitor', props, 'TogetherTrainingMonitorProps', PROPS);
     this.webhooks = props.webhooks;
     this.function = recipeFunction(this, {
       webhooks: props.webhooks,
