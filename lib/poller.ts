@@ -109,8 +109,8 @@ export interface PollerOptions {
    * The poller function's memory, in MB (256 to 10240). `GET /fine-tunes` lists every fine-tune of the account at
    * once; a poll keeps about 1 KB of each, so 256 MB hold about 100,000 fine-tunes (a larger listing fails the
    * fine-tunes with an error that says so, and everything else still flows). Lambda gives CPU in proportion to
-   * memory, and reading a large listing is CPU-bound: above about 20,000 fine-tunes raise it (README: "Memory on a
-   * large account").
+   * memory, and reading a large listing is CPU-bound: above about 20,000 fine-tunes raise it
+   * (docs/poller.md: "Memory on a large account").
    * @default 256
    */
   readonly memorySize?: number;
