@@ -8,7 +8,7 @@
  * out, fails to compile. That each handler reads every variable its construct writes is checked by
  * test/integration/environment-contract.test.ts. Item-key prefixes of the dedupe table live in lib/claim-keys.ts.
  *
- * Dependency-free, like lib/events.ts: every handler bundles it. Not part of the package's public API.
+ * Dependency-free, like lib/event-catalogue.ts: every handler bundles it. Not part of the package's public API.
  */
 
 /** Together's API, when no `apiBaseUrl` is given. */
