@@ -199,6 +199,8 @@ export interface PollerEnvironment
 export interface PollerSourceFlags {
   readonly EVALUATIONS?: string;
   readonly ENDPOINTS?: string;
+  readonly JOBS?: string;
+  readonly DEPLOYMENTS?: string;
 }
 
 /** lambda/batch-results. */

@@ -64,6 +64,52 @@ const ENDPOINT_MODEL = {
   description: 'The model the endpoint serves.',
 } as const satisfies FieldSpec;
 
+const JOB_ID = {
+  kind: 'string',
+  example: 'job-a15dad11-8d8e-4007-97c5-a211304de284',
+  description: 'The job id.',
+} as const satisfies FieldSpec;
+const JOB_TYPE = {
+  kind: 'string',
+  example: 'model_upload',
+  description: "The job's type, as Together names it.",
+} as const satisfies FieldSpec;
+const JOB_MODEL = {
+  kind: 'string',
+  nullable: true,
+  example: 'acme/Qwen2.5-72B-Instruct',
+  description: "The model named in the job's arguments (`args.modelName`), null when it names none.",
+} as const satisfies FieldSpec;
+const DEPLOYMENT_FIELDS = {
+  deployment_id: { kind: 'string', example: 'dep-0123abcd', description: 'The deployment id.' },
+  deployment_name: { kind: 'string', example: 'my-deployment', description: "The deployment's name." },
+  image: {
+    kind: 'string',
+    nullable: true,
+    example: 'registry.together.ai/acme/server:1.2',
+    description: 'The container image, null when Together does not say.',
+  },
+  ready_replicas: {
+    kind: 'integer',
+    nullable: true,
+    example: 2,
+    description: 'Replicas ready when the poller saw it, null when Together does not say.',
+  },
+  desired_replicas: {
+    kind: 'integer',
+    nullable: true,
+    example: 2,
+    description: 'Replicas the orchestrator targets, null when Together does not say.',
+  },
+  since: {
+    kind: 'string',
+    example: '2026-11-23T11:52:00Z',
+    description:
+      'Names the transition: when the poller first saw the deployment Updating or Scaling, or, for one that ' +
+      'changed between two polls, its updated_at.',
+  },
+} as const satisfies Record<string, FieldSpec>;
+
 export const EVENT_CATALOGUE = {
   'fine_tune.completed': {
     description: 'A fine-tuning job finished and its model is ready.',
@@ -300,6 +346,49 @@ export const EVENT_CATALOGUE = {
         description: 'When this start began (the endpoint created, or seen starting): names the episode.',
       },
     },
+  },
+  'job.completed': {
+    description: 'A Together job (a model upload, or another kind `GET /jobs` lists) completed.',
+    outcomeKey: ['job_id'],
+    producer: 'poller',
+    fields: { job_id: JOB_ID, job_type: JOB_TYPE, model_name: JOB_MODEL },
+  },
+  'job.failed': {
+    description: 'A Together job (a model upload, or another kind `GET /jobs` lists) failed.',
+    alert: {
+      advice:
+        "Check the job's source (a model upload's URL or repository) and its access, then run it again.",
+    },
+    outcomeKey: ['job_id'],
+    producer: 'poller',
+    fields: {
+      job_id: JOB_ID,
+      job_type: JOB_TYPE,
+      model_name: JOB_MODEL,
+      error_message: {
+        kind: 'string',
+        example: 'model source could not be downloaded',
+        description: "Together's last status message.",
+      },
+    },
+  },
+  'deployment.ready': {
+    description:
+      'A custom container deployment became Ready: one event per transition into Ready, named by `since` ' +
+      '(Ready -> Updating -> Ready seen by the poller is two; a stay in Ready, however its replicas change, none).',
+    outcomeKey: ['deployment_id', 'since'],
+    producer: 'poller',
+    fields: DEPLOYMENT_FIELDS,
+  },
+  'deployment.failed': {
+    description:
+      'A custom container deployment became Failed: one event per transition into Failed, named by `since`.',
+    alert: {
+      advice: "Read the deployment's logs (GET /deployments/{id}/logs): its image, command and health check.",
+    },
+    outcomeKey: ['deployment_id', 'since'],
+    producer: 'poller',
+    fields: DEPLOYMENT_FIELDS,
   },
   'batch.collected': {
     description: "A finished batch's output was copied to S3 and its tokens counted.",

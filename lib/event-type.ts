@@ -26,6 +26,14 @@ export class EventType {
   public static readonly ENDPOINT_READY = 'endpoint.ready';
   /** A dedicated endpoint failed to start (the poller, with `endpoints` on). */
   public static readonly ENDPOINT_FAILED = 'endpoint.failed';
+  /** A Together job (a model upload, ...) completed (the poller, with `jobs` on). */
+  public static readonly JOB_COMPLETED = 'job.completed';
+  /** A Together job (a model upload, ...) failed (the poller, with `jobs` on). */
+  public static readonly JOB_FAILED = 'job.failed';
+  /** A custom container deployment became Ready (the poller, with `deployments` on). */
+  public static readonly DEPLOYMENT_READY = 'deployment.ready';
+  /** A custom container deployment became Failed (the poller, with `deployments` on). */
+  public static readonly DEPLOYMENT_FAILED = 'deployment.failed';
   /** A finished batch's output was copied to S3 and its tokens counted (`TogetherBatchResults`). */
   public static readonly BATCH_COLLECTED = 'batch.collected';
 
@@ -43,6 +51,10 @@ export class EventType {
       EventType.EVALUATION_FAILED,
       EventType.ENDPOINT_READY,
       EventType.ENDPOINT_FAILED,
+      EventType.JOB_COMPLETED,
+      EventType.JOB_FAILED,
+      EventType.DEPLOYMENT_READY,
+      EventType.DEPLOYMENT_FAILED,
       EventType.BATCH_COLLECTED,
     ];
   }

@@ -91,6 +91,18 @@ export interface PollerOptions {
    */
   readonly endpoints?: boolean;
   /**
+   * Follow Together's jobs too (`GET /jobs`: model uploads and other jobs): each finished one is published as
+   * `job.completed` or `job.failed`, with its type and the model named in its arguments. One more request a poll.
+   * @default false
+   */
+  readonly jobs?: boolean;
+  /**
+   * Follow your custom container deployments too (`GET /deployments`): each transition into Ready or Failed is
+   * published as `deployment.ready` or `deployment.failed`. One more request a poll.
+   * @default false
+   */
+  readonly deployments?: boolean;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -323,6 +335,8 @@ export class TogetherJobPoller extends Construct {
 const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchProp } = {
   EVALUATIONS: 'evaluations',
   ENDPOINTS: 'endpoints',
+  JOBS: 'jobs',
+  DEPLOYMENTS: 'deployments',
 };
 
 /** The props that turn something on: `evaluations`, `endpoints`. */

@@ -76,6 +76,26 @@ export interface TogetherEventHandlers {
    */
   readonly endpointFailed?: events.IRuleTarget[];
   /**
+   * `job.completed` (poller, `jobs` on): a Together job (a model upload, ...) completed.
+   * @default - none
+   */
+  readonly jobCompleted?: events.IRuleTarget[];
+  /**
+   * `job.failed` (poller, `jobs` on): a Together job (a model upload, ...) failed.
+   * @default - none
+   */
+  readonly jobFailed?: events.IRuleTarget[];
+  /**
+   * `deployment.ready` (poller, `deployments` on): a custom container deployment became Ready.
+   * @default - none
+   */
+  readonly deploymentReady?: events.IRuleTarget[];
+  /**
+   * `deployment.failed` (poller, `deployments` on): a custom container deployment became Failed.
+   * @default - none
+   */
+  readonly deploymentFailed?: events.IRuleTarget[];
+  /**
    * `batch.collected` (`TogetherBatchResults`): a finished batch's output was copied to S3 and its tokens counted.
    * @default - none
    */

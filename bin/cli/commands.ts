@@ -129,6 +129,8 @@ deployed poller makes. Each outcome is POSTed, signed, to --forward-to, or print
   --watch-model ID      watches a model for deprecation (model.deprecated); repeatable
   --evaluations         follows evaluation jobs too (evaluation.completed / evaluation.failed)
   --endpoints           follows your dedicated endpoints' starts (endpoint.ready / endpoint.failed)
+  --jobs                follows Together's jobs, e.g. model uploads (job.completed / job.failed)
+  --deployments         follows your container deployments (deployment.ready / deployment.failed)
   --once                polls once and exits
 ${SCHEME}`,
     spec: {

@@ -28,12 +28,18 @@ describe('the event catalogue', () => {
       'evaluation.failed',
       'endpoint.ready',
       'endpoint.failed',
+      'job.completed',
+      'job.failed',
+      'deployment.ready',
+      'deployment.failed',
       'batch.collected',
     ]);
     expect(WEBHOOK_EVENT_TYPES).not.toContain('fine_tune.stalled');
     // Together has no webhook for evaluations: registration must not ask for them.
     expect(WEBHOOK_EVENT_TYPES).not.toContain('evaluation.completed');
     expect(WEBHOOK_EVENT_TYPES).not.toContain('batch.collected');
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('job.completed');
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('deployment.ready');
     expect(Object.keys(EVENT_CATALOGUE['fine_tune.failed'].fields)).toEqual([
       'fine_tune_id',
       'error_message',

@@ -202,6 +202,8 @@ test('the opt-in sources: each flag written only when its prop turns it on; the 
   const off = variables(synth().t);
   expect(off).not.toHaveProperty('EVALUATIONS');
   expect(off).not.toHaveProperty('ENDPOINTS');
+  expect(off).not.toHaveProperty('JOBS');
+  expect(off).not.toHaveProperty('DEPLOYMENTS');
   expect(off).toMatchObject({
     STALL_AFTER_MINUTES: '360',
     MODEL_MISSING_MINUTES: '60',
@@ -212,6 +214,9 @@ test('the opt-in sources: each flag written only when its prop turns it on; the 
     EVALUATIONS: 'true',
     ENDPOINTS: 'true',
   });
+  const on = variables(synth({ jobs: true, deployments: true }).t);
+  expect(on).toMatchObject({ JOBS: 'true', DEPLOYMENTS: 'true' });
+  expect(on).not.toHaveProperty('EVALUATIONS');
   // Turned on after construction (TogetherAutoDeploy does), before synth.
   const app = new App({ builtinCloudFormationValidation: false });
   const stack = new Stack(app, 'Poll', { env: { account: '111111111111', region: 'us-east-1' } });

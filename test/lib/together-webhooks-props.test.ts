@@ -42,6 +42,10 @@ describe('friction a newcomer hit (issue 9)', () => {
       evaluationFailed: 'evaluation.failed',
       endpointReady: 'endpoint.ready',
       endpointFailed: 'endpoint.failed',
+      jobCompleted: 'job.completed',
+      jobFailed: 'job.failed',
+      deploymentReady: 'deployment.ready',
+      deploymentFailed: 'deployment.failed',
       batchCollected: 'batch.collected',
     };
     expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());

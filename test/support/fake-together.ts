@@ -61,6 +61,10 @@ export interface FakeJobs {
    * owned by `FAKE_OWNER`. A test moves one on by setting its `state`.
    */
   endpoints: Array<Record<string, unknown>>;
+  /** Together's jobs (model uploads, ...) as GET /jobs/{jobId} shows them (JobInfoSuccessResponse), by `job_id`. */
+  jobs: Array<Record<string, unknown>>;
+  /** Custom container deployments as GET /deployments/{id} shows them (DeploymentResponseItem). */
+  deployments: Array<Record<string, unknown>>;
 }
 
 /** The account the fake's API key belongs to: `mine=true` lists its endpoints only. */
@@ -81,6 +85,8 @@ export class FakeTogether {
     unlisted: new Set(),
     evaluations: [],
     endpoints: [],
+    jobs: [],
+    deployments: [],
   };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
@@ -127,6 +133,8 @@ export class FakeTogether {
     this.jobs.unlisted.clear();
     this.jobs.evaluations = [];
     this.jobs.endpoints = [];
+    this.jobs.jobs = [];
+    this.jobs.deployments = [];
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
@@ -256,7 +264,28 @@ export class FakeTogether {
         : { status: 200, text: content };
     }
     if (path === '/v1/models') return { status: 200, body: this.jobs.models };
-    return undefined;
+    return this.jobsAndDeploymentsRoute(path);
+  }
+
+  /** GET /jobs, /jobs/{jobId} (JobsInfoSuccessResponse), /deployments, /deployments/{id} (DeploymentListResponse). */
+  private jobsAndDeploymentsRoute(path: string): ScriptedAnswer | undefined {
+    const shown = (all: Array<Record<string, unknown>>, id: string) =>
+      all.filter((j) => !this.jobs.unlisted.has(j[id] as string));
+    if (path === '/v1/jobs') return { status: 200, body: { data: shown(this.jobs.jobs, 'job_id') } };
+    if (path === '/v1/deployments')
+      return { status: 200, body: { object: 'list', data: shown(this.jobs.deployments, 'id') } };
+    const one = /^\/v1\/(jobs|deployments)\/([^/]+)$/.exec(path);
+    if (!one || one[2] === 'secrets' || one[2] === 'storage') return undefined;
+    const id = decodeURIComponent(one[2]);
+    const found =
+      one[1] === 'jobs'
+        ? this.jobs.jobs.find((j) => j.job_id === id)
+        : this.jobs.deployments.find((d) => d.id === id);
+    if (found) return { status: 200, body: found };
+    return {
+      status: 404,
+      body: TOGETHER_ERROR(`${one[1] === 'jobs' ? 'Job' : 'Deployment'} ${id} not found`),
+    };
   }
 
   private endpointsRoute(req: RecordedRequest): ScriptedAnswer {

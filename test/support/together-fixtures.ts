@@ -124,3 +124,54 @@ export function dedicatedEndpoint(
     created_at: iso(createdAt),
   };
 }
+
+/** A job as GET /jobs/{jobId} shows it (JobInfoSuccessResponse): a model upload unless `type` says otherwise. */
+export function job(
+  id: string,
+  status: string,
+  updatedAt: number,
+  opts: { type?: string; modelName?: string | null; message?: string } = {},
+) {
+  const modelName = opts.modelName === undefined ? 'acme/Qwen2.5-72B-Instruct' : opts.modelName;
+  return {
+    type: opts.type ?? 'model_upload',
+    job_id: id,
+    status,
+    status_updates: [
+      { status: 'Queued', message: 'Job is Queued', timestamp: iso(T0 - 2 * HOUR) },
+      { status, message: opts.message ?? `Job is ${status}`, timestamp: iso(updatedAt) },
+    ],
+    args: {
+      description: 'Fine-tuned Qwen2.5-72B-Instruct',
+      ...(modelName === null ? {} : { modelName }),
+      modelSource: 'https://ml-models.s3.us-west-2.amazonaws.com/models/qwen.tar.gz',
+    },
+    created_at: iso(T0 - 2 * HOUR),
+    updated_at: iso(updatedAt),
+  };
+}
+
+/** A custom container deployment as GET /deployments/{id} shows it (DeploymentResponseItem). */
+export function deployment(
+  id: string,
+  status: string,
+  updatedAt: number,
+  opts: { readyReplicas?: number } = {},
+) {
+  return {
+    object: 'deployment',
+    id,
+    name: `${id}-name`,
+    image: 'registry.together.ai/acme/server:1.2',
+    status,
+    desired_replicas: 2,
+    ready_replicas: opts.readyReplicas ?? (status === 'Ready' ? 2 : 0),
+    min_replicas: 1,
+    max_replicas: 2,
+    gpu_type: 'h100-80gb',
+    gpu_count: 1,
+    port: 8000,
+    created_at: iso(T0 - 2 * HOUR),
+    updated_at: iso(updatedAt),
+  };
+}

@@ -47,6 +47,8 @@ test.each([
   [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS must be a positive number of days, got "0"/],
   [{ RETENTION_DAYS: '-1' }, /RETENTION_DAYS must be a positive number of days, got "-1"/],
   [{ EVALUATIONS: 'yes' }, /EVALUATIONS must be "true" or "false", got "yes"/],
+  [{ JOBS: 'on' }, /JOBS must be "true" or "false", got "on"/],
+  [{ DEPLOYMENTS: '1' }, /DEPLOYMENTS must be "true" or "false", got "1"/],
   [
     { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: 'lots' },
     /AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a whole number of MB, got "lots"/,
@@ -60,15 +62,15 @@ test('a fractional retention is kept to the second', () => {
 });
 
 test('the opt-in sources follow their flags; fine-tunes and batches need none', () => {
-  expect(readPollerEnv(base).sources).toEqual({ evaluations: false, endpoints: false });
-  expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({
-    evaluations: true,
-    endpoints: false,
-  });
+  const off = { evaluations: false, endpoints: false, jobs: false, deployments: false };
+  expect(readPollerEnv(base).sources).toEqual(off);
+  expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({ ...off, evaluations: true });
   expect(readPollerEnv({ ...base, ENDPOINTS: 'true', EVALUATIONS: 'false' }).sources).toEqual({
-    evaluations: false,
+    ...off,
     endpoints: true,
   });
+  expect(readPollerEnv({ ...base, JOBS: 'true' }).sources).toEqual({ ...off, jobs: true });
+  expect(readPollerEnv({ ...base, DEPLOYMENTS: 'true' }).sources).toEqual({ ...off, deployments: true });
 });
 
 test('http to this machine is allowed (local fakes and tests)', () => {

@@ -1,0 +1,163 @@
+import { EVENT_CATALOGUE } from '../../../../lib/events';
+import { PollerDeps } from '../../../../lambda/poller/core';
+import { TOGETHER_ERROR } from '../../../support/fake-together';
+import { answerErrors, describedPath } from '../../../support/openapi';
+import { pollerHarness } from '../../../support/poller-harness';
+import { deployment, HOUR, iso, MINUTE, T0 } from '../../../support/together-fixtures';
+
+/**
+ * Issue 19: custom container deployments (GET /deployments) followed by the poller, with `deployments` on. The rule:
+ * one event per transition into Ready or Failed, named by `since` (when the poller first saw it Updating or
+ * Scaling, or, for a change between two polls, its updated_at); a stay in Ready publishes nothing.
+ */
+
+const h = pollerHarness();
+const { together, clock } = h;
+const withDeployments = (more: Partial<PollerDeps> = {}) =>
+  h.deps({ config: { ...h.deps().config, sources: { deployments: true } }, ...more });
+
+async function pollAt(ms: number, deps = withDeployments()) {
+  clock.t = ms;
+  return h.runPoll(deps);
+}
+
+function move(id: string, status: string, at: number, readyReplicas?: number) {
+  const d = together.jobs.deployments.find((x) => x.id === id)!;
+  Object.assign(d, deployment(id, status, at, { readyReplicas }));
+}
+
+function expectFaithful() {
+  expect(together.requests.length).toBeGreaterThan(0);
+  for (const r of together.requests)
+    expect([r.path, describedPath(r.method, r.path)]).toEqual([r.path, expect.any(String)]);
+  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
+  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
+}
+
+test('Updating -> Scaling -> Ready is one deployment.ready; another Updating -> Failed one deployment.failed', async () => {
+  together.jobs.deployments = [
+    deployment('dep-a', 'Updating', T0 - MINUTE),
+    deployment('dep-b', 'Updating', T0 - MINUTE),
+  ];
+  await pollAt(T0);
+  move('dep-a', 'Scaling', T0 + 30_000, 1);
+  await pollAt(T0 + MINUTE);
+  expect(h.keys()).toEqual([]);
+  move('dep-a', 'Ready', T0 + 90_000);
+  move('dep-b', 'Failed', T0 + 100_000);
+  await pollAt(T0 + 2 * MINUTE);
+  // Unchanged: nothing more, however often listed.
+  await pollAt(T0 + 3 * MINUTE);
+  await pollAt(T0 + 2 * HOUR);
+  expect(h.keys().sort()).toEqual([
+    `deployment.failed:dep-b:${iso(T0)}`,
+    `deployment.ready:dep-a:${iso(T0)}`,
+  ]);
+  const byType = Object.fromEntries(h.published().map((p) => [p.type, p.detail.data]));
+  expect(byType['deployment.ready']).toEqual({
+    deployment_id: 'dep-a',
+    deployment_name: 'dep-a-name',
+    image: 'registry.together.ai/acme/server:1.2',
+    ready_replicas: 2,
+    desired_replicas: 2,
+    since: iso(T0),
+  });
+  expect(byType['deployment.failed']).toMatchObject({ deployment_id: 'dep-b', ready_replicas: 0 });
+  expect(EVENT_CATALOGUE['deployment.failed']).toHaveProperty('alert');
+  expect(EVENT_CATALOGUE['deployment.ready']).not.toHaveProperty('alert');
+  expectFaithful();
+});
+
+test('Ready -> Updating -> Ready seen by the poller is two deployment.ready, each named by its episode', async () => {
+  together.jobs.deployments = [deployment('dep-r', 'Updating', T0 - MINUTE)];
+  await pollAt(T0);
+  move('dep-r', 'Ready', T0 + 30_000);
+  await pollAt(T0 + MINUTE);
+  move('dep-r', 'Updating', T0 + 4 * MINUTE);
+  await pollAt(T0 + 5 * MINUTE);
+  await pollAt(T0 + 6 * MINUTE);
+  move('dep-r', 'Ready', T0 + 6 * MINUTE + 30_000);
+  await pollAt(T0 + 7 * MINUTE);
+  await pollAt(T0 + 8 * MINUTE);
+  expect(h.keys()).toEqual([
+    `deployment.ready:dep-r:${iso(T0)}`,
+    `deployment.ready:dep-r:${iso(T0 + 5 * MINUTE)}`,
+  ]);
+});
+
+test('ready before the poller started is history; a change between two polls is one event, dated by updated_at', async () => {
+  together.jobs.deployments = [deployment('dep-old', 'Ready', T0 - 3 * HOUR)];
+  await pollAt(T0);
+  await pollAt(T0 + MINUTE);
+  expect(h.keys()).toEqual([]);
+  // Created and Ready between two polls; and, two hours later, the old one updated and Ready again between two polls.
+  together.jobs.deployments.push(deployment('dep-new', 'Ready', T0 + MINUTE + 20_000));
+  await pollAt(T0 + 2 * MINUTE);
+  move('dep-old', 'Ready', T0 + 2 * HOUR + 10_000);
+  await pollAt(T0 + 2 * HOUR + MINUTE);
+  await pollAt(T0 + 2 * HOUR + 2 * MINUTE);
+  expect(h.keys()).toEqual([
+    `deployment.ready:dep-new:${iso(T0 + MINUTE + 20_000)}`,
+    `deployment.ready:dep-old:${iso(T0 + 2 * HOUR + 10_000)}`,
+  ]);
+});
+
+test('a restart in the middle: the state not saved, reloaded at the next poll, still one event', async () => {
+  together.jobs.deployments = [deployment('dep-k', 'Updating', T0 - MINUTE)];
+  await pollAt(T0);
+  move('dep-k', 'Ready', T0 + 30_000);
+  const base = withDeployments();
+  const crashing = withDeployments({
+    state: {
+      acquireLease: (holder, now, until) => base.state.acquireLease(holder, now, until),
+      releaseLease: (holder) => base.state.releaseLease(holder),
+      load: () => base.state.load(),
+      save: () => Promise.reject(new Error('killed')),
+    },
+  });
+  await pollAt(T0 + MINUTE, crashing).catch(() => undefined);
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  expect(h.keys()).toEqual([`deployment.ready:dep-k:${iso(T0)}`]);
+});
+
+test('a followed deployment Together no longer knows (404) is dropped once, with a warning', async () => {
+  together.jobs.deployments = [deployment('dep-gone', 'Updating', T0 - MINUTE)];
+  await pollAt(T0);
+  together.jobs.deployments = [];
+  await pollAt(T0 + MINUTE);
+  await pollAt(T0 + 2 * MINUTE);
+  expect(h.keys()).toEqual([]);
+  expect(together.requests.filter((r) => r.path === '/v1/deployments/dep-gone').length).toBe(1);
+  expect(h.logs.filter((l) => String(l.message).includes('no longer known'))).toHaveLength(1);
+  expectFaithful();
+});
+
+test('a failing answer costs only its deployment: retried next poll, the other published meanwhile', async () => {
+  together.jobs.deployments = [
+    deployment('dep-flaky', 'Updating', T0 - MINUTE),
+    deployment('dep-fine', 'Updating', T0 - MINUTE),
+  ];
+  await pollAt(T0);
+  together.jobs.unlisted.add('dep-flaky');
+  move('dep-flaky', 'Ready', T0 + 20_000);
+  move('dep-fine', 'Ready', T0 + 30_000);
+  together.script('GET', /^\/v1\/deployments\/dep-flaky$/, {
+    status: 500,
+    body: TOGETHER_ERROR('internal error', 'server_error'),
+  });
+  const first = await pollAt(T0 + MINUTE);
+  expect(h.keys()).toEqual([`deployment.ready:dep-fine:${iso(T0)}`]);
+  expect(first.errors).toBe(1);
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  expect(h.keys()).toEqual([`deployment.ready:dep-fine:${iso(T0)}`, `deployment.ready:dep-flaky:${iso(T0)}`]);
+});
+
+test('off unless asked for: the default poller never calls /deployments', async () => {
+  together.jobs.deployments = [deployment('dep-x', 'Ready', T0 - MINUTE)];
+  clock.t = T0;
+  await h.runPoll();
+  await pollAt(T0 + MINUTE, h.deps());
+  expect(together.requests.filter((r) => r.path.startsWith('/v1/deployments'))).toEqual([]);
+});
