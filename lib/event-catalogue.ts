@@ -105,8 +105,9 @@ const DEPLOYMENT_FIELDS = {
     kind: 'string',
     example: '2026-11-23T11:52:00Z',
     description:
-      'Names the transition: when the poller first saw the deployment Updating or Scaling, or, for one that ' +
-      'changed between two polls, its updated_at.',
+      'Names the transition into Ready or Failed, one event each: when the poller first saw the deployment ' +
+      'Updating or Scaling, or, for one that changed between two polls, its updated_at. Ready -> Updating -> ' +
+      'Ready seen by the poller is two events; a stay in Ready, whatever its replicas do, none.',
   },
 } as const satisfies Record<string, FieldSpec>;
 
@@ -348,13 +349,13 @@ export const EVENT_CATALOGUE = {
     },
   },
   'job.completed': {
-    description: 'A Together job (a model upload, or another kind `GET /jobs` lists) completed.',
+    description: 'A Together job (a model upload, ...) completed.',
     outcomeKey: ['job_id'],
     producer: 'poller',
     fields: { job_id: JOB_ID, job_type: JOB_TYPE, model_name: JOB_MODEL },
   },
   'job.failed': {
-    description: 'A Together job (a model upload, or another kind `GET /jobs` lists) failed.',
+    description: 'A Together job (a model upload, ...) failed.',
     alert: {
       advice:
         "Check the job's source (a model upload's URL or repository) and its access, then run it again.",
@@ -373,16 +374,13 @@ export const EVENT_CATALOGUE = {
     },
   },
   'deployment.ready': {
-    description:
-      'A custom container deployment became Ready: one event per transition into Ready, named by `since` ' +
-      '(Ready -> Updating -> Ready seen by the poller is two; a stay in Ready, however its replicas change, none).',
+    description: 'A container deployment became Ready (once per transition).',
     outcomeKey: ['deployment_id', 'since'],
     producer: 'poller',
     fields: DEPLOYMENT_FIELDS,
   },
   'deployment.failed': {
-    description:
-      'A custom container deployment became Failed: one event per transition into Failed, named by `since`.',
+    description: 'A container deployment became Failed (once per transition).',
     alert: {
       advice: "Read the deployment's logs (GET /deployments/{id}/logs): its image, command and health check.",
     },

@@ -6,7 +6,16 @@ import { Io } from '../../bin/cli/io';
 import { sourceSwitches } from '../../bin/cli/listen';
 import { ApiClock } from '../../lambda/shared/together-api';
 import { FakeTogether } from '../support/fake-together';
-import { batch, dedicatedEndpoint, evaluation, fineTune, MINUTE, T0 } from '../support/together-fixtures';
+import {
+  batch,
+  dedicatedEndpoint,
+  deployment,
+  evaluation,
+  fineTune,
+  job,
+  MINUTE,
+  T0,
+} from '../support/together-fixtures';
 
 /** `listen`'s switches and summary line come from the poller's source table (lambda/poller/sources/index.ts). */
 
@@ -52,21 +61,25 @@ function seed(): void {
   ];
   together.jobs.evaluations = [evaluation('eval-x', 'error', now - MINUTE, { message: 'bad input file' })];
   together.jobs.endpoints = [dedicatedEndpoint('endpoint-cli', 'STARTED', now - MINUTE)];
+  together.jobs.jobs = [job('job-cli', 'Complete', now - MINUTE)];
+  together.jobs.deployments = [deployment('dep-cli', 'Failed', now - MINUTE)];
 }
 
 test('one switch per opt-in source, named by its state item; listen takes each', async () => {
-  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints']);
+  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints', 'jobs', 'deployments']);
   seed();
   const { code, err, out } = await listenOnce(...sourceSwitches());
   expect(code).toBe(0);
   expect(out.map((l) => JSON.parse(l).type).sort()).toEqual([
     'batch.done',
+    'deployment.failed',
     'endpoint.ready',
     'evaluation.failed',
     'fine_tune.completed',
+    'job.completed',
   ]);
   expect(err.join('\n')).toMatch(
-    /poll completed; 1 fine-tunes, 1 batches, 1 evaluations, 1 endpoints; 4 forwarded, 0 already sent; 0 followed/,
+    /poll completed; 1 fine-tunes, 1 batches, 1 evaluations, 1 endpoints, 1 jobs, 1 deployments; 6 forwarded, 0 already sent; 0 followed/,
   );
 });
 

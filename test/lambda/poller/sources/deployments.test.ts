@@ -161,3 +161,15 @@ test('off unless asked for: the default poller never calls /deployments', async 
   await pollAt(T0 + MINUTE, h.deps());
   expect(together.requests.filter((r) => r.path.startsWith('/v1/deployments'))).toEqual([]);
 });
+
+test('the stated limit: Ready straight to Failed between two polls, within the hour after its Ready event, is not seen', async () => {
+  together.jobs.deployments = [deployment('dep-l', 'Updating', T0 - MINUTE)];
+  await pollAt(T0);
+  move('dep-l', 'Ready', T0 + 30_000);
+  await pollAt(T0 + MINUTE);
+  move('dep-l', 'Failed', T0 + 90_000);
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  // docs/poller.md says so: the poller still remembers the Ready event and takes the deployment as unchanged.
+  expect(h.keys()).toEqual([`deployment.ready:dep-l:${iso(T0)}`]);
+});
