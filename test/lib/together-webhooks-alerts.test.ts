@@ -66,10 +66,12 @@ describe('defaults', () => {
       );
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
+      'AlertDeploymentFailed',
       'AlertEndpointFailed',
       'AlertEvaluationFailed',
       'AlertFineTuneFailed',
       'AlertFineTuneStalled',
+      'AlertJobFailed',
       'AlertModelDeprecated',
     ]);
   });

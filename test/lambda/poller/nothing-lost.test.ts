@@ -302,6 +302,8 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
       batches: 0,
       evaluations: 0,
       endpoints: 0,
+      jobs: 0,
+      deployments: 0,
     });
     expectFaithfulFake();
   });
