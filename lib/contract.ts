@@ -199,6 +199,8 @@ export interface PollerEnvironment
 export interface PollerSourceFlags {
   readonly EVALUATIONS?: string;
   readonly ENDPOINTS?: string;
+  readonly CLUSTERS?: string;
+  readonly RL_SESSIONS?: string;
 }
 
 /** lambda/batch-results. */

@@ -64,6 +64,55 @@ const ENDPOINT_MODEL = {
   description: 'The model the endpoint serves.',
 } as const satisfies FieldSpec;
 
+const CLUSTER_ID = {
+  kind: 'string',
+  example: '3f0c6d1e-7a2b-4c5d-9e8f-0a1b2c3d4e5f',
+  description: 'The GPU cluster id.',
+} as const satisfies FieldSpec;
+const CLUSTER_NAME = {
+  kind: 'string',
+  example: 'training-h100',
+  description: "The cluster's name.",
+} as const satisfies FieldSpec;
+const CLUSTER_TYPE = {
+  kind: 'string',
+  example: 'KUBERNETES',
+  description: 'KUBERNETES or SLURM.',
+} as const satisfies FieldSpec;
+const CLUSTER_GPU_TYPE = {
+  kind: 'string',
+  example: 'H100_SXM',
+  description: 'The GPU type.',
+} as const satisfies FieldSpec;
+const CLUSTER_REGION = {
+  kind: 'string',
+  example: 'us-central-8',
+  description: 'The region.',
+} as const satisfies FieldSpec;
+const CLUSTER_NUM_GPUS = {
+  kind: 'integer',
+  nullable: true,
+  example: 64,
+  description: 'GPUs in the cluster; null when Together gave none.',
+} as const satisfies FieldSpec;
+const CLUSTER_SINCE = {
+  kind: 'string',
+  example: '2026-11-23T11:52:00.000Z',
+  description:
+    'The last poll that looked at the cluster before this transition (when first seen, for a new one): names it.',
+} as const satisfies FieldSpec;
+
+const RL_SESSION_ID = {
+  kind: 'string',
+  example: '123e4567-e89b-12d3-a456-426614174000',
+  description: 'The RL training session id.',
+} as const satisfies FieldSpec;
+const RL_BASE_MODEL = {
+  kind: 'string',
+  example: 'meta-llama/Meta-Llama-3-8B-Instruct',
+  description: "The session's base model.",
+} as const satisfies FieldSpec;
+
 export const EVENT_CATALOGUE = {
   'fine_tune.completed': {
     description: 'A fine-tuning job finished and its model is ready.',
@@ -342,6 +391,64 @@ export const EVENT_CATALOGUE = {
         description: 'Sum of usage.completion_tokens.',
       },
       bytes: { kind: 'integer', example: 5242880, description: 'Size of the output file.' },
+    },
+  },
+  'cluster.ready': {
+    description:
+      'A GPU cluster entered Ready: one event per transition (provisioning, Paused or Degraded, then Ready), not per poll.',
+    outcomeKey: ['cluster_id', 'since'],
+    producer: 'poller',
+    fields: {
+      cluster_id: CLUSTER_ID,
+      cluster_name: CLUSTER_NAME,
+      cluster_type: CLUSTER_TYPE,
+      gpu_type: CLUSTER_GPU_TYPE,
+      region: CLUSTER_REGION,
+      num_gpus: CLUSTER_NUM_GPUS,
+      since: CLUSTER_SINCE,
+    },
+  },
+  'cluster.degraded': {
+    description:
+      'A GPU cluster entered Degraded: one event per transition (Ready -> Degraded -> Ready is two transitions: Degraded, Ready).',
+    alert: {
+      advice:
+        "Check the cluster's worker nodes in Together's console; a cluster.ready follows when it is Ready again.",
+    },
+    outcomeKey: ['cluster_id', 'since'],
+    producer: 'poller',
+    fields: {
+      cluster_id: CLUSTER_ID,
+      cluster_name: CLUSTER_NAME,
+      cluster_type: CLUSTER_TYPE,
+      gpu_type: CLUSTER_GPU_TYPE,
+      region: CLUSTER_REGION,
+      num_gpus: CLUSTER_NUM_GPUS,
+      since: CLUSTER_SINCE,
+    },
+  },
+  'rl_session.stopped': {
+    description: 'An RL training session stopped (TRAINING_SESSION_STATUS_STOPPED).',
+    outcomeKey: ['session_id'],
+    producer: 'poller',
+    fields: { session_id: RL_SESSION_ID, base_model: RL_BASE_MODEL },
+  },
+  'rl_session.failed': {
+    description: 'An RL training session ended in ERROR or EXPIRED.',
+    alert: {
+      advice:
+        "Check the session in Together's console; start a new one, resuming from its last training checkpoint.",
+    },
+    outcomeKey: ['session_id'],
+    producer: 'poller',
+    fields: {
+      session_id: RL_SESSION_ID,
+      base_model: RL_BASE_MODEL,
+      status: {
+        kind: 'string',
+        example: 'ERROR',
+        description: 'ERROR or EXPIRED (without the status prefix).',
+      },
     },
   },
 } as const satisfies Record<string, EventSpec>;

@@ -91,6 +91,18 @@ export interface PollerOptions {
    */
   readonly endpoints?: boolean;
   /**
+   * Follow your GPU clusters too: each transition into Ready is published as `cluster.ready`, into Degraded as
+   * `cluster.degraded` (Ready -> Degraded -> Ready is three events). One more request a poll.
+   * @default false
+   */
+  readonly clusters?: boolean;
+  /**
+   * Follow your RL training sessions too: each one's end is published once, as `rl_session.stopped` (STOPPED) or
+   * `rl_session.failed` (ERROR or EXPIRED). One request a poll per 100 sessions (at most 20).
+   * @default false
+   */
+  readonly rlSessions?: boolean;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -323,6 +335,8 @@ export class TogetherJobPoller extends Construct {
 const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchProp } = {
   EVALUATIONS: 'evaluations',
   ENDPOINTS: 'endpoints',
+  CLUSTERS: 'clusters',
+  RL_SESSIONS: 'rlSessions',
 };
 
 /** The props that turn something on: `evaluations`, `endpoints`. */

@@ -297,6 +297,8 @@ export const POLLER_OPTIONS: Shape<PollerOptions> = {
   modelMissingFor: KIND.duration,
   evaluations: KIND.boolean,
   endpoints: KIND.boolean,
+  clusters: KIND.boolean,
+  rlSessions: KIND.boolean,
   stallAfter: KIND.duration,
   initialLookback: KIND.duration,
   apiBaseUrl: KIND.string,

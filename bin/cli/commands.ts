@@ -129,6 +129,8 @@ deployed poller makes. Each outcome is POSTed, signed, to --forward-to, or print
   --watch-model ID      watches a model for deprecation (model.deprecated); repeatable
   --evaluations         follows evaluation jobs too (evaluation.completed / evaluation.failed)
   --endpoints           follows your dedicated endpoints' starts (endpoint.ready / endpoint.failed)
+  --clusters            follows your GPU clusters into Ready / Degraded (cluster.ready / cluster.degraded)
+  --rl-sessions         follows your RL training sessions to their end (rl_session.stopped / rl_session.failed)
   --once                polls once and exits
 ${SCHEME}`,
     spec: {

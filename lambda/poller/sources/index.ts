@@ -2,9 +2,11 @@ import type { PollerSourceFlags } from '../../../lib/contract';
 import type { PollerConfig, PollerLimits } from '../core';
 import type { JobSource, ListedJob } from '../tracker';
 import { BatchSource } from './batches';
+import { ClusterSource } from './clusters';
 import { EndpointSource } from './endpoints';
 import { EvaluationSource } from './evaluations';
 import { FineTuneSource } from './fine-tunes';
+import { RlSessionSource } from './rl-sessions';
 
 /**
  * Every source of jobs the poller lists and follows (lambda/poller/tracker.ts), one row each, in the order they are
@@ -38,6 +40,8 @@ const TABLE = [
   { key: 'batches', item: 'batches', make: (config) => new BatchSource(config.apiBaseUrl) },
   { key: 'evaluations', item: 'evaluations', optIn: 'EVALUATIONS', make: () => new EvaluationSource() },
   { key: 'endpoints', item: 'endpoints', optIn: 'ENDPOINTS', make: () => new EndpointSource() },
+  { key: 'clusters', item: 'clusters', optIn: 'CLUSTERS', make: () => new ClusterSource() },
+  { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS', make: () => new RlSessionSource() },
 ] as const satisfies readonly JobSourceRow[];
 
 export type JobSourceKey = (typeof TABLE)[number]['key'];

@@ -60,15 +60,15 @@ test('a fractional retention is kept to the second', () => {
 });
 
 test('the opt-in sources follow their flags; fine-tunes and batches need none', () => {
-  expect(readPollerEnv(base).sources).toEqual({ evaluations: false, endpoints: false });
-  expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({
-    evaluations: true,
-    endpoints: false,
-  });
+  const off = { evaluations: false, endpoints: false, clusters: false, rlSessions: false };
+  expect(readPollerEnv(base).sources).toEqual(off);
+  expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({ ...off, evaluations: true });
   expect(readPollerEnv({ ...base, ENDPOINTS: 'true', EVALUATIONS: 'false' }).sources).toEqual({
-    evaluations: false,
+    ...off,
     endpoints: true,
   });
+  expect(readPollerEnv({ ...base, CLUSTERS: 'true' }).sources).toEqual({ ...off, clusters: true });
+  expect(readPollerEnv({ ...base, RL_SESSIONS: 'true' }).sources).toEqual({ ...off, rlSessions: true });
 });
 
 test('http to this machine is allowed (local fakes and tests)', () => {

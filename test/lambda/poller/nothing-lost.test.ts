@@ -302,6 +302,8 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
       batches: 0,
       evaluations: 0,
       endpoints: 0,
+      clusters: 0,
+      rlSessions: 0,
     });
     expectFaithfulFake();
   });

@@ -5,12 +5,14 @@ import { pollerHarness } from '../../../support/poller-harness';
 
 const h = pollerHarness();
 
-test('the job sources, in the order they are polled and summarized; two opt-in, each by its flag', () => {
+test('the job sources, in the order they are polled and summarized; four opt-in, each by its flag', () => {
   expect(JOB_SOURCES.map(({ key, item, optIn }) => ({ key, item, optIn }))).toEqual([
     { key: 'fineTunes', item: 'fine-tunes', optIn: undefined },
     { key: 'batches', item: 'batches', optIn: undefined },
     { key: 'evaluations', item: 'evaluations', optIn: 'EVALUATIONS' },
     { key: 'endpoints', item: 'endpoints', optIn: 'ENDPOINTS' },
+    { key: 'clusters', item: 'clusters', optIn: 'CLUSTERS' },
+    { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS' },
   ]);
   expect(JOB_SOURCES.filter((row) => isEnabled(row, {})).map((row) => row.key)).toEqual([
     'fineTunes',
@@ -21,25 +23,42 @@ test('the job sources, in the order they are polled and summarized; two opt-in, 
     'batches',
     'endpoints',
   ]);
-  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints']);
+  expect(JOB_SOURCES.filter((row) => isEnabled(row, { rlSessions: true })).map((row) => row.key)).toEqual([
+    'fineTunes',
+    'batches',
+    'rlSessions',
+  ]);
+  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints', 'clusters', 'rl-sessions']);
   expect(perSource((row) => row.item)).toEqual({
     fineTunes: 'fine-tunes',
     batches: 'batches',
     evaluations: 'evaluations',
     endpoints: 'endpoints',
+    clusters: 'clusters',
+    rlSessions: 'rl-sessions',
   });
 });
 
 test('the state items keep their keys: poller#<scope>#<item>', () => {
   expect(
-    ['fineTunes', 'batches', 'evaluations', 'endpoints', 'models', 'health', 'lease'].map((p) =>
-      stateKey('s', p as 'lease'),
-    ),
+    [
+      'fineTunes',
+      'batches',
+      'evaluations',
+      'endpoints',
+      'clusters',
+      'rlSessions',
+      'models',
+      'health',
+      'lease',
+    ].map((p) => stateKey('s', p as 'lease')),
   ).toEqual([
     'poller#s#fine-tunes',
     'poller#s#batches',
     'poller#s#evaluations',
     'poller#s#endpoints',
+    'poller#s#clusters',
+    'poller#s#rl-sessions',
     'poller#s#models',
     'poller#s#health',
     'poller#s#lease',
@@ -53,9 +72,18 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     'batches',
     'evaluations',
     'endpoints',
+    'clusters',
+    'rlSessions',
     'models',
   ]);
-  expect(Object.keys(summary.followed)).toEqual(['fineTunes', 'batches', 'evaluations', 'endpoints']);
+  expect(Object.keys(summary.followed)).toEqual([
+    'fineTunes',
+    'batches',
+    'evaluations',
+    'endpoints',
+    'clusters',
+    'rlSessions',
+  ]);
   const line = h.logs.find((l) => l.message === 'poll')!;
   expect(Object.keys(line).slice(0, 6)).toEqual([
     'level',
@@ -65,7 +93,15 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     'followed',
     'visited',
   ]);
-  expect(line.checked).toEqual({ fineTunes: 0, batches: 0, evaluations: 0, endpoints: 0, models: 0 });
+  expect(line.checked).toEqual({
+    fineTunes: 0,
+    batches: 0,
+    evaluations: 0,
+    endpoints: 0,
+    clusters: 0,
+    rlSessions: 0,
+    models: 0,
+  });
 });
 
 test("no two sources share a key or an item, and none takes the name of the state's other items", () => {
