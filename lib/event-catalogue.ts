@@ -394,8 +394,7 @@ export const EVENT_CATALOGUE = {
     },
   },
   'cluster.ready': {
-    description:
-      'A GPU cluster entered Ready: one event per transition (provisioning, Paused or Degraded, then Ready), not per poll.',
+    description: 'A GPU cluster entered Ready: one event per transition into it, not per poll.',
     outcomeKey: ['cluster_id', 'since'],
     producer: 'poller',
     fields: {
@@ -409,8 +408,7 @@ export const EVENT_CATALOGUE = {
     },
   },
   'cluster.degraded': {
-    description:
-      'A GPU cluster entered Degraded: one event per transition (Ready -> Degraded -> Ready is two transitions: Degraded, Ready).',
+    description: 'A GPU cluster entered Degraded: one event per transition into it, not per poll.',
     alert: {
       advice:
         "Check the cluster's worker nodes in Together's console; a cluster.ready follows when it is Ready again.",

@@ -66,11 +66,13 @@ describe('defaults', () => {
       );
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
+      'AlertClusterDegraded',
       'AlertEndpointFailed',
       'AlertEvaluationFailed',
       'AlertFineTuneFailed',
       'AlertFineTuneStalled',
       'AlertModelDeprecated',
+      'AlertRlSessionFailed',
     ]);
   });
 
