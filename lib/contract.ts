@@ -201,6 +201,8 @@ export interface PollerSourceFlags {
   readonly ENDPOINTS?: string;
   readonly JOBS?: string;
   readonly DEPLOYMENTS?: string;
+  readonly CLUSTERS?: string;
+  readonly RL_SESSIONS?: string;
 }
 
 /** lambda/batch-results. */

@@ -3,8 +3,11 @@
  * lib/events.ts derives everything from it (types, validation, samples) and is what code imports; the README,
  * docs/events.md, the rules and the Python TypedDicts are generated from it. Add a type here and all follow.
  *
- * This module must import nothing: the Lambda handlers bundle it.
+ * This module imports only lib/event-catalogue-operations.ts (its entries for the opt-in operations), which imports
+ * nothing at run time: the Lambda handlers bundle both.
  */
+
+import { CLUSTER_AND_RL_SESSION_EVENTS, JOB_AND_DEPLOYMENT_EVENTS } from './event-catalogue-operations';
 
 export type FieldKind = 'string' | 'number' | 'integer';
 
@@ -63,53 +66,6 @@ const ENDPOINT_MODEL = {
   example: 'acme/Meta-Llama-3.1-8B-Instruct-ft',
   description: 'The model the endpoint serves.',
 } as const satisfies FieldSpec;
-
-const JOB_ID = {
-  kind: 'string',
-  example: 'job-a15dad11-8d8e-4007-97c5-a211304de284',
-  description: 'The job id.',
-} as const satisfies FieldSpec;
-const JOB_TYPE = {
-  kind: 'string',
-  example: 'model_upload',
-  description: "The job's type, as Together names it.",
-} as const satisfies FieldSpec;
-const JOB_MODEL = {
-  kind: 'string',
-  nullable: true,
-  example: 'acme/Qwen2.5-72B-Instruct',
-  description: "The model named in the job's arguments (`args.modelName`), null when it names none.",
-} as const satisfies FieldSpec;
-const DEPLOYMENT_FIELDS = {
-  deployment_id: { kind: 'string', example: 'dep-0123abcd', description: 'The deployment id.' },
-  deployment_name: { kind: 'string', example: 'my-deployment', description: "The deployment's name." },
-  image: {
-    kind: 'string',
-    nullable: true,
-    example: 'registry.together.ai/acme/server:1.2',
-    description: 'The container image, null when Together does not say.',
-  },
-  ready_replicas: {
-    kind: 'integer',
-    nullable: true,
-    example: 2,
-    description: 'Replicas ready when the poller saw it, null when Together does not say.',
-  },
-  desired_replicas: {
-    kind: 'integer',
-    nullable: true,
-    example: 2,
-    description: 'Replicas the orchestrator targets, null when Together does not say.',
-  },
-  since: {
-    kind: 'string',
-    example: '2026-11-23T11:52:00Z',
-    description:
-      'Names the transition into Ready or Failed, one event each: when the poller first saw the deployment ' +
-      'Updating or Scaling, or, for one that changed between two polls, its updated_at. Ready -> Updating -> ' +
-      'Ready seen by the poller is two events; a stay in Ready, whatever its replicas do, none.',
-  },
-} as const satisfies Record<string, FieldSpec>;
 
 export const EVENT_CATALOGUE = {
   'fine_tune.completed': {
@@ -348,46 +304,7 @@ export const EVENT_CATALOGUE = {
       },
     },
   },
-  'job.completed': {
-    description: 'A Together job (a model upload, ...) completed.',
-    outcomeKey: ['job_id'],
-    producer: 'poller',
-    fields: { job_id: JOB_ID, job_type: JOB_TYPE, model_name: JOB_MODEL },
-  },
-  'job.failed': {
-    description: 'A Together job (a model upload, ...) failed.',
-    alert: {
-      advice:
-        "Check the job's source (a model upload's URL or repository) and its access, then run it again.",
-    },
-    outcomeKey: ['job_id'],
-    producer: 'poller',
-    fields: {
-      job_id: JOB_ID,
-      job_type: JOB_TYPE,
-      model_name: JOB_MODEL,
-      error_message: {
-        kind: 'string',
-        example: 'model source could not be downloaded',
-        description: "Together's last status message.",
-      },
-    },
-  },
-  'deployment.ready': {
-    description: 'A container deployment became Ready (once per transition).',
-    outcomeKey: ['deployment_id', 'since'],
-    producer: 'poller',
-    fields: DEPLOYMENT_FIELDS,
-  },
-  'deployment.failed': {
-    description: 'A container deployment became Failed (once per transition).',
-    alert: {
-      advice: "Read the deployment's logs (GET /deployments/{id}/logs): its image, command and health check.",
-    },
-    outcomeKey: ['deployment_id', 'since'],
-    producer: 'poller',
-    fields: DEPLOYMENT_FIELDS,
-  },
+  ...JOB_AND_DEPLOYMENT_EVENTS,
   'batch.collected': {
     description: "A finished batch's output was copied to S3 and its tokens counted.",
     outcomeKey: ['batch_id'],
@@ -431,4 +348,5 @@ export const EVENT_CATALOGUE = {
       bytes: { kind: 'integer', example: 5242880, description: 'Size of the output file.' },
     },
   },
+  ...CLUSTER_AND_RL_SESSION_EVENTS,
 } as const satisfies Record<string, EventSpec>;

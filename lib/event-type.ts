@@ -36,6 +36,14 @@ export class EventType {
   public static readonly DEPLOYMENT_FAILED = 'deployment.failed';
   /** A finished batch's output was copied to S3 and its tokens counted (`TogetherBatchResults`). */
   public static readonly BATCH_COLLECTED = 'batch.collected';
+  /** A GPU cluster entered Ready, once per transition (the poller, with `clusters` on). */
+  public static readonly CLUSTER_READY = 'cluster.ready';
+  /** A GPU cluster entered Degraded, once per transition (the poller, with `clusters` on). */
+  public static readonly CLUSTER_DEGRADED = 'cluster.degraded';
+  /** An RL training session stopped (the poller, with `rlSessions` on). */
+  public static readonly RL_SESSION_STOPPED = 'rl_session.stopped';
+  /** An RL training session ended in ERROR or EXPIRED (the poller, with `rlSessions` on). */
+  public static readonly RL_SESSION_FAILED = 'rl_session.failed';
 
   /** Every catalogue event type, in catalogue order. */
   public static all(): string[] {
@@ -56,6 +64,10 @@ export class EventType {
       EventType.DEPLOYMENT_READY,
       EventType.DEPLOYMENT_FAILED,
       EventType.BATCH_COLLECTED,
+      EventType.CLUSTER_READY,
+      EventType.CLUSTER_DEGRADED,
+      EventType.RL_SESSION_STOPPED,
+      EventType.RL_SESSION_FAILED,
     ];
   }
 

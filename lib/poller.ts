@@ -103,6 +103,18 @@ export interface PollerOptions {
    */
   readonly deployments?: boolean;
   /**
+   * Follow your GPU clusters too: each transition into Ready is published as `cluster.ready`, into Degraded as
+   * `cluster.degraded` (Ready -> Degraded -> Ready is three events). One more request a poll.
+   * @default false
+   */
+  readonly clusters?: boolean;
+  /**
+   * Follow your RL training sessions too: each one's end is published once, as `rl_session.stopped` (STOPPED) or
+   * `rl_session.failed` (ERROR or EXPIRED). One request a poll per 100 sessions (at most 20).
+   * @default false
+   */
+  readonly rlSessions?: boolean;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -337,6 +349,8 @@ const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchP
   ENDPOINTS: 'endpoints',
   JOBS: 'jobs',
   DEPLOYMENTS: 'deployments',
+  CLUSTERS: 'clusters',
+  RL_SESSIONS: 'rlSessions',
 };
 
 /** The props that turn something on: `evaluations`, `endpoints`. */

@@ -100,6 +100,26 @@ export interface TogetherEventHandlers {
    * @default - none
    */
   readonly batchCollected?: events.IRuleTarget[];
+  /**
+   * `cluster.ready` (poller, `clusters` on): a GPU cluster entered Ready (once per transition).
+   * @default - none
+   */
+  readonly clusterReady?: events.IRuleTarget[];
+  /**
+   * `cluster.degraded` (poller, `clusters` on): a GPU cluster entered Degraded (once per transition).
+   * @default - none
+   */
+  readonly clusterDegraded?: events.IRuleTarget[];
+  /**
+   * `rl_session.stopped` (poller, `rlSessions` on): an RL training session stopped.
+   * @default - none
+   */
+  readonly rlSessionStopped?: events.IRuleTarget[];
+  /**
+   * `rl_session.failed` (poller, `rlSessions` on): an RL training session ended in ERROR or EXPIRED.
+   * @default - none
+   */
+  readonly rlSessionFailed?: events.IRuleTarget[];
 }
 
 /** Props of `TogetherWebhooks`: every one optional; the defaults make a complete, secure receiver. */

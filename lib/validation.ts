@@ -299,6 +299,8 @@ export const POLLER_OPTIONS: Shape<PollerOptions> = {
   endpoints: KIND.boolean,
   jobs: KIND.boolean,
   deployments: KIND.boolean,
+  clusters: KIND.boolean,
+  rlSessions: KIND.boolean,
   stallAfter: KIND.duration,
   initialLookback: KIND.duration,
   apiBaseUrl: KIND.string,

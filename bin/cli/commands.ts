@@ -131,6 +131,8 @@ deployed poller makes. Each outcome is POSTed, signed, to --forward-to, or print
   --endpoints           follows your dedicated endpoints' starts (endpoint.ready / endpoint.failed)
   --jobs                follows Together's jobs, e.g. model uploads (job.completed / job.failed)
   --deployments         follows your container deployments (deployment.ready / deployment.failed)
+  --clusters            follows your GPU clusters into Ready / Degraded (cluster.ready / cluster.degraded)
+  --rl-sessions         follows your RL training sessions to their end (rl_session.stopped / rl_session.failed)
   --once                polls once and exits
 ${SCHEME}`,
     spec: {

@@ -42,7 +42,10 @@ export interface FollowedJob {
   finishFailures?: number;
   /** The last failure, for the log. */
   lastError?: string;
-  /** An endpoint's start ended in this state (STARTED, ERROR) and its event is not delivered yet. */
+  /**
+   * An endpoint's start ended in this state (STARTED, ERROR) and its event is not delivered yet; a cluster's state
+   * whose transition was delivered, or its baseline (sources/clusters.ts).
+   */
   endedAs?: string;
 }
 

@@ -13,7 +13,9 @@ import {
   evaluation,
   fineTune,
   job,
+  gpuCluster,
   MINUTE,
+  rlTrainingSession,
   T0,
 } from '../support/together-fixtures';
 
@@ -63,10 +65,20 @@ function seed(): void {
   together.jobs.endpoints = [dedicatedEndpoint('endpoint-cli', 'STARTED', now - MINUTE)];
   together.jobs.jobs = [job('job-cli', 'Complete', now - MINUTE)];
   together.jobs.deployments = [deployment('dep-cli', 'Failed', now - MINUTE)];
+  // Already Ready at the first listing: the baseline, no event, but followed for its next transition.
+  together.jobs.clusters = [gpuCluster('cluster-cli', 'Ready')];
+  together.jobs.rlSessions = [rlTrainingSession('rl-cli', 'ERROR', now - MINUTE)];
 }
 
 test('one switch per opt-in source, named by its state item; listen takes each', async () => {
-  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints', 'jobs', 'deployments']);
+  expect(sourceSwitches()).toEqual([
+    'evaluations',
+    'endpoints',
+    'jobs',
+    'deployments',
+    'clusters',
+    'rl-sessions',
+  ]);
   seed();
   const { code, err, out } = await listenOnce(...sourceSwitches());
   expect(code).toBe(0);
@@ -77,9 +89,10 @@ test('one switch per opt-in source, named by its state item; listen takes each',
     'evaluation.failed',
     'fine_tune.completed',
     'job.completed',
+    'rl_session.failed',
   ]);
   expect(err.join('\n')).toMatch(
-    /poll completed; 1 fine-tunes, 1 batches, 1 evaluations, 1 endpoints, 1 jobs, 1 deployments; 6 forwarded, 0 already sent; 0 followed/,
+    /poll completed; 1 fine-tunes, 1 batches, 1 evaluations, 1 endpoints, 1 jobs, 1 deployments, 1 clusters, 1 rl-sessions; 7 forwarded, 0 already sent; 1 followed/,
   );
 });
 
@@ -97,4 +110,24 @@ test('the summary line names the always-on sources even at 0, an opt-in one only
     'endpoint.ready',
     'fine_tune.completed',
   ]);
+});
+
+test('--clusters and --rl-sessions across restarts of listen (its state file): each transition or end once', async () => {
+  together.jobs.clusters = [gpuCluster('cluster-l', 'InstallingDrivers')];
+  together.jobs.rlSessions = [rlTrainingSession('rl-l', 'RUNNING', clock.now() - MINUTE)];
+  const off = await listenOnce();
+  expect(off.out).toEqual([]);
+  expect(together.requests.filter((r) => /\/v1\/(compute|rl)\//.test(`${r.path}/`))).toEqual([]);
+  await listenOnce('clusters', 'rl-sessions');
+  together.jobs.clusters[0].status = 'Ready';
+  together.jobs.rlSessions[0].status = 'TRAINING_SESSION_STATUS_STOPPED';
+  together.jobs.rlSessions[0].updated_at = new Date(clock.now()).toISOString();
+  const types: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    clock.t += MINUTE;
+    const run = await listenOnce('clusters', 'rl-sessions');
+    expect(run.code).toBe(0);
+    types.push(...run.out.map((l) => JSON.parse(l).type));
+  }
+  expect(types.sort()).toEqual(['cluster.ready', 'rl_session.stopped']);
 });

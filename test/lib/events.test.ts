@@ -15,6 +15,53 @@ import {
 import { eventsTable, exampleEvents, generatedReadme } from '../../scripts/readme-table';
 
 describe('the event catalogue', () => {
+  test('clusters and RL sessions: published by the poller; a cluster transition keyed by its since, a session by its id', () => {
+    for (const type of [
+      'cluster.ready',
+      'cluster.degraded',
+      'rl_session.stopped',
+      'rl_session.failed',
+    ] as const) {
+      expect(WEBHOOK_EVENT_TYPES).not.toContain(type);
+      expect(EVENT_CATALOGUE[type].producer).toBe('poller');
+    }
+    const transition = (since: string) =>
+      outcomeKey({
+        id: 'x',
+        type: 'cluster.degraded',
+        created_at: '2026-11-23T12:00:00Z',
+        data: { cluster_id: 'c-1', since },
+      });
+    // Ready -> Degraded -> Ready -> Degraded: each transition its own outcome.
+    expect(transition('2026-11-23T12:00:00.000Z')).toBe('cluster.degraded:c-1:2026-11-23T12:00:00.000Z');
+    expect(transition('2026-11-23T12:00:00.000Z')).not.toBe(transition('2026-11-23T14:00:00.000Z'));
+    const session = { id: 'y', type: 'rl_session.failed', created_at: '2026-11-23T12:00:00Z' };
+    expect(outcomeKey({ ...session, data: { session_id: 's-1', status: 'ERROR' } })).toBe(
+      'rl_session.failed:s-1',
+    );
+    // A person should know of a degraded cluster and a failed session; not of the good news.
+    expect(
+      Object.keys(EVENT_CATALOGUE).filter(
+        (t) => t.match(/^(cluster|rl_session)\./) && 'alert' in EVENT_CATALOGUE[t as 'cluster.ready'],
+      ),
+    ).toEqual(['cluster.degraded', 'rl_session.failed']);
+    expect(
+      validateEnvelope({
+        ...session,
+        type: 'cluster.ready',
+        data: {
+          cluster_id: 'c',
+          cluster_name: 'n',
+          cluster_type: 'SLURM',
+          gpu_type: 'H100_SXM',
+          region: 'r',
+          num_gpus: null,
+          since: 's',
+        },
+      }),
+    ).toMatchObject({ ok: true });
+  });
+
   test('holds the five designed types, plus those the poller and the recipes produce, with their data fields', () => {
     expect(EVENT_TYPES).toEqual([
       'fine_tune.completed',
@@ -33,6 +80,10 @@ describe('the event catalogue', () => {
       'deployment.ready',
       'deployment.failed',
       'batch.collected',
+      'cluster.ready',
+      'cluster.degraded',
+      'rl_session.stopped',
+      'rl_session.failed',
     ]);
     expect(WEBHOOK_EVENT_TYPES).not.toContain('fine_tune.stalled');
     // Together has no webhook for evaluations: registration must not ask for them.

@@ -204,6 +204,8 @@ test('the opt-in sources: each flag written only when its prop turns it on; the 
   expect(off).not.toHaveProperty('ENDPOINTS');
   expect(off).not.toHaveProperty('JOBS');
   expect(off).not.toHaveProperty('DEPLOYMENTS');
+  expect(off).not.toHaveProperty('CLUSTERS');
+  expect(off).not.toHaveProperty('RL_SESSIONS');
   expect(off).toMatchObject({
     STALL_AFTER_MINUTES: '360',
     MODEL_MISSING_MINUTES: '60',
@@ -217,6 +219,9 @@ test('the opt-in sources: each flag written only when its prop turns it on; the 
   const on = variables(synth({ jobs: true, deployments: true }).t);
   expect(on).toMatchObject({ JOBS: 'true', DEPLOYMENTS: 'true' });
   expect(on).not.toHaveProperty('EVALUATIONS');
+  const some = variables(synth({ clusters: true, rlSessions: true }).t);
+  expect(some).toMatchObject({ CLUSTERS: 'true', RL_SESSIONS: 'true' });
+  expect(some).not.toHaveProperty('ENDPOINTS');
   // Turned on after construction (TogetherAutoDeploy does), before synth.
   const app = new App({ builtinCloudFormationValidation: false });
   const stack = new Stack(app, 'Poll', { env: { account: '111111111111', region: 'us-east-1' } });

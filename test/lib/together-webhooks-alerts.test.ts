@@ -67,12 +67,14 @@ describe('defaults', () => {
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
       'AlertDeploymentFailed',
+      'AlertClusterDegraded',
       'AlertEndpointFailed',
       'AlertEvaluationFailed',
       'AlertFineTuneFailed',
       'AlertFineTuneStalled',
       'AlertJobFailed',
       'AlertModelDeprecated',
+      'AlertRlSessionFailed',
     ]);
   });
 

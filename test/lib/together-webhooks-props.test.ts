@@ -47,6 +47,10 @@ describe('friction a newcomer hit (issue 9)', () => {
       deploymentReady: 'deployment.ready',
       deploymentFailed: 'deployment.failed',
       batchCollected: 'batch.collected',
+      clusterReady: 'cluster.ready',
+      clusterDegraded: 'cluster.degraded',
+      rlSessionStopped: 'rl_session.stopped',
+      rlSessionFailed: 'rl_session.failed',
     };
     expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());
     for (const [property, type] of Object.entries(byProperty)) expect(handlerProperty(type)).toBe(property);

@@ -65,6 +65,13 @@ export interface FakeJobs {
   jobs: Array<Record<string, unknown>>;
   /** Custom container deployments as GET /deployments/{id} shows them (DeploymentResponseItem). */
   deployments: Array<Record<string, unknown>>;
+  /** GPU clusters as GET /compute/clusters/{id} shows them (GPUClusterInfo); a test moves one on by its `status`. */
+  clusters: Array<Record<string, unknown>>;
+  /**
+   * RL training sessions (RL.TrainingSession), listed in this order (the spec states none), `limit` 1-100 (default
+   * 20) a page, `after` the id of the previous page's last session.
+   */
+  rlSessions: Array<Record<string, unknown>>;
 }
 
 /** The account the fake's API key belongs to: `mine=true` lists its endpoints only. */
@@ -87,6 +94,8 @@ export class FakeTogether {
     endpoints: [],
     jobs: [],
     deployments: [],
+    clusters: [],
+    rlSessions: [],
   };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
@@ -135,6 +144,8 @@ export class FakeTogether {
     this.jobs.endpoints = [];
     this.jobs.jobs = [];
     this.jobs.deployments = [];
+    this.jobs.clusters = [];
+    this.jobs.rlSessions = [];
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
@@ -209,6 +220,8 @@ export class FakeTogether {
     if (/^\/v1\/endpoints(?:\/[^/]+)?$/.test(req.path)) return this.endpointsRoute(req);
     const jobs = req.method === 'GET' ? this.jobsRoute(req.path, req.search) : undefined;
     if (jobs) return jobs;
+    const more = req.method === 'GET' ? this.clustersAndSessionsRoute(req.path, req.search) : undefined;
+    if (more) return more;
     return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
   }
 
@@ -375,5 +388,43 @@ export class FakeTogether {
       return { status: 200, body: { id, object: 'webhook', deleted: true } };
     }
     return { status: 405, body: TOGETHER_ERROR(`${req.method} not allowed`) };
+  }
+
+  /** GET /compute/clusters(/{id}) and GET /rl/training-sessions(/{id}). */
+  private clustersAndSessionsRoute(path: string, search = ''): ScriptedAnswer | undefined {
+    const shown = (list: Array<Record<string, unknown>>, id: string) =>
+      list.filter((j) => !this.jobs.unlisted.has(j[id] as string));
+    if (path === '/v1/compute/clusters')
+      return { status: 200, body: { clusters: shown(this.jobs.clusters, 'cluster_id') } };
+    const clusterId = /^\/v1\/compute\/clusters\/([^/]+)$/.exec(path)?.[1];
+    if (clusterId !== undefined) {
+      const id = decodeURIComponent(clusterId);
+      const found = this.jobs.clusters.find((c) => c.cluster_id === id);
+      return found
+        ? { status: 200, body: found }
+        : { status: 404, body: TOGETHER_ERROR(`Cluster ${id} not found`) };
+    }
+    if (path === '/v1/rl/training-sessions') {
+      const query = new URLSearchParams(search);
+      const limit = Number(query.get('limit') ?? 20);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        return { status: 400, body: TOGETHER_ERROR(`limit must be 1-100, got ${query.get('limit')}`) };
+      const all = shown(this.jobs.rlSessions, 'id');
+      const after = query.get('after');
+      const start = after === null ? 0 : all.findIndex((s) => s.id === after) + 1;
+      const page = all.slice(start, start + limit);
+      const hasMore = start + limit < all.length;
+      const next_cursor = hasMore ? (page[page.length - 1].id as string) : '';
+      return { status: 200, body: { data: page, meta: { limit, has_more: hasMore, next_cursor } } };
+    }
+    const sessionId = /^\/v1\/rl\/training-sessions\/([^/]+)$/.exec(path)?.[1];
+    if (sessionId !== undefined) {
+      const id = decodeURIComponent(sessionId);
+      const found = this.jobs.rlSessions.find((x) => x.id === id);
+      return found
+        ? { status: 200, body: found }
+        : { status: 404, body: TOGETHER_ERROR(`Training session ${id} not found`) };
+    }
+    return undefined;
   }
 }

@@ -175,3 +175,43 @@ export function deployment(
     updated_at: iso(updatedAt),
   };
 }
+
+/** A GPU cluster as GET /compute/clusters/{id} shows it (GPUClusterInfo). */
+export function gpuCluster(id: string, status: string, opts: { name?: string } = {}) {
+  return {
+    cluster_id: id,
+    cluster_type: 'KUBERNETES',
+    region: 'us-central-8',
+    gpu_type: 'H100_SXM',
+    cluster_name: opts.name ?? `cluster-${id.slice(-4)}`,
+    cuda_version: '12.5',
+    nvidia_driver_version: '555',
+    volumes: [],
+    status,
+    control_plane_nodes: [],
+    gpu_worker_nodes: [],
+    kube_config: '',
+    num_gpus: 8,
+  };
+}
+
+/** An RL training session (RL.TrainingSession); `status` without its `TRAINING_SESSION_STATUS_` prefix. */
+export function rlTrainingSession(
+  id: string,
+  status: string,
+  updatedAt: number,
+  opts: { createdAt?: number } = {},
+) {
+  return {
+    id,
+    status: `TRAINING_SESSION_STATUS_${status}`,
+    base_model: 'meta-llama/Meta-Llama-3-8B-Instruct',
+    inference_checkpoints: [],
+    training_checkpoints: [],
+    step: '100',
+    created_at: iso(opts.createdAt ?? updatedAt - HOUR),
+    updated_at: iso(updatedAt),
+    lora_config: { rank: 8, alpha: 16, dropout: 0.05 },
+    type: 'SESSION_TYPE_TRAINER_AND_GENERATOR',
+  };
+}

@@ -2,11 +2,13 @@ import type { PollerSourceFlags } from '../../../lib/contract';
 import type { PollerConfig, PollerLimits } from '../core';
 import type { JobSource, ListedJob } from '../tracker';
 import { BatchSource } from './batches';
+import { ClusterSource } from './clusters';
 import { DeploymentSource } from './deployments';
 import { EndpointSource } from './endpoints';
 import { EvaluationSource } from './evaluations';
 import { FineTuneSource } from './fine-tunes';
 import { JobsSource } from './jobs';
+import { RlSessionSource } from './rl-sessions';
 
 /**
  * Every source of jobs the poller lists and follows (lambda/poller/tracker.ts), one row each, in the order they are
@@ -42,6 +44,8 @@ const TABLE = [
   { key: 'endpoints', item: 'endpoints', optIn: 'ENDPOINTS', make: () => new EndpointSource() },
   { key: 'jobs', item: 'jobs', optIn: 'JOBS', make: () => new JobsSource() },
   { key: 'deployments', item: 'deployments', optIn: 'DEPLOYMENTS', make: () => new DeploymentSource() },
+  { key: 'clusters', item: 'clusters', optIn: 'CLUSTERS', make: () => new ClusterSource() },
+  { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS', make: () => new RlSessionSource() },
 ] as const satisfies readonly JobSourceRow[];
 
 export type JobSourceKey = (typeof TABLE)[number]['key'];

@@ -62,7 +62,14 @@ test('a fractional retention is kept to the second', () => {
 });
 
 test('the opt-in sources follow their flags; fine-tunes and batches need none', () => {
-  const off = { evaluations: false, endpoints: false, jobs: false, deployments: false };
+  const off = {
+    evaluations: false,
+    endpoints: false,
+    jobs: false,
+    deployments: false,
+    clusters: false,
+    rlSessions: false,
+  };
   expect(readPollerEnv(base).sources).toEqual(off);
   expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({ ...off, evaluations: true });
   expect(readPollerEnv({ ...base, ENDPOINTS: 'true', EVALUATIONS: 'false' }).sources).toEqual({
@@ -71,6 +78,8 @@ test('the opt-in sources follow their flags; fine-tunes and batches need none', 
   });
   expect(readPollerEnv({ ...base, JOBS: 'true' }).sources).toEqual({ ...off, jobs: true });
   expect(readPollerEnv({ ...base, DEPLOYMENTS: 'true' }).sources).toEqual({ ...off, deployments: true });
+  expect(readPollerEnv({ ...base, CLUSTERS: 'true' }).sources).toEqual({ ...off, clusters: true });
+  expect(readPollerEnv({ ...base, RL_SESSIONS: 'true' }).sources).toEqual({ ...off, rlSessions: true });
 });
 
 test('http to this machine is allowed (local fakes and tests)', () => {

@@ -304,6 +304,8 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
       endpoints: 0,
       jobs: 0,
       deployments: 0,
+      clusters: 0,
+      rlSessions: 0,
     });
     expectFaithfulFake();
   });

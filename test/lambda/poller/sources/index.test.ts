@@ -13,6 +13,8 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     { key: 'endpoints', item: 'endpoints', optIn: 'ENDPOINTS' },
     { key: 'jobs', item: 'jobs', optIn: 'JOBS' },
     { key: 'deployments', item: 'deployments', optIn: 'DEPLOYMENTS' },
+    { key: 'clusters', item: 'clusters', optIn: 'CLUSTERS' },
+    { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS' },
   ]);
   expect(JOB_SOURCES.filter((row) => isEnabled(row, {})).map((row) => row.key)).toEqual([
     'fineTunes',
@@ -23,7 +25,19 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     'batches',
     'endpoints',
   ]);
-  expect(sourceSwitches()).toEqual(['evaluations', 'endpoints', 'jobs', 'deployments']);
+  expect(JOB_SOURCES.filter((row) => isEnabled(row, { rlSessions: true })).map((row) => row.key)).toEqual([
+    'fineTunes',
+    'batches',
+    'rlSessions',
+  ]);
+  expect(sourceSwitches()).toEqual([
+    'evaluations',
+    'endpoints',
+    'jobs',
+    'deployments',
+    'clusters',
+    'rl-sessions',
+  ]);
   expect(perSource((row) => row.item)).toEqual({
     fineTunes: 'fine-tunes',
     batches: 'batches',
@@ -31,6 +45,8 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     endpoints: 'endpoints',
     jobs: 'jobs',
     deployments: 'deployments',
+    clusters: 'clusters',
+    rlSessions: 'rl-sessions',
   });
 });
 
@@ -43,6 +59,8 @@ test('the state items keep their keys: poller#<scope>#<item>', () => {
       'endpoints',
       'jobs',
       'deployments',
+      'clusters',
+      'rlSessions',
       'models',
       'health',
       'lease',
@@ -54,6 +72,8 @@ test('the state items keep their keys: poller#<scope>#<item>', () => {
     'poller#s#endpoints',
     'poller#s#jobs',
     'poller#s#deployments',
+    'poller#s#clusters',
+    'poller#s#rl-sessions',
     'poller#s#models',
     'poller#s#health',
     'poller#s#lease',
@@ -69,6 +89,8 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     'endpoints',
     'jobs',
     'deployments',
+    'clusters',
+    'rlSessions',
     'models',
   ]);
   expect(Object.keys(summary.followed)).toEqual([
@@ -78,6 +100,8 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     'endpoints',
     'jobs',
     'deployments',
+    'clusters',
+    'rlSessions',
   ]);
   const line = h.logs.find((l) => l.message === 'poll')!;
   expect(Object.keys(line).slice(0, 6)).toEqual([
@@ -95,6 +119,8 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     endpoints: 0,
     jobs: 0,
     deployments: 0,
+    clusters: 0,
+    rlSessions: 0,
     models: 0,
   });
 });
