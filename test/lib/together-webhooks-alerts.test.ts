@@ -66,8 +66,8 @@ describe('defaults', () => {
       );
     expect(ids.sort()).toEqual([
       'AlertBatchDone',
-      'AlertDeploymentFailed',
       'AlertClusterDegraded',
+      'AlertDeploymentFailed',
       'AlertEndpointFailed',
       'AlertEvaluationFailed',
       'AlertFineTuneFailed',
