@@ -82,6 +82,9 @@ export class ExampleStack extends Stack {
       poller: {
         apiKey,
         watchModels: props.watchModels,
+        // Model uploads and container deployments as events too (one more request a poll each).
+        jobs: true,
+        deployments: true,
       },
     });
     if (props.alertEmail) {
