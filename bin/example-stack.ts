@@ -82,9 +82,9 @@ export class ExampleStack extends Stack {
       poller: {
         apiKey,
         watchModels: props.watchModels,
-        // Model uploads and container deployments as events too (one more request a poll each).
+        // Model uploads and RL training sessions as events too (one more request a poll each).
         jobs: true,
-        deployments: true,
+        rlSessions: true,
       },
     });
     if (props.alertEmail) {

@@ -82,6 +82,8 @@ export class FakeTogether {
   webhooksSupported = true;
   /** GET /v1/webhooks (listing) answers; false: 404, as on an API that can create but not list. */
   webhooksListSupported = true;
+  /** GET /v1/rl/training-sessions answers without `meta.next_cursor` (the spec makes it optional). */
+  rlSessionsWithoutCursor = false;
   readonly jobs: FakeJobs = {
     fineTunes: [],
     events: new Map(),
@@ -415,7 +417,10 @@ export class FakeTogether {
       const page = all.slice(start, start + limit);
       const hasMore = start + limit < all.length;
       const next_cursor = hasMore ? (page[page.length - 1].id as string) : '';
-      return { status: 200, body: { data: page, meta: { limit, has_more: hasMore, next_cursor } } };
+      const meta = this.rlSessionsWithoutCursor
+        ? { limit, has_more: hasMore }
+        : { limit, has_more: hasMore, next_cursor };
+      return { status: 200, body: { data: page, meta } };
     }
     const sessionId = /^\/v1\/rl\/training-sessions\/([^/]+)$/.exec(path)?.[1];
     if (sessionId !== undefined) {

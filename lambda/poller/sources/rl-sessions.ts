@@ -1,4 +1,4 @@
-import { isObject } from '../../shared/guards';
+import { isObject, nonEmptyString } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
 import { eventTime, notThatJob, pastTime, ReadAt } from './common';
@@ -55,8 +55,12 @@ export class RlSessionSource implements JobSource<RlSession> {
         throw new RequestFailed('GET /rl/training-sessions: unexpected answer (no data array)');
       jobs.push(...answer.data.map((item) => rlSession(item, ctx)).filter((s): s is RlSession => !!s));
       const meta = isObject(answer.meta) ? answer.meta : {};
-      const next = meta.next_cursor;
-      if (meta.has_more !== true || typeof next !== 'string' || next === '') return { jobs };
+      if (meta.has_more !== true) return { jobs };
+      // The spec makes next_cursor optional and defines `after` as the last session's id: that is the fallback.
+      const last: unknown = answer.data[answer.data.length - 1];
+      const next = nonEmptyString(meta.next_cursor) ?? (isObject(last) ? nonEmptyString(last.id) : undefined);
+      if (next === undefined)
+        return { jobs, incomplete: 'GET /rl/training-sessions: more pages, but no cursor to read them with' };
       if (cursors.has(next))
         return { jobs, incomplete: `GET /rl/training-sessions: the cursor ${JSON.stringify(next)} repeats` };
       cursors.add(next);

@@ -99,6 +99,26 @@ test('every page is read (limit=100, after= the cursor), and the listing is boun
   expectFaithful();
 });
 
+test('more pages without a next_cursor: the last session id is the cursor; with no session either, the listing says it is incomplete', async () => {
+  together.rlSessionsWithoutCursor = true;
+  together.jobs.rlSessions = Array.from({ length: 150 }, (_, i) =>
+    rlTrainingSession(`rl-${String(i).padStart(3, '0')}`, 'RUNNING', T0 - HOUR),
+  );
+  await pollAt(T0);
+  setStatus('rl-149', 'STOPPED', T0 + 10_000); // on the second page
+  await pollAt(T0 + MINUTE);
+  expect(h.keys()).toEqual(['rl_session.stopped:rl-149']);
+  const listings = together.requests.filter((r) => r.path === '/v1/rl/training-sessions').slice(-2);
+  expect(listings.map((r) => r.search)).toEqual(['?limit=100', '?limit=100&after=rl-099']);
+  together.script('GET', /^\/v1\/rl\/training-sessions$/, {
+    status: 200,
+    body: { data: [], meta: { limit: 100, has_more: true } },
+  });
+  await pollAt(T0 + 2 * MINUTE);
+  expect(JSON.stringify(h.logs)).toContain('more pages, but no cursor to read them with');
+  expectFaithful();
+});
+
 test('a poll that dies after publishing, before saving its state: the next one publishes nothing twice', async () => {
   together.jobs.rlSessions = [rlTrainingSession('rl-k', 'RUNNING', T0 - MINUTE)];
   await pollAt(T0);
