@@ -90,6 +90,16 @@ const CLUSTER_SINCE = {
   description:
     'The last poll that looked at the cluster before this transition (when first seen, for a new one): names it.',
 } as const satisfies FieldSpec;
+/** What both cluster events carry. */
+const CLUSTER_FIELDS = {
+  cluster_id: CLUSTER_ID,
+  cluster_name: CLUSTER_NAME,
+  cluster_type: CLUSTER_TYPE,
+  gpu_type: CLUSTER_GPU_TYPE,
+  region: CLUSTER_REGION,
+  num_gpus: CLUSTER_NUM_GPUS,
+  since: CLUSTER_SINCE,
+} as const satisfies Record<string, FieldSpec>;
 
 const RL_SESSION_ID = {
   kind: 'string',
@@ -152,15 +162,7 @@ export const CLUSTER_AND_RL_SESSION_EVENTS = {
     description: 'A GPU cluster entered Ready: one event per transition into it, not per poll.',
     outcomeKey: ['cluster_id', 'since'],
     producer: 'poller',
-    fields: {
-      cluster_id: CLUSTER_ID,
-      cluster_name: CLUSTER_NAME,
-      cluster_type: CLUSTER_TYPE,
-      gpu_type: CLUSTER_GPU_TYPE,
-      region: CLUSTER_REGION,
-      num_gpus: CLUSTER_NUM_GPUS,
-      since: CLUSTER_SINCE,
-    },
+    fields: CLUSTER_FIELDS,
   },
   'cluster.degraded': {
     description: 'A GPU cluster entered Degraded: one event per transition into it, not per poll.',
@@ -170,15 +172,7 @@ export const CLUSTER_AND_RL_SESSION_EVENTS = {
     },
     outcomeKey: ['cluster_id', 'since'],
     producer: 'poller',
-    fields: {
-      cluster_id: CLUSTER_ID,
-      cluster_name: CLUSTER_NAME,
-      cluster_type: CLUSTER_TYPE,
-      gpu_type: CLUSTER_GPU_TYPE,
-      region: CLUSTER_REGION,
-      num_gpus: CLUSTER_NUM_GPUS,
-      since: CLUSTER_SINCE,
-    },
+    fields: CLUSTER_FIELDS,
   },
   'rl_session.stopped': {
     description: 'An RL training session stopped (TRAINING_SESSION_STATUS_STOPPED).',
