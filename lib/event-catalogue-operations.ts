@@ -49,8 +49,9 @@ const DEPLOYMENT_FIELDS = {
     example: '2026-11-23T11:52:00Z',
     description:
       'Names the transition into Ready or Failed, one event each: when the poller first saw the deployment ' +
-      'Updating or Scaling, or, for one that changed between two polls, its updated_at. Ready -> Updating -> ' +
-      'Ready seen by the poller is two events; a stay in Ready, whatever its replicas do, none.',
+      'Updating or Scaling, or, for one that changed state or definition (image, resources) between two polls, ' +
+      'its updated_at. Ready -> Updating -> Ready seen by the poller is two events; a stay in Ready with the ' +
+      'same definition, whatever its replicas do, none.',
   },
 } as const satisfies Record<string, FieldSpec>;
 const CLUSTER_ID = {

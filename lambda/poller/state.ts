@@ -47,6 +47,13 @@ export interface FollowedJob {
    * whose transition was delivered, or its baseline (sources/clusters.ts).
    */
   endedAs?: string;
+  /**
+   * A deployment's change not yet published: the `since` that names its outcome (when the poller first saw it change,
+   * or the `updated_at` of a change between two polls), kept so every retry names it the same way.
+   */
+  since?: string;
+  /** A digest of a deployment's definition (image, command, resources, ...) when its last outcome was published. */
+  definition?: string;
 }
 
 export interface JobSourceState {

@@ -77,6 +77,11 @@ export interface JobSource<J extends ListedJob> {
   progress?(ctx: PollContext, job: J, followed: FollowedJob, state: JobSourceState): Promise<void>;
   /** True when the listing carried the job's progress, so reading it needs no request of its own. */
   progressIsListed?(job: J): boolean;
+  /**
+   * A job is followed from now on (first listed, or found by id). Called in the listing's phase, so what it records
+   * (a baseline of what the first listing shows) is saved even if the poll stops before following anything.
+   */
+  startFollowing?(job: J, followed: FollowedJob, listing: ListRequest): void;
 }
 
 export interface TrackerLimits {
@@ -163,6 +168,8 @@ export class JobTracker<J extends ListedJob> {
   incomplete?: string;
   visited = 0;
   private listing?: Map<string, J>;
+  /** What this poll's listing had to cover. */
+  private request?: ListRequest;
 
   get name(): string {
     return this.source.name;
@@ -191,11 +198,10 @@ export class JobTracker<J extends ListedJob> {
     const { state, ctx } = this;
     const firstListing = state.listed === undefined;
     let answer: Listing<J>;
+    const request: ListRequest = { since: state.listed ?? state.since, first: firstListing };
+    this.request = request;
     try {
-      answer = await this.source.list(ctx, {
-        since: state.listed ?? state.since,
-        first: firstListing,
-      });
+      answer = await this.source.list(ctx, request);
     } catch (err) {
       if (err instanceof StopPoll) this.run.stopWith(err);
       else
@@ -291,7 +297,10 @@ export class JobTracker<J extends ListedJob> {
     const at = Number.isFinite(job.at) ? job.at : undefined;
     const followed = this.state.open[job.id];
     if (!followed) {
-      this.state.open[job.id] = { status: job.status, seen: this.ctx.now, changed: at ?? this.ctx.now };
+      const started: FollowedJob = { status: job.status, seen: this.ctx.now, changed: at ?? this.ctx.now };
+      this.state.open[job.id] = started;
+      const request = this.request ?? { since: this.state.since, first: false };
+      this.source.startFollowing?.(job, started, request);
       return;
     }
     // A job Together restarted: finishing it starts over.

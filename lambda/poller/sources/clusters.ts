@@ -54,14 +54,11 @@ export function cluster(item: unknown): Cluster | undefined {
 
 export class ClusterSource implements JobSource<Cluster> {
   readonly name = 'clusters';
-  /** This poll's listing is the source's first: what it shows is the baseline, not a transition. */
-  private baseline = false;
 
-  async list(ctx: PollContext, request: ListRequest): Promise<Listing<Cluster>> {
+  async list(ctx: PollContext): Promise<Listing<Cluster>> {
     const answer = await ctx.api.get('/compute/clusters');
     if (!isObject(answer) || !Array.isArray(answer.clusters))
       throw new RequestFailed('GET /compute/clusters: unexpected answer (no clusters array)');
-    this.baseline = request.first;
     return { jobs: answer.clusters.map(cluster).filter((c): c is Cluster => c !== undefined) };
   }
 
@@ -83,6 +80,11 @@ export class ClusterSource implements JobSource<Cluster> {
     return true;
   }
 
+  /** What the first listing shows is the baseline: a cluster already Ready or Degraded then entered it before. */
+  startFollowing(c: Cluster, followed: FollowedJob, listing: ListRequest): void {
+    if (listing.first && NOTABLE.has(c.status)) followed.endedAs = c.status;
+  }
+
   /**
    * `followed.endedAs` holds the state whose transition was delivered (or is the baseline). A transition is named by
    * the last poll that looked at the cluster before it (`visited`, saved by an earlier poll: a poll that dies after
@@ -92,10 +94,6 @@ export class ClusterSource implements JobSource<Cluster> {
   async progress(ctx: PollContext, c: Cluster, followed: FollowedJob): Promise<void> {
     if (c.status === followed.endedAs || !NOTABLE.has(c.status)) {
       if (c.status !== followed.endedAs) delete followed.endedAs; // left it: entering it again is a transition
-      return;
-    }
-    if (this.baseline && followed.seen === ctx.now) {
-      followed.endedAs = c.status; // already in it when the poller started
       return;
     }
     // A delivery deferred or stopped leaves `visited` as it was: every retry names the transition the same way.

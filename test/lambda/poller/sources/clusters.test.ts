@@ -2,7 +2,7 @@ import { PollerDeps } from '../../../../lambda/poller/core';
 import { TOGETHER_ERROR } from '../../../support/fake-together';
 import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
-import { gpuCluster, iso, MINUTE, T0 } from '../../../support/together-fixtures';
+import { gpuCluster, iso, MINUTE, rlTrainingSession, T0 } from '../../../support/together-fixtures';
 
 /** Issue 19: GPU clusters followed by the poller; one event per transition into Ready or Degraded. */
 
@@ -205,4 +205,17 @@ test('a transition EventBridge refused is retried under the same key, even after
   await pollAt(T0 + 3 * MINUTE);
   const key = `cluster.ready:cluster-r:${iso(T0)}`;
   expect(h.keys()).toEqual([key, key]); // the refused one, then the one EventBridge took
+});
+
+test('the baseline holds when the first poll stops before its follow phase (another source stopped it)', async () => {
+  together.jobs.clusters = [gpuCluster('cluster-b', 'Ready')];
+  together.jobs.rlSessions = [rlTrainingSession('rl-1', 'STOPPED', T0 - MINUTE)];
+  h.bus.nextPutEvents({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }] });
+  const both = () => h.deps({ config: { ...h.deps().config, sources: { clusters: true, rlSessions: true } } });
+  const first = await pollAt(T0, both());
+  expect(first.stoppedBy).toBe('delivery'); // the fault fired: the poll stopped before following clusters
+  await pollAt(T0 + MINUTE, both());
+  await pollAt(T0 + 2 * MINUTE, both());
+  expect(h.keys().filter((k) => k.startsWith('cluster.'))).toEqual([]);
+  expect(h.keys()).toEqual(['rl_session.stopped:rl-1', 'rl_session.stopped:rl-1']); // refused, then taken
 });

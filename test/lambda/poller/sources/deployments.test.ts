@@ -3,12 +3,13 @@ import { PollerDeps } from '../../../../lambda/poller/core';
 import { TOGETHER_ERROR } from '../../../support/fake-together';
 import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
-import { deployment, HOUR, iso, MINUTE, T0 } from '../../../support/together-fixtures';
+import { deployment, HOUR, iso, MINUTE, rlTrainingSession, T0 } from '../../../support/together-fixtures';
 
 /**
  * Issue 19: custom container deployments (GET /deployments) followed by the poller, with `deployments` on. The rule:
  * one event per transition into Ready or Failed, named by `since` (when the poller first saw it Updating or
- * Scaling, or, for a change between two polls, its updated_at); a stay in Ready publishes nothing.
+ * Scaling, or, for a change between two polls, its updated_at); a stay in its state with the same definition
+ * (image, resources, ...) publishes nothing, whatever its replicas or updated_at do.
  */
 
 const h = pollerHarness();
@@ -85,7 +86,7 @@ test('Ready -> Updating -> Ready seen by the poller is two deployment.ready, eac
   ]);
 });
 
-test('ready before the poller started is history; a change between two polls is one event, dated by updated_at', async () => {
+test('ready before the poller started is history; a new deployment or a redeploy between two polls is one event, dated by updated_at', async () => {
   together.jobs.deployments = [deployment('dep-old', 'Ready', T0 - 3 * HOUR)];
   await pollAt(T0);
   await pollAt(T0 + MINUTE);
@@ -94,6 +95,7 @@ test('ready before the poller started is history; a change between two polls is 
   together.jobs.deployments.push(deployment('dep-new', 'Ready', T0 + MINUTE + 20_000));
   await pollAt(T0 + 2 * MINUTE);
   move('dep-old', 'Ready', T0 + 2 * HOUR + 10_000);
+  together.jobs.deployments[0].image = 'registry.together.ai/acme/server:2.0';
   await pollAt(T0 + 2 * HOUR + MINUTE);
   await pollAt(T0 + 2 * HOUR + 2 * MINUTE);
   expect(h.keys()).toEqual([
@@ -162,7 +164,7 @@ test('off unless asked for: the default poller never calls /deployments', async 
   expect(together.requests.filter((r) => r.path.startsWith('/v1/deployments'))).toEqual([]);
 });
 
-test('the stated limit: Ready straight to Failed between two polls, within the hour after its Ready event, is not seen', async () => {
+test('Ready straight to Failed between two polls, within the hour after its Ready event: deployment.failed, dated by updated_at', async () => {
   together.jobs.deployments = [deployment('dep-l', 'Updating', T0 - MINUTE)];
   await pollAt(T0);
   move('dep-l', 'Ready', T0 + 30_000);
@@ -170,6 +172,80 @@ test('the stated limit: Ready straight to Failed between two polls, within the h
   move('dep-l', 'Failed', T0 + 90_000);
   await pollAt(T0 + 2 * MINUTE);
   await pollAt(T0 + 3 * MINUTE);
-  // docs/poller.md says so: the poller still remembers the Ready event and takes the deployment as unchanged.
-  expect(h.keys()).toEqual([`deployment.ready:dep-l:${iso(T0)}`]);
+  await pollAt(T0 + 3 * HOUR);
+  expect(h.keys()).toEqual([
+    `deployment.ready:dep-l:${iso(T0)}`,
+    `deployment.failed:dep-l:${iso(T0 + 90_000)}`,
+  ]);
+});
+
+test('a redeploy of a new image rolled out whole between two polls is a second deployment.ready, within the hour or not', async () => {
+  together.jobs.deployments = [deployment('dep-i', 'Updating', T0 - MINUTE)];
+  await pollAt(T0);
+  move('dep-i', 'Ready', T0 + 30_000);
+  await pollAt(T0 + MINUTE);
+  move('dep-i', 'Ready', T0 + 4 * MINUTE);
+  together.jobs.deployments[0].image = 'registry.together.ai/acme/server:1.3';
+  await pollAt(T0 + 5 * MINUTE);
+  await pollAt(T0 + 6 * MINUTE);
+  move('dep-i', 'Ready', T0 + 3 * HOUR);
+  together.jobs.deployments[0].image = 'registry.together.ai/acme/server:1.4';
+  await pollAt(T0 + 3 * HOUR + MINUTE);
+  await pollAt(T0 + 3 * HOUR + 2 * MINUTE);
+  expect(h.keys()).toEqual([
+    `deployment.ready:dep-i:${iso(T0)}`,
+    `deployment.ready:dep-i:${iso(T0 + 4 * MINUTE)}`,
+    `deployment.ready:dep-i:${iso(T0 + 3 * HOUR)}`,
+  ]);
+  expect(h.published().map((p) => p.detail.data.image)).toEqual([
+    'registry.together.ai/acme/server:1.2',
+    'registry.together.ai/acme/server:1.3',
+    'registry.together.ai/acme/server:1.4',
+  ]);
+});
+
+test('a deployment that stays Ready while its replicas and updated_at move publishes nothing more, however late', async () => {
+  together.jobs.deployments = [deployment('dep-s', 'Updating', T0 - MINUTE)];
+  await pollAt(T0);
+  move('dep-s', 'Ready', T0 + 30_000);
+  await pollAt(T0 + MINUTE);
+  move('dep-s', 'Ready', T0 + 10 * MINUTE, 1); // a replica restarts within the hour
+  await pollAt(T0 + 11 * MINUTE);
+  await pollAt(T0 + 2 * HOUR);
+  move('dep-s', 'Ready', T0 + 2 * HOUR + 10_000, 2); // and again, hours later
+  await pollAt(T0 + 2 * HOUR + MINUTE);
+  await pollAt(T0 + 2 * HOUR + 2 * MINUTE);
+  expect(h.keys()).toEqual([`deployment.ready:dep-s:${iso(T0)}`]);
+});
+
+test('a deployment first seen Ready whose publish was refused is retried under the same key after updated_at moves', async () => {
+  await pollAt(T0);
+  together.jobs.deployments = [deployment('dep-n', 'Ready', T0 + 20_000)];
+  h.bus.nextPutEvents({
+    FailedEntryCount: 1,
+    Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
+  });
+  await pollAt(T0 + MINUTE);
+  move('dep-n', 'Ready', T0 + 90_000, 1); // a replica restart moves updated_at before the retry
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  const key = `deployment.ready:dep-n:${iso(T0 + 20_000)}`;
+  expect(h.keys()).toEqual([key, key]); // the refused one, then the one EventBridge took
+});
+
+test('Ready long before deploy is the baseline, even when the first poll stopped before following anything', async () => {
+  together.jobs.deployments = [
+    deployment('dep-b', 'Ready', T0 - 3 * HOUR),
+    deployment('dep-c', 'Ready', T0 - 5 * MINUTE), // within the first run's lookback: still published
+  ];
+  together.jobs.rlSessions = [rlTrainingSession('rl-1', 'STOPPED', T0 - MINUTE)];
+  h.bus.nextPutEvents({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
+  const both = () => h.deps({ config: { ...h.deps().config, sources: { deployments: true, rlSessions: true } } });
+  const first = await pollAt(T0, both());
+  expect(first.stoppedBy).toBe('delivery'); // the fault fired: the poll stopped before following deployments
+  await pollAt(T0 + MINUTE, both());
+  await pollAt(T0 + 2 * MINUTE, both());
+  expect(h.keys().filter((k) => k.startsWith('deployment.'))).toEqual([
+    `deployment.ready:dep-c:${iso(T0 - 5 * MINUTE)}`,
+  ]);
 });
