@@ -48,10 +48,20 @@ function eventTypes(): string {
   ].join('\n');
 }
 
+/** The opt-in job sources' switches, as `listen` and `dev` take them. */
+const SOURCE_SWITCHES = `  --evaluations         follows evaluation jobs too (evaluation.completed / evaluation.failed)
+  --endpoints           follows your dedicated endpoints' starts (endpoint.ready / endpoint.failed)
+  --jobs                follows Together's jobs, e.g. model uploads (job.completed / job.failed)
+  --deployments         follows your container deployments (deployment.ready / deployment.failed)
+  --clusters            follows your GPU clusters into Ready / Degraded (cluster.ready / cluster.degraded)
+  --rl-sessions         follows your RL training sessions to their end (rl_session.stopped / rl_session.failed)`;
+
 export const COMMANDS: Record<string, Command> = {
   dev: {
     summary: 'the local pipeline: verifier, dedupe table, bus (npm start)',
-    usage: `together-webhooks dev [--port N] [--api-base-url URL] [--interval SECONDS] [--scheme S]
+    usage: `together-webhooks dev [--port N] [--api-base-url URL] [--interval SECONDS] ${sourceSwitches()
+      .map((s) => `[--${s}] `)
+      .join('')}[--scheme S]
 
 Serves POST http://127.0.0.1:PORT/webhooks/together through the verifier's own core, with dynalite (in memory) as
 the dedupe table and a local bus that routes with the construct's rules. Each routed event is one JSON line on
@@ -61,8 +71,10 @@ printed. With TOGETHER_API_KEY set, your Together jobs are polled and become eve
   --port N              where to listen on 127.0.0.1 (default: PORT, else 8787; 0 picks a free port)
   --api-base-url URL    Together's API (default: TOGETHER_API_BASE_URL, else ${DEFAULT_TOGETHER_API_BASE_URL})
   --interval SECONDS    between polls, with TOGETHER_API_KEY (default 60)
+  (with TOGETHER_API_KEY: fine-tunes, batches, and these opt-in sources too)
+${SOURCE_SWITCHES}
 ${SCHEME}`,
-    spec: { values: ['port', 'scheme', 'api-base-url', 'interval'] },
+    spec: { values: ['port', 'scheme', 'api-base-url', 'interval'], switches: sourceSwitches() },
     run: (args, io) => dev(args, io),
   },
   send: {
@@ -127,12 +139,7 @@ deployed poller makes. Each outcome is POSTed, signed, to --forward-to, or print
                         (default: a file in $XDG_CACHE_HOME or ~/.cache/together-webhooks)
   --interval SECONDS    between polls (default 60)
   --watch-model ID      watches a model for deprecation (model.deprecated); repeatable
-  --evaluations         follows evaluation jobs too (evaluation.completed / evaluation.failed)
-  --endpoints           follows your dedicated endpoints' starts (endpoint.ready / endpoint.failed)
-  --jobs                follows Together's jobs, e.g. model uploads (job.completed / job.failed)
-  --deployments         follows your container deployments (deployment.ready / deployment.failed)
-  --clusters            follows your GPU clusters into Ready / Degraded (cluster.ready / cluster.degraded)
-  --rl-sessions         follows your RL training sessions to their end (rl_session.stopped / rl_session.failed)
+${SOURCE_SWITCHES}
   --once                polls once and exits
 ${SCHEME}`,
     spec: {

@@ -8,6 +8,7 @@ import {
   WEBHOOK_PATH,
 } from '../../lib/contract';
 import { poll, PollerDeps, pollWindow, RESERVES } from '../../lambda/poller/core';
+import { EnabledSources } from '../../lambda/poller/sources';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
 import { DynamoIdempotencyStore, IdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
@@ -18,7 +19,7 @@ import { SecretCache } from '../../lambda/verifier/secrets';
 import { SchemeName } from '../../lambda/verifier/signature';
 import { checkUrl, flag, ParsedArgs, positiveInt, UsageError } from './args';
 import { Io } from './io';
-import { listedCounts } from './listen';
+import { enabledSources, listedCounts } from './listen';
 import { LocalBus } from './local-bus';
 import { LocalTable, startLocalTable } from './local-table';
 import { scheme } from './sign';
@@ -45,6 +46,8 @@ interface DevSettings {
   readonly apiKey?: string;
   readonly apiBaseUrl: string;
   readonly intervalMs: number;
+  /** The opt-in job sources polled too. */
+  readonly sources: EnabledSources;
 }
 
 /** What the webhook server answered, for the summary at the end. */
@@ -118,6 +121,7 @@ function devSettings(args: ParsedArgs, io: Io): DevSettings {
     apiKey: io.env.TOGETHER_API_KEY,
     apiBaseUrl,
     intervalMs,
+    sources: enabledSources(args),
   };
 }
 
@@ -247,6 +251,7 @@ function pollerDeps({ settings, io, local, bus, store }: Pipeline): PollerDeps {
       apiBaseUrl: settings.apiBaseUrl,
       apiKeySecretName: 'TOGETHER_API_KEY',
       watchModels: [],
+      sources: settings.sources,
       modelInfo: {},
       stallAfterMs: DEFAULTS.stallAfterMinutes * MINUTE_MS,
       modelMissingMs: DEFAULTS.modelMissingMinutes * MINUTE_MS,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_TOGETHER_API_BASE_URL, DEFAULTS } from '../../lib/contract';
 import { eventSpec, isCatalogueType } from '../../lib/events';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from '../../lambda/poller/core';
-import { JOB_SOURCES } from '../../lambda/poller/sources';
+import { EnabledSources, JOB_SOURCES } from '../../lambda/poller/sources';
 import { HttpTimeoutError, sendHttp } from '../../lambda/shared/http';
 import { PublishError } from '../../lambda/shared/publisher';
 import { ApiClock, realClock } from '../../lambda/shared/together-api';
@@ -145,6 +145,13 @@ export function sourceSwitches(): string[] {
   return JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [row.item]));
 }
 
+/** The opt-in sources the switches turn on (`listen` and `dev` take the same ones). */
+export function enabledSources(args: ParsedArgs): EnabledSources {
+  return Object.fromEntries(
+    JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [[row.key, flag(args, row.item) === 'true']])),
+  );
+}
+
 function listenDeps(
   args: ParsedArgs,
   io: Io,
@@ -157,11 +164,7 @@ function listenDeps(
       apiBaseUrl: settings.apiBaseUrl,
       apiKeySecretName: 'TOGETHER_API_KEY',
       watchModels: args.flags.get('watch-model') ?? [],
-      sources: Object.fromEntries(
-        JOB_SOURCES.flatMap((row) =>
-          row.optIn === undefined ? [] : [[row.key, flag(args, row.item) === 'true']],
-        ),
-      ),
+      sources: enabledSources(args),
       modelInfo: {},
       stallAfterMs: DEFAULTS.stallAfterMinutes * 60_000,
       modelMissingMs: DEFAULTS.modelMissingMinutes * 60_000,
