@@ -14,9 +14,13 @@ const together = new FakeTogether();
 beforeAll(() => together.start());
 afterAll(() => together.stop());
 
-function realTimes<T extends Record<string, unknown>>(item: T, at: number): T {
+function realTimes(item: Record<string, unknown>, at: number): Record<string, unknown> {
   const when = new Date(at).toISOString();
-  const dated = { ...item, created_at: new Date(at - 3_600_000).toISOString(), updated_at: when };
+  const dated: Record<string, unknown> = {
+    ...item,
+    created_at: new Date(at - 3_600_000).toISOString(),
+    updated_at: when,
+  };
   if (Array.isArray(item.status_updates))
     dated.status_updates = [{ status: item.status, message: 'done', timestamp: when }];
   return dated;

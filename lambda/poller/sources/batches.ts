@@ -1,7 +1,7 @@
 import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { deadlineTime, eventTime, notThatJob, iso, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import { deadlineTime, eventTime, getById, iso, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Batches: `GET /batches` lists them, `GET /batches/{id}` finds one the listing dropped. One outcome, `batch.done`,
@@ -52,13 +52,8 @@ export class BatchSource implements JobSource<BatchJob> {
     return { jobs: answer.map((item) => batchJob(item, ctx)).filter((b): b is BatchJob => b !== undefined) };
   }
 
-  async get(ctx: PollContext, id: string): Promise<BatchJob | undefined> {
-    const path = `/batches/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const job = batchJob(answer, ctx);
-    if (!job || job.id !== id) throw notThatJob(path, job, 'batch');
-    return job;
+  get(ctx: PollContext, id: string): Promise<BatchJob | undefined> {
+    return getById(ctx, '/batches', id, batchJob, 'batch');
   }
 
   async finish(ctx: PollContext, batch: BatchJob): Promise<void> {

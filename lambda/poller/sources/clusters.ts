@@ -2,7 +2,7 @@ import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
 import { JobSource, ListedJob, Listing, ListRequest, PollContext } from '../tracker';
-import { iso, notThatJob } from './common';
+import { getById, iso } from './common';
 
 /**
  * Your GPU clusters (opt-in): `GET /compute/clusters` lists them all (unpaginated), `GET /compute/clusters/{id}`
@@ -62,13 +62,8 @@ export class ClusterSource implements JobSource<Cluster> {
     return { jobs: answer.clusters.map(cluster).filter((c): c is Cluster => c !== undefined) };
   }
 
-  async get(ctx: PollContext, id: string): Promise<Cluster | undefined> {
-    const path = `/compute/clusters/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const found = cluster(answer);
-    if (!found || found.id !== id) throw notThatJob(path, found, 'cluster');
-    return found;
+  get(ctx: PollContext, id: string): Promise<Cluster | undefined> {
+    return getById(ctx, '/compute/clusters', id, cluster, 'cluster');
   }
 
   /** Deleting: the cluster's end, no event. */

@@ -1,4 +1,4 @@
-import { RequestFailed } from '../api';
+import { PollApi, RequestFailed } from '../api';
 
 /** Small readers shared by the sources: Together's answers are checked field by field, never trusted whole. */
 
@@ -68,6 +68,25 @@ export function eventTime(value: unknown, now: number): string | undefined {
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * One job by id (`GET <collection>/<id>`): undefined when Together no longer knows it (404), else the answer read as
+ * that job; an answer that is another job, or none, is a failure that says what came instead.
+ */
+export async function getById<J extends { readonly id: string }>(
+  ctx: ReadAt & { readonly api: PollApi },
+  collection: string,
+  id: string,
+  read: (answer: unknown, at: ReadAt) => J | undefined,
+  what: string,
+): Promise<J | undefined> {
+  const path = `${collection}/${encodeURIComponent(id)}`;
+  const answer = await ctx.api.get(path, { value: undefined });
+  if (answer === undefined) return undefined;
+  const found = read(answer, ctx);
+  if (!found || found.id !== id) throw notThatJob(path, found, what);
+  return found;
+}
 
 /** A GET by id answered with something else than that job: the failure says what came instead. */
 export function notThatJob(

@@ -3,7 +3,7 @@ import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
 import { JobSource, ListedJob, Listing, ListRequest, PollContext } from '../tracker';
-import { eventTime, iso, notThatJob, pastTime, ReadAt } from './common';
+import { eventTime, getById, iso, pastTime, ReadAt } from './common';
 
 /**
  * Your custom container deployments (opt-in): `GET /deployments` lists them all, `GET /deployments/{id}` finds a
@@ -90,13 +90,8 @@ export class DeploymentSource implements JobSource<Deployment> {
     };
   }
 
-  async get(ctx: PollContext, id: string): Promise<Deployment | undefined> {
-    const path = `/deployments/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const found = deployment(answer, ctx);
-    if (!found || found.id !== id) throw notThatJob(path, found, 'deployment');
-    return found;
+  get(ctx: PollContext, id: string): Promise<Deployment | undefined> {
+    return getById(ctx, '/deployments', id, deployment, 'deployment');
   }
 
   /** Never called: no deployment is terminal. */

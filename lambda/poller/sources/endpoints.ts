@@ -2,7 +2,7 @@ import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { FollowedJob } from '../state';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { eventTime, notThatJob, iso, pastTime, ReadAt } from './common';
+import { eventTime, getById, iso, pastTime, ReadAt } from './common';
 
 /**
  * Your dedicated endpoints (opt-in): `GET /endpoints?type=dedicated&mine=true` lists them, `GET /endpoints/{id}`
@@ -51,13 +51,8 @@ export class EndpointSource implements JobSource<Endpoint> {
     };
   }
 
-  async get(ctx: PollContext, id: string): Promise<Endpoint | undefined> {
-    const path = `/endpoints/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const found = endpoint(answer, ctx);
-    if (!found || found.id !== id) throw notThatJob(path, found, 'endpoint');
-    return found;
+  get(ctx: PollContext, id: string): Promise<Endpoint | undefined> {
+    return getById(ctx, '/endpoints', id, endpoint, 'endpoint');
   }
 
   async finish(ctx: PollContext, e: Endpoint, followed: FollowedJob): Promise<void> {

@@ -1,7 +1,7 @@
 import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, ListRequest, PollContext } from '../tracker';
-import { eventTime, iso, notThatJob, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import { eventTime, getById, iso, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Evaluation jobs (opt-in): `GET /evaluation?limit=100` lists the newest, `GET /evaluation/{id}` finds a followed
@@ -114,13 +114,8 @@ export class EvaluationSource implements JobSource<EvaluationJob> {
     };
   }
 
-  async get(ctx: PollContext, id: string): Promise<EvaluationJob | undefined> {
-    const path = `/evaluation/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const job = evaluationJob(answer, ctx);
-    if (!job || job.id !== id) throw notThatJob(path, job, 'evaluation job');
-    return job;
+  get(ctx: PollContext, id: string): Promise<EvaluationJob | undefined> {
+    return getById(ctx, '/evaluation', id, evaluationJob, 'evaluation job');
   }
 
   async finish(ctx: PollContext, job: EvaluationJob): Promise<void> {

@@ -2,7 +2,7 @@ import { isObject } from '../../shared/guards';
 import { RequestFailed, StopPoll } from '../api';
 import { FollowedJob, JobSourceState } from '../state';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { eventTime, notThatJob, iso, isRealTime, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
+import { eventTime, getById, iso, isRealTime, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Fine-tunes: `GET /fine-tunes` lists them (FinetuneResponseTruncated, `events` optional), `GET /fine-tunes/{id}`
@@ -116,13 +116,8 @@ export class FineTuneSource implements JobSource<FineTuneJob> {
     return { jobs };
   }
 
-  async get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
-    const path = `/fine-tunes/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const job = fineTuneJob(answer, ctx);
-    if (!job || job.id !== id) throw notThatJob(path, job, 'fine-tune job');
-    return job;
+  get(ctx: PollContext, id: string): Promise<FineTuneJob | undefined> {
+    return getById(ctx, '/fine-tunes', id, fineTuneJob, 'fine-tune job');
   }
 
   progressIsListed(job: FineTuneJob): boolean {

@@ -1,7 +1,7 @@
 import { isObject } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { eventTime, MAX_ERROR_MESSAGE, notThatJob, pastTime, ReadAt } from './common';
+import { eventTime, getById, MAX_ERROR_MESSAGE, pastTime, ReadAt } from './common';
 
 /**
  * Together's jobs (opt-in): model uploads and its other asynchronous jobs. `GET /jobs` lists them all at once,
@@ -54,13 +54,8 @@ export class JobsSource implements JobSource<TogetherJob> {
     };
   }
 
-  async get(ctx: PollContext, id: string): Promise<TogetherJob | undefined> {
-    const path = `/jobs/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const job = togetherJob(answer, ctx);
-    if (!job || job.id !== id) throw notThatJob(path, job, 'job');
-    return job;
+  get(ctx: PollContext, id: string): Promise<TogetherJob | undefined> {
+    return getById(ctx, '/jobs', id, togetherJob, 'job');
   }
 
   async finish(ctx: PollContext, job: TogetherJob): Promise<void> {

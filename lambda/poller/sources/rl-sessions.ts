@@ -1,7 +1,7 @@
 import { isObject, nonEmptyString } from '../../shared/guards';
 import { RequestFailed } from '../api';
 import { JobSource, ListedJob, Listing, PollContext } from '../tracker';
-import { eventTime, notThatJob, pastTime, ReadAt } from './common';
+import { eventTime, getById, pastTime, ReadAt } from './common';
 
 /**
  * Your RL training sessions (opt-in): `GET /rl/training-sessions` lists them (paged: `limit` 1-100, `after` the
@@ -69,13 +69,8 @@ export class RlSessionSource implements JobSource<RlSession> {
     return { jobs, incomplete: `GET /rl/training-sessions: more than ${MAX_PAGES} pages of ${PAGE_LIMIT}` };
   }
 
-  async get(ctx: PollContext, id: string): Promise<RlSession | undefined> {
-    const path = `/rl/training-sessions/${encodeURIComponent(id)}`;
-    const answer = await ctx.api.get(path, { value: undefined });
-    if (answer === undefined) return undefined;
-    const found = rlSession(answer, ctx);
-    if (!found || found.id !== id) throw notThatJob(path, found, 'training session');
-    return found;
+  get(ctx: PollContext, id: string): Promise<RlSession | undefined> {
+    return getById(ctx, '/rl/training-sessions', id, rlSession, 'training session');
   }
 
   async finish(ctx: PollContext, s: RlSession): Promise<void> {
