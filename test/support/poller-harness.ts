@@ -3,6 +3,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { randomUUID } from 'node:crypto';
 import { poll, PollerDeps, PollWindow, pollWindow, RESERVES } from '../../lambda/poller/core';
+import { EnabledSources } from '../../lambda/poller/sources';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
@@ -10,6 +11,7 @@ import { putEvent } from '../../lambda/shared/publisher';
 import { ApiClock } from '../../lambda/shared/together-api';
 import { LocalDynamo, startDynalite } from './dynalite';
 import { FakeTogether } from './fake-together';
+import { answerErrors, describedPath } from './openapi';
 import { HOUR, T0 } from './together-fixtures';
 import { BUS, CLAIM_SCOPE, mockEventBridge } from './verifier-harness';
 
@@ -74,6 +76,26 @@ export function pollerHarness() {
 
     runPoll(d: PollerDeps = h.deps(), window: PollWindow = h.window()) {
       return poll(d, window);
+    },
+
+    /** The deps with these opt-in sources on (sources/index.ts keys), and `overrides`. */
+    withSources(sources: EnabledSources, overrides: Partial<PollerDeps> = {}): PollerDeps {
+      return h.deps({ config: { ...h.deps().config, sources }, ...overrides });
+    },
+
+    /** One poll at `ms` on the harness clock. */
+    pollAt(ms: number, d: PollerDeps = h.deps()) {
+      clock.t = ms;
+      return h.runPoll(d);
+    },
+
+    /** Something was asked; every request is one the spec describes, every answer the fake gave validates. */
+    expectFaithful(): void {
+      expect(h.together.requests.length).toBeGreaterThan(0);
+      for (const r of h.together.requests)
+        expect([r.path, describedPath(r.method, r.path)]).toEqual([r.path, expect.any(String)]);
+      const broken = h.together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
+      expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
     },
 
     /** What reached the bus: detail-type and the envelope, in order. */

@@ -1,6 +1,5 @@
 import { PollerDeps } from '../../../../lambda/poller/core';
 import { TOGETHER_ERROR } from '../../../support/fake-together';
-import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
 import { gpuCluster, iso, MINUTE, rlTrainingSession, T0 } from '../../../support/together-fixtures';
 
@@ -8,22 +7,12 @@ import { gpuCluster, iso, MINUTE, rlTrainingSession, T0 } from '../../../support
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withClusters = (overrides: Partial<PollerDeps> = {}) =>
-  h.deps({ config: { ...h.deps().config, sources: { clusters: true } }, ...overrides });
+const withClusters = (overrides: Partial<PollerDeps> = {}) => h.withSources({ clusters: true }, overrides);
 
-async function pollAt(ms: number, deps = withClusters()) {
-  clock.t = ms;
-  return h.runPoll(deps);
-}
+const pollAt = (ms: number, deps = withClusters()) => h.pollAt(ms, deps);
 
 function setStatus(id: string, status: string) {
   together.jobs.clusters.find((c) => c.cluster_id === id)!.status = status;
-}
-
-function expectFaithful() {
-  for (const r of together.requests) expect(describedPath(r.method, r.path)).toBeDefined();
-  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
-  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
 }
 
 test('provisioning -> Ready is one cluster.ready; unchanged polls add nothing; Degraded, then Ready again, one each', async () => {
@@ -60,7 +49,7 @@ test('provisioning -> Ready is one cluster.ready; unchanged polls add nothing; D
     since: iso(T0 + 2 * MINUTE),
   });
   expect(degraded.type).toBe('cluster.degraded');
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('what the first listing shows is the baseline; a cluster first seen Ready later is a transition', async () => {
@@ -141,7 +130,7 @@ test('a followed cluster the listing drops is asked for by id; one Together no l
   together.jobs.unlisted.delete('cluster-d');
   await pollAt(T0 + 4 * MINUTE);
   expect(h.keys()).toEqual([`cluster.ready:cluster-d:${iso(T0)}`]);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('a failing answer costs only its cluster: the others are published, it is retried next poll', async () => {
@@ -210,8 +199,12 @@ test('a transition EventBridge refused is retried under the same key, even after
 test('the baseline holds when the first poll stops before its follow phase (another source stopped it)', async () => {
   together.jobs.clusters = [gpuCluster('cluster-b', 'Ready')];
   together.jobs.rlSessions = [rlTrainingSession('rl-1', 'STOPPED', T0 - MINUTE)];
-  h.bus.nextPutEvents({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }] });
-  const both = () => h.deps({ config: { ...h.deps().config, sources: { clusters: true, rlSessions: true } } });
+  h.bus.nextPutEvents({
+    FailedEntryCount: 1,
+    Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
+  });
+  const both = () =>
+    h.deps({ config: { ...h.deps().config, sources: { clusters: true, rlSessions: true } } });
   const first = await pollAt(T0, both());
   expect(first.stoppedBy).toBe('delivery'); // the fault fired: the poll stopped before following clusters
   await pollAt(T0 + MINUTE, both());

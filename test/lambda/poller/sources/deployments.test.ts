@@ -1,7 +1,6 @@
 import { EVENT_CATALOGUE } from '../../../../lib/events';
 import { PollerDeps } from '../../../../lambda/poller/core';
 import { TOGETHER_ERROR } from '../../../support/fake-together';
-import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
 import { deployment, HOUR, iso, MINUTE, rlTrainingSession, T0 } from '../../../support/together-fixtures';
 
@@ -14,25 +13,13 @@ import { deployment, HOUR, iso, MINUTE, rlTrainingSession, T0 } from '../../../s
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withDeployments = (more: Partial<PollerDeps> = {}) =>
-  h.deps({ config: { ...h.deps().config, sources: { deployments: true } }, ...more });
+const withDeployments = (more: Partial<PollerDeps> = {}) => h.withSources({ deployments: true }, more);
 
-async function pollAt(ms: number, deps = withDeployments()) {
-  clock.t = ms;
-  return h.runPoll(deps);
-}
+const pollAt = (ms: number, deps = withDeployments()) => h.pollAt(ms, deps);
 
 function move(id: string, status: string, at: number, readyReplicas?: number) {
   const d = together.jobs.deployments.find((x) => x.id === id)!;
   Object.assign(d, deployment(id, status, at, { readyReplicas }));
-}
-
-function expectFaithful() {
-  expect(together.requests.length).toBeGreaterThan(0);
-  for (const r of together.requests)
-    expect([r.path, describedPath(r.method, r.path)]).toEqual([r.path, expect.any(String)]);
-  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
-  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
 }
 
 test('Updating -> Scaling -> Ready is one deployment.ready; another Updating -> Failed one deployment.failed', async () => {
@@ -66,7 +53,7 @@ test('Updating -> Scaling -> Ready is one deployment.ready; another Updating -> 
   expect(byType['deployment.failed']).toMatchObject({ deployment_id: 'dep-b', ready_replicas: 0 });
   expect(EVENT_CATALOGUE['deployment.failed']).toHaveProperty('alert');
   expect(EVENT_CATALOGUE['deployment.ready']).not.toHaveProperty('alert');
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('Ready -> Updating -> Ready seen by the poller is two deployment.ready, each named by its episode', async () => {
@@ -132,7 +119,7 @@ test('a followed deployment Together no longer knows (404) is dropped once, with
   expect(h.keys()).toEqual([]);
   expect(together.requests.filter((r) => r.path === '/v1/deployments/dep-gone').length).toBe(1);
   expect(h.logs.filter((l) => String(l.message).includes('no longer known'))).toHaveLength(1);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('a failing answer costs only its deployment: retried next poll, the other published meanwhile', async () => {
@@ -239,8 +226,12 @@ test('Ready long before deploy is the baseline, even when the first poll stopped
     deployment('dep-c', 'Ready', T0 - 5 * MINUTE), // within the first run's lookback: still published
   ];
   together.jobs.rlSessions = [rlTrainingSession('rl-1', 'STOPPED', T0 - MINUTE)];
-  h.bus.nextPutEvents({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
-  const both = () => h.deps({ config: { ...h.deps().config, sources: { deployments: true, rlSessions: true } } });
+  h.bus.nextPutEvents({
+    FailedEntryCount: 1,
+    Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }],
+  });
+  const both = () =>
+    h.deps({ config: { ...h.deps().config, sources: { deployments: true, rlSessions: true } } });
   const first = await pollAt(T0, both());
   expect(first.stoppedBy).toBe('delivery'); // the fault fired: the poll stopped before following deployments
   await pollAt(T0 + MINUTE, both());

@@ -1,4 +1,3 @@
-import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
 import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from '../../../support/together-fixtures';
 
@@ -6,22 +5,13 @@ import { dedicatedEndpoint, HOUR, iso, MINUTE, T0 } from '../../../support/toget
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withEndpoints = () => h.deps({ config: { ...h.deps().config, sources: { endpoints: true } } });
+const withEndpoints = () => h.withSources({ endpoints: true });
 
-async function pollAt(ms: number) {
-  clock.t = ms;
-  return h.runPoll(withEndpoints());
-}
+const pollAt = (ms: number) => h.pollAt(ms, withEndpoints());
 
 function setState(id: string, state: string) {
   const e = together.jobs.endpoints.find((x) => x.id === id)!;
   e.state = state;
-}
-
-function expectFaithful() {
-  for (const r of together.requests) expect(describedPath(r.method, r.path)).toBeDefined();
-  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
-  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
 }
 
 test('PENDING -> STARTING -> STARTED is one endpoint.ready; another PENDING -> ERROR is one endpoint.failed', async () => {
@@ -50,7 +40,7 @@ test('PENDING -> STARTING -> STARTED is one endpoint.ready; another PENDING -> E
   });
   expect(byType['endpoint.failed']).toMatchObject({ endpoint_id: 'endpoint-b', state: 'ERROR' });
   expect(together.requests.find((r) => r.path === '/v1/endpoints')?.search).toBe('?type=dedicated&mine=true');
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('one created and started between two polls is published, dated by its creation; old running ones are not', async () => {
@@ -101,7 +91,7 @@ test('a followed endpoint the listing drops is asked for by id', async () => {
   await pollAt(T0 + 2 * MINUTE);
   expect(h.keys()).toEqual([`endpoint.ready:endpoint-d:${iso(T0)}`]);
   expect(together.requests.some((r) => r.path === '/v1/endpoints/endpoint-d')).toBe(true);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('off unless asked for: the default poller never calls /endpoints', async () => {

@@ -6,12 +6,9 @@ import { evaluation, HOUR, MINUTE, T0 } from '../../../support/together-fixtures
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withEvaluations = () => h.deps({ config: { ...h.deps().config, sources: { evaluations: true } } });
+const withEvaluations = () => h.withSources({ evaluations: true });
 
-async function pollAt(ms: number) {
-  clock.t = ms;
-  return h.runPoll(withEvaluations());
-}
+const pollAt = (ms: number) => h.pollAt(ms, withEvaluations());
 
 test('an evaluation scripted running -> completed and another -> error: one event each, typed, checked against the spec', async () => {
   together.jobs.evaluations = [

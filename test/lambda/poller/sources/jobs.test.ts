@@ -1,7 +1,6 @@
 import { EVENT_CATALOGUE } from '../../../../lib/events';
 import { PollerDeps } from '../../../../lambda/poller/core';
 import { TOGETHER_ERROR } from '../../../support/fake-together';
-import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
 import { job, MINUTE, T0 } from '../../../support/together-fixtures';
 
@@ -9,26 +8,14 @@ import { job, MINUTE, T0 } from '../../../support/together-fixtures';
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withJobs = (more: Partial<PollerDeps> = {}) =>
-  h.deps({ config: { ...h.deps().config, sources: { jobs: true } }, ...more });
+const withJobs = (more: Partial<PollerDeps> = {}) => h.withSources({ jobs: true }, more);
 
-async function pollAt(ms: number, deps = withJobs()) {
-  clock.t = ms;
-  return h.runPoll(deps);
-}
+const pollAt = (ms: number, deps = withJobs()) => h.pollAt(ms, deps);
 
 function move(id: string, status: string, at: number, message?: string) {
   const j = together.jobs.jobs.find((x) => x.job_id === id)!;
   const moved = job(id, status, at, { message });
   Object.assign(j, { status, updated_at: moved.updated_at, status_updates: moved.status_updates });
-}
-
-function expectFaithful() {
-  expect(together.requests.length).toBeGreaterThan(0);
-  for (const r of together.requests)
-    expect([r.path, describedPath(r.method, r.path)]).toEqual([r.path, expect.any(String)]);
-  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
-  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
 }
 
 test('Queued -> Running -> Complete is one job.completed; another Running -> Failed is one job.failed, alerted', async () => {
@@ -63,7 +50,7 @@ test('Queued -> Running -> Complete is one job.completed; another Running -> Fai
   expect(EVENT_CATALOGUE['job.failed']).toHaveProperty('alert');
   expect(EVENT_CATALOGUE['job.completed']).not.toHaveProperty('alert');
   expect(together.requests.filter((r) => r.path === '/v1/jobs').length).toBe(5);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('finished before the poller started: history, nothing published; one that finishes between two polls is', async () => {
@@ -107,7 +94,7 @@ test('a followed job Together no longer knows (404) is dropped once, with a warn
   expect(h.keys()).toEqual(['job.completed:job-ok']);
   expect(together.requests.filter((r) => r.path === '/v1/jobs/job-gone').length).toBe(1);
   expect(h.logs.filter((l) => String(l.message).includes('no longer known'))).toHaveLength(1);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('a failing answer costs only its job: retried next poll, the other job published meanwhile', async () => {

@@ -1,7 +1,6 @@
 import { PollerDeps } from '../../../../lambda/poller/core';
 import { MAX_PAGES } from '../../../../lambda/poller/sources/rl-sessions';
 import { TOGETHER_ERROR } from '../../../support/fake-together';
-import { answerErrors, describedPath } from '../../../support/openapi';
 import { pollerHarness } from '../../../support/poller-harness';
 import { HOUR, iso, MINUTE, rlTrainingSession, T0 } from '../../../support/together-fixtures';
 
@@ -9,25 +8,15 @@ import { HOUR, iso, MINUTE, rlTrainingSession, T0 } from '../../../support/toget
 
 const h = pollerHarness();
 const { together, clock } = h;
-const withSessions = (overrides: Partial<PollerDeps> = {}) =>
-  h.deps({ config: { ...h.deps().config, sources: { rlSessions: true } }, ...overrides });
+const withSessions = (overrides: Partial<PollerDeps> = {}) => h.withSources({ rlSessions: true }, overrides);
 
-async function pollAt(ms: number, deps = withSessions()) {
-  clock.t = ms;
-  return h.runPoll(deps);
-}
+const pollAt = (ms: number, deps = withSessions()) => h.pollAt(ms, deps);
 
 /** Moves a session on at `ms`, as Together would (its updated_at with it). */
 function setStatus(id: string, status: string, ms: number) {
   const s = together.jobs.rlSessions.find((x) => x.id === id)!;
   s.status = `TRAINING_SESSION_STATUS_${status}`;
   s.updated_at = iso(ms);
-}
-
-function expectFaithful() {
-  for (const r of together.requests) expect(describedPath(r.method, r.path)).toBeDefined();
-  const broken = together.answers.filter((a) => answerErrors(a.method, a.path, a.status, a.body));
-  expect(broken.map((a) => `${a.method} ${a.path}`)).toEqual([]);
 }
 
 test('CREATING -> RUNNING -> STOPPED is one rl_session.stopped; ERROR and EXPIRED are rl_session.failed; once each', async () => {
@@ -55,7 +44,7 @@ test('CREATING -> RUNNING -> STOPPED is one rl_session.stopped; ERROR and EXPIRE
   expect(h.published().find((p) => p.detail.id === 'rl_session.stopped:rl-a')).toMatchObject({
     detail: { created_at: iso(T0 + 150_000) },
   });
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('history at the first poll publishes nothing; one created and stopped between two polls is published', async () => {
@@ -96,7 +85,7 @@ test('every page is read (limit=100, after= the cursor), and the listing is boun
   const asked = together.requests.slice(before).filter((r) => r.path === '/v1/rl/training-sessions');
   expect(asked).toHaveLength(MAX_PAGES);
   expect(JSON.stringify(h.logs)).toContain(`more than ${MAX_PAGES} pages of 100`);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('more pages without a next_cursor: the last session id is the cursor; with no session either, the listing says it is incomplete', async () => {
@@ -116,7 +105,7 @@ test('more pages without a next_cursor: the last session id is the cursor; with 
   });
   await pollAt(T0 + 2 * MINUTE);
   expect(JSON.stringify(h.logs)).toContain('more pages, but no cursor to read them with');
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('a poll that dies after publishing, before saving its state: the next one publishes nothing twice', async () => {
@@ -159,7 +148,7 @@ test('a followed session the listing drops is asked for by id; one Together no l
       source: 'rl-sessions',
     },
   ]);
-  expectFaithful();
+  h.expectFaithful();
 });
 
 test('a failing answer costs only its session: the other is published, it is retried next poll', async () => {
