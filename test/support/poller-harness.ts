@@ -83,6 +83,20 @@ export function pollerHarness() {
       return h.deps({ config: { ...h.deps().config, sources }, ...overrides });
     },
 
+    /** `d` as a Lambda killed after its work and before saving its state: `save` fails. */
+    killedBeforeSave(d: PollerDeps): PollerDeps {
+      const { state } = d;
+      return {
+        ...d,
+        state: {
+          acquireLease: (...a) => state.acquireLease(...a),
+          releaseLease: (holder) => state.releaseLease(holder),
+          load: () => state.load(),
+          save: async () => Promise.reject(new Error('the function was killed')),
+        },
+      };
+    },
+
     /** One poll at `ms` on the harness clock. */
     pollAt(ms: number, d: PollerDeps = h.deps()) {
       clock.t = ms;

@@ -88,15 +88,7 @@ test('a poll that dies after publishing, before saving its state: the next one n
   together.jobs.clusters = [gpuCluster('cluster-k', 'InstallingDrivers')];
   await pollAt(T0);
   setStatus('cluster-k', 'Ready');
-  const base = withClusters();
-  const dying = withClusters({
-    state: {
-      acquireLease: (...a) => base.state.acquireLease(...a),
-      releaseLease: (holder) => base.state.releaseLease(holder),
-      load: () => base.state.load(),
-      save: async () => Promise.reject(new Error('the function was killed')),
-    },
-  });
+  const dying = h.killedBeforeSave(withClusters());
   await pollAt(T0 + MINUTE, dying).catch(() => undefined);
   expect(h.keys()).toEqual([`cluster.ready:cluster-k:${iso(T0)}`]);
   // State reloaded as the first poll left it: the cluster still InstallingDrivers, the transition not delivered.

@@ -95,15 +95,7 @@ test('a restart in the middle: the state not saved, reloaded at the next poll, s
   together.jobs.deployments = [deployment('dep-k', 'Updating', T0 - MINUTE)];
   await pollAt(T0);
   move('dep-k', 'Ready', T0 + 30_000);
-  const base = withDeployments();
-  const crashing = withDeployments({
-    state: {
-      acquireLease: (holder, now, until) => base.state.acquireLease(holder, now, until),
-      releaseLease: (holder) => base.state.releaseLease(holder),
-      load: () => base.state.load(),
-      save: () => Promise.reject(new Error('killed')),
-    },
-  });
+  const crashing = h.killedBeforeSave(withDeployments());
   await pollAt(T0 + MINUTE, crashing).catch(() => undefined);
   await pollAt(T0 + 2 * MINUTE);
   await pollAt(T0 + 3 * MINUTE);

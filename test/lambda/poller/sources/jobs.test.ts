@@ -67,15 +67,7 @@ test('a restart in the middle: the state not saved, reloaded at the next poll, s
   await pollAt(T0);
   move('job-r', 'Complete', T0 + 30_000);
   // The Lambda dies after publishing, before its state is saved.
-  const base = withJobs();
-  const crashing = withJobs({
-    state: {
-      acquireLease: (holder, now, until) => base.state.acquireLease(holder, now, until),
-      releaseLease: (holder) => base.state.releaseLease(holder),
-      load: () => base.state.load(),
-      save: () => Promise.reject(new Error('killed')),
-    },
-  });
+  const crashing = h.killedBeforeSave(withJobs());
   await pollAt(T0 + MINUTE, crashing).catch(() => undefined);
   expect(h.keys()).toEqual(['job.completed:job-r']);
   // A new instance: the state reloaded from the table (the job still followed), the claim says it went out.

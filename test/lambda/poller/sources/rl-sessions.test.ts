@@ -112,15 +112,7 @@ test('a poll that dies after publishing, before saving its state: the next one p
   together.jobs.rlSessions = [rlTrainingSession('rl-k', 'RUNNING', T0 - MINUTE)];
   await pollAt(T0);
   setStatus('rl-k', 'STOPPED', T0 + 30_000);
-  const base = withSessions();
-  const dying = withSessions({
-    state: {
-      acquireLease: (...a) => base.state.acquireLease(...a),
-      releaseLease: (holder) => base.state.releaseLease(holder),
-      load: () => base.state.load(),
-      save: async () => Promise.reject(new Error('the function was killed')),
-    },
-  });
+  const dying = h.killedBeforeSave(withSessions());
   await pollAt(T0 + MINUTE, dying).catch(() => undefined);
   expect(h.keys()).toEqual(['rl_session.stopped:rl-k']);
   // State reloaded as the first poll left it: rl-k still followed, RUNNING; the claim says it went out.
