@@ -86,6 +86,8 @@ export class ExampleStack extends Stack {
         jobs: true,
         rlSessions: true,
       },
+      // One schema per event type in an EventBridge schema registry: the console shows them, with code bindings.
+      schemas: true,
     });
     if (props.alertEmail) {
       hooks.alertTopic?.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));

@@ -177,6 +177,13 @@ export interface TogetherWebhooksProps {
    * @default true
    */
   readonly archive?: boolean;
+  /**
+   * Whether to create an EventBridge schema registry with one schema per event type (OpenAPI 3, generated from
+   * the event catalogue, as EventBridge's own discovery writes them), so the console shows every event and offers
+   * its code bindings. The package ships the same schemas in `schemas/`.
+   * @default false
+   */
+  readonly schemas?: boolean;
 
   /**
    * Targets for each event type, e.g. `{ fineTuneCompleted: [new targets.LambdaFunction(fn)] }`. More can be added

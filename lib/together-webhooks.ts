@@ -5,6 +5,7 @@ import {
   aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb,
   aws_events as events,
+  aws_eventschemas as eventschemas,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
@@ -31,6 +32,7 @@ import { libraryMetric } from './metrics';
 import { pascal, routePattern } from './patterns';
 import { PollerOptions, TogetherJobPoller } from './poller';
 import { RegistrationOptions, TogetherWebhookRegistration } from './registration';
+import { createSchemaRegistry } from './schema-registry';
 import { SignatureScheme } from './signature-scheme';
 import { cdkPattern, DeadLetteredTarget } from './targets';
 import { TogetherEventHandlers, TogetherWebhooksProps } from './together-webhooks-props';
@@ -72,6 +74,8 @@ export class TogetherWebhooks extends Construct {
   public readonly eventBus: events.IEventBus;
   /** The archive, when `archive` is on. */
   public readonly archive?: events.Archive;
+  /** The schema registry, when `schemas` is on: one schema per event type, named `together.ai@<Type>`. */
+  public readonly schemaRegistry?: eventschemas.CfnRegistry;
   public readonly deadLetterQueue: sqs.IQueue;
   /** The alert topic, when `alerts` is on. */
   public readonly alertTopic?: sns.ITopic;
@@ -108,6 +112,7 @@ export class TogetherWebhooks extends Construct {
     this.table = props.table ?? this.createTable(props.removalPolicy ?? RemovalPolicy.RETAIN);
     this.eventBus = props.eventBus ?? new events.EventBus(this, 'Bus');
     if (props.archive ?? true) this.archive = this.createArchive(props.archiveRetention);
+    if (props.schemas) this.schemaRegistry = createSchemaRegistry(this);
     this.deadLetterQueue = props.deadLetterQueue ?? this.createDeadLetterQueue();
     this.verifier = this.createVerifier(props, logRetention);
 
@@ -401,6 +406,7 @@ const PROPS: Shape<TogetherWebhooksProps> = {
   eventBus: KIND.eventBus,
   archiveRetention: KIND.duration,
   archive: KIND.boolean,
+  schemas: KIND.boolean,
   handlers: struct('TogetherEventHandlers', HANDLERS),
   deadLetterQueue: KIND.queue,
   targetRetryAttempts: KIND.number,

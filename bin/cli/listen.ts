@@ -148,7 +148,9 @@ export function sourceSwitches(): string[] {
 /** The opt-in sources the switches turn on (`listen` and `dev` take the same ones). */
 export function enabledSources(args: ParsedArgs): EnabledSources {
   return Object.fromEntries(
-    JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [[row.key, flag(args, row.item) === 'true']])),
+    JOB_SOURCES.flatMap((row) =>
+      row.optIn === undefined ? [] : [[row.key, flag(args, row.item) === 'true']],
+    ),
   );
 }
 
