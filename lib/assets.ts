@@ -38,6 +38,8 @@ export interface BundledFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** Construct id of its log group, beside the function (ids are public API: kept as first released). */
   readonly logGroupId: string;
+  /** X-Ray active tracing; its trace header rides on each event it publishes, to the targets. */
+  readonly tracing?: boolean;
 }
 
 /** One of the library's pre-bundled handlers: latest Node.js runtime, arm64, JSON logs with retention. */
@@ -57,6 +59,7 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
       removalPolicy: RemovalPolicy.DESTROY,
     }),
     environment: props.environment,
+    tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
   });
 }
 

@@ -169,6 +169,12 @@ export interface TogetherJobPollerProps extends PollerOptions {
   readonly logRetention?: logs.RetentionDays;
   /** Namespace of the EMF metrics. */
   readonly metricsNamespace: string;
+  /**
+   * X-Ray active tracing of the poller; each event it publishes carries the poll's trace header, so a target
+   * with tracing on joins the poll's trace.
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -220,6 +226,7 @@ export class TogetherJobPoller extends Construct {
       reservedConcurrentExecutions: 1,
       logRetention: retention,
       logGroupId: 'Logs',
+      tracing: props.tracing,
       environment: environmentOf<PollerEnvironment>({
         TABLE_NAME: props.table.tableName,
         // The construct's address: stable across deploys, distinct for two pollers sharing a table.
@@ -383,6 +390,7 @@ const PROPS: Shape<TogetherJobPollerProps> = {
   dedupeRetention: KIND.duration,
   logRetention: KIND.logRetention,
   metricsNamespace: required(KIND.string),
+  tracing: KIND.boolean,
 };
 
 function validatePoller(props: TogetherJobPollerProps): void {

@@ -184,6 +184,14 @@ export interface TogetherWebhooksProps {
    * @default false
    */
   readonly schemas?: boolean;
+  /**
+   * X-Ray active tracing of the verifier and the poller. Each event they publish carries the invocation's trace
+   * header (PutEvents `TraceHeader`), which EventBridge passes to the targets: a target with tracing on (a Lambda
+   * function with `tracing: lambda.Tracing.ACTIVE`) joins the trace, so one trace shows a webhook or a poll and
+   * the handler it reached.
+   * @default false
+   */
+  readonly tracing?: boolean;
 
   /**
    * Targets for each event type, e.g. `{ fineTuneCompleted: [new targets.LambdaFunction(fn)] }`. More can be added

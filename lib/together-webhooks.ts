@@ -138,7 +138,7 @@ export class TogetherWebhooks extends Construct {
 
     // The other ways in and out: polling Together, registering with it.
     if (props.poller) {
-      this.poller = this.createPoller(props.poller, props.dedupeRetention, logRetention);
+      this.poller = this.createPoller(props.poller, props, logRetention);
       if (this.alertTopic) this.alarms.push(...pollerAlarms(this, this.alertTopic, this.poller));
     }
     if (props.registration) {
@@ -254,6 +254,7 @@ export class TogetherWebhooks extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       logRetention,
       logGroupId: 'VerifierLogs',
+      tracing: props.tracing,
       environment: environmentOf<VerifierEnvironment>({
         SECRET_ARN: this.secret.secretArn,
         SECRET_JSON_FIELD: props.secretJsonField || undefined,
@@ -353,7 +354,7 @@ export class TogetherWebhooks extends Construct {
   /** The poller, on this construct's table, bus, claims and alert topic. */
   private createPoller(
     options: PollerOptions,
-    dedupeRetention: Duration | undefined,
+    props: TogetherWebhooksProps,
     logRetention: logs.RetentionDays,
   ): TogetherJobPoller {
     return new TogetherJobPoller(this, 'Poller', {
@@ -362,9 +363,10 @@ export class TogetherWebhooks extends Construct {
       eventBus: this.eventBus,
       claimScope: this.claimScope,
       alertTopic: this.alertTopic,
-      dedupeRetention,
+      dedupeRetention: props.dedupeRetention,
       logRetention,
       metricsNamespace: METRICS_NAMESPACE,
+      tracing: props.tracing,
     });
   }
 
@@ -407,6 +409,7 @@ const PROPS: Shape<TogetherWebhooksProps> = {
   archiveRetention: KIND.duration,
   archive: KIND.boolean,
   schemas: KIND.boolean,
+  tracing: KIND.boolean,
   handlers: struct('TogetherEventHandlers', HANDLERS),
   deadLetterQueue: KIND.queue,
   targetRetryAttempts: KIND.number,

@@ -13,7 +13,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { openHttpStream } from '../shared/http';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
-import { putEvent } from '../shared/publisher';
+import { putEvent, TRACE_HEADER_ENV } from '../shared/publisher';
 import {
   CONTROL_PLANE_LIMITS,
   DYNAMODB_LIMITS,
@@ -130,7 +130,8 @@ function makeDeps(env: NodeJS.ProcessEnv): BatchResultsDeps {
     }),
     s3: s3Operations(s3),
     store: new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope)),
-    publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
+    publish: (detailType, detail) =>
+      putEvent(eventBridge, config.eventBusName, detailType, detail, process.env[TRACE_HEADER_ENV]),
     log: stdoutLogger,
     now: Date.now,
     newToken: randomUUID,

@@ -5,7 +5,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
-import { putEvent } from '../shared/publisher';
+import { putEvent, TRACE_HEADER_ENV } from '../shared/publisher';
 import {
   CONTROL_PLANE_LIMITS,
   DYNAMODB_LIMITS,
@@ -34,7 +34,8 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
     state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>
       stdoutLogger({ level: 'WARN', message: 'poller state', part, why }),
     ),
-    publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
+    publish: (detailType, detail) =>
+      putEvent(eventBridge, config.eventBusName, detailType, detail, process.env[TRACE_HEADER_ENV]),
     // Read each poll, so a rotated key is used at once.
     getApiKey: async () =>
       (

@@ -12,15 +12,31 @@ export class PublishError extends Error {
 }
 
 /** Puts one event on the bus; throws unless EventBridge accepted it. */
+/** Where Lambda puts the invocation's X-Ray trace header (set per invocation, sampled or not). */
+export const TRACE_HEADER_ENV = '_X_AMZN_TRACE_ID';
+/** PutEvents takes a TraceHeader of 1 to 500 characters. */
+const MAX_TRACE_HEADER = 500;
+
 export async function putEvent(
   client: EventBridgeClient,
   eventBusName: string,
   detailType: string,
   detail: string,
+  traceHeader?: string,
 ): Promise<void> {
+  // EventBridge passes the header on to the targets: a traced target joins this invocation's trace.
+  const trace = traceHeader && traceHeader.length <= MAX_TRACE_HEADER ? { TraceHeader: traceHeader } : {};
   const out = await client.send(
     new PutEventsCommand({
-      Entries: [{ EventBusName: eventBusName, Source: EVENT_SOURCE, DetailType: detailType, Detail: detail }],
+      Entries: [
+        {
+          EventBusName: eventBusName,
+          Source: EVENT_SOURCE,
+          DetailType: detailType,
+          Detail: detail,
+          ...trace,
+        },
+      ],
     }),
   );
   const entry = out.Entries?.[0];

@@ -4,7 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../shared/idempotency';
 import { errorName, stdoutLogger } from '../shared/log';
-import { putEvent } from '../shared/publisher';
+import { putEvent, TRACE_HEADER_ENV } from '../shared/publisher';
 import {
   CONTROL_PLANE_LIMITS,
   DYNAMODB_LIMITS,
@@ -40,7 +40,8 @@ function makeDeps(env: NodeJS.ProcessEnv): VerifierDeps {
       MIN_SECRET_REFRESH_MS,
     ),
     store,
-    publish: (detailType, detail) => putEvent(eventBridge, config.eventBusName, detailType, detail),
+    publish: (detailType, detail) =>
+      putEvent(eventBridge, config.eventBusName, detailType, detail, process.env[TRACE_HEADER_ENV]),
     log: stdoutLogger,
     clock: Date.now,
     newToken: randomUUID,

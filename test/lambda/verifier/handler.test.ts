@@ -114,3 +114,32 @@ test('a missing configuration answers 500 (retry once fixed) and says what is mi
   expect(out.join('')).toContain('environment variable TABLE_NAME is required');
   expect(bus.entries().filter((e) => e.Detail.includes('h-2'))).toEqual([]);
 });
+
+test("each event carries the invocation's X-Ray trace header, read per invocation, so a traced target joins it", async () => {
+  const send = async (id: string, trace: string | undefined) => {
+    if (trace === undefined) delete process.env._X_AMZN_TRACE_ID;
+    else process.env._X_AMZN_TRACE_ID = trace;
+    const body = envelope(
+      id,
+      'fine_tune.checkpoint',
+      { fine_tune_id: id, step: 1, loss: 1 },
+      new Date().toISOString(),
+    );
+    const answer = await handler(
+      { version: '2.0', routeKey: 'POST /webhooks/together', ...signedRequest(body) },
+      context,
+    );
+    expect(answer.statusCode).toBe(200);
+    return bus.entries().find((e) => e.Detail.includes(`"${id}"`));
+  };
+  const one = 'Root=1-6745c0de-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
+  const two = 'Root=1-6745c0df-89abcdef0123456701234567;Parent=53995c3f42cd8ad9;Sampled=0';
+  try {
+    expect((await send('trace-1', one))?.TraceHeader).toBe(one);
+    expect((await send('trace-2', two))?.TraceHeader).toBe(two);
+    expect(await send('trace-3', undefined)).not.toHaveProperty('TraceHeader');
+    expect(await send('trace-4', `Root=${'x'.repeat(600)}`)).not.toHaveProperty('TraceHeader'); // over PutEvents' 500
+  } finally {
+    delete process.env._X_AMZN_TRACE_ID;
+  }
+});
