@@ -208,7 +208,8 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
     } catch (err) {
       run.stopWith(new StopPoll('internal', `could not save the poller state: ${errorName(err)}`));
     }
-    await fastFollow(deps, state, window, limits, startMs, run, summary);
+    // Off unless configured; with nothing unfinished it returns at once.
+    await fastFollow({ deps, state, window, limits, startMs, run, summary }, { pollApi, deliver });
     conclude(summary, run);
   } finally {
     await deps.state.releaseLease(holder).catch((err) =>
@@ -270,7 +271,7 @@ async function readApiKey(deps: PollerDeps, run: PollRun): Promise<string | unde
   }
 }
 
-export function pollApi(
+function pollApi(
   deps: PollerDeps,
   state: PollerState,
   window: PollWindow,
@@ -348,7 +349,7 @@ function summarizeSources(summary: PollSummary, trackers: Trackers, api: PollApi
   if (incomplete.length > 0) summary.incomplete = incomplete;
 }
 
-export async function deliver(
+async function deliver(
   deps: PollerDeps,
   window: PollWindow,
   limits: PollerLimits,

@@ -1,7 +1,8 @@
 import { errorName } from '../shared/log';
 import { StopPoll } from './api';
+import type { TogetherEventType } from '../../lib/events';
+import type { PollApi } from './api';
 import type { PollerDeps, PollerLimits, PollSummary, PollWindow } from './core';
-import { deliver, pollApi } from './core';
 import { isEnabled, JOB_SOURCES, JobSourceKey, JobSourceSpec, perSource } from './sources';
 import { PollerState } from './state';
 import { Deferred, JobSource, JobTracker, ListedJob, PollContext, PollRun } from './tracker';
@@ -42,6 +43,42 @@ export const FOLLOW_TIMING = {
   marginMs: 5_000,
 } as const;
 
+/** The poll's own ways to call Together and to deliver, handed in by core.ts (no import back into it). */
+export interface PollTools {
+  pollApi(
+    deps: PollerDeps,
+    state: PollerState,
+    window: PollWindow,
+    limits: PollerLimits,
+    apiKey: string,
+    now: number,
+  ): PollApi;
+  deliver(
+    deps: PollerDeps,
+    window: PollWindow,
+    limits: PollerLimits,
+    summary: PollSummary,
+    type: TogetherEventType,
+    createdAt: string | undefined,
+    data: Record<string, unknown>,
+  ): Promise<void>;
+}
+
+/** What the invocation's poll left for the loop. */
+export interface FollowInput {
+  readonly deps: PollerDeps;
+  readonly state: PollerState;
+  /** The invocation's window: the function's real end. */
+  readonly window: PollWindow;
+  readonly limits: PollerLimits;
+  /** When the invocation started: the tick. */
+  readonly startMs: number;
+  /** The invocation's run: a re-check's stop and failures go into it. */
+  readonly run: PollRun;
+  /** The invocation's summary: counts the re-checks too. */
+  readonly summary: PollSummary;
+}
+
 /** Why the loop ended, in the `poll` log line. */
 export type FollowEnd = 'idle' | 'next tick' | 'budget' | 'stopped' | 'failed' | 'out of time';
 
@@ -78,37 +115,20 @@ export function nextRecheck(
 
 /**
  * Re-checks until nothing is unfinished, no slot is left, the budget would be exceeded, or something stops it. Never
- * throws: what stops it is told in `run` (the invocation's), and `summary` counts the whole invocation.
+ * throws: what stops it is told in the invocation's `run`, and its `summary` counts the whole invocation.
  */
-export async function fastFollow(
-  deps: PollerDeps,
-  state: PollerState,
-  window: PollWindow,
-  limits: PollerLimits,
-  startMs: number,
-  run: PollRun,
-  summary: PollSummary,
-): Promise<void> {
-  const ff = deps.config.fastFollow;
+export async function fastFollow(input: FollowInput, tools: PollTools): Promise<void> {
+  const ff = input.deps.config.fastFollow;
   if (!ff) return;
-  summary.rechecks = 0;
-  const end = await loop(deps, ff, state, window, limits, startMs, run, summary).catch((err) => {
-    run.stopWith(new StopPoll('internal', `fast follow: unexpected: ${errorName(err)}`));
+  input.summary.rechecks = 0;
+  input.summary.followEnded = await loop(input, ff, tools).catch((err) => {
+    input.run.stopWith(new StopPoll('internal', `fast follow: unexpected: ${errorName(err)}`));
     return 'stopped' as const;
   });
-  summary.followEnded = end;
 }
 
-async function loop(
-  deps: PollerDeps,
-  ff: FastFollowConfig,
-  state: PollerState,
-  window: PollWindow,
-  limits: PollerLimits,
-  startMs: number,
-  run: PollRun,
-  summary: PollSummary,
-): Promise<FollowEnd> {
+async function loop(input: FollowInput, ff: FastFollowConfig, tools: PollTools): Promise<FollowEnd> {
+  const { deps, state, window, startMs, run, summary } = input;
   const budget = Math.floor((ff.requestsPerMinute * ff.intervalMs) / 60_000);
   let apiKey: string | undefined;
   let estimate: number | undefined;
@@ -122,8 +142,13 @@ async function loop(
     if (summary.requests + (estimate ?? keys.length) > budget) return 'budget';
     await deps.clock.sleep(at - deps.clock.now());
     // Once per invocation beyond the poll's own read: a rotated key is used from the next tick.
-    apiKey ??= await deps.getApiKey();
-    const rc = await recheck(deps, state, window, limits, apiKey, keys, summary);
+    try {
+      apiKey ??= await deps.getApiKey();
+    } catch (err) {
+      run.fail(`fast follow: reading the API key: ${errorName(err)}`);
+      return 'failed';
+    }
+    const rc = await recheck(input, tools, apiKey, keys);
     summary.rechecks = (summary.rechecks ?? 0) + 1;
     estimate = rc.requests;
     // Saved after each re-check: a function killed later loses nothing it delivered.
@@ -154,26 +179,24 @@ function absorb(run: PollRun, rc: PollRun): FollowEnd | undefined {
 
 /** One re-check: the listings of `keys`, each new terminal state published, the summary's counts updated. */
 async function recheck(
-  deps: PollerDeps,
-  state: PollerState,
-  window: PollWindow,
-  limits: PollerLimits,
+  input: FollowInput,
+  tools: PollTools,
   apiKey: string,
   keys: readonly JobSourceKey[],
-  summary: PollSummary,
 ): Promise<{ requests: number; run: PollRun }> {
+  const { deps, state, window, limits, summary } = input;
   const now = deps.clock.now();
   const w: PollWindow = {
     ...window,
     workDeadlineMs: Math.min(now + FOLLOW_TIMING.workMs, window.claimDeadlineMs - window.deliveryMs),
   };
   const run = new PollRun(() => deps.clock.now() >= w.workDeadlineMs);
-  const api = pollApi(deps, state, w, limits, apiKey, now);
+  const api = tools.pollApi(deps, state, w, limits, apiKey, now);
   const ctx: PollContext = {
     api,
     now,
     log: deps.log,
-    deliver: (type, createdAt, data) => deliver(deps, w, limits, summary, type, createdAt, data),
+    deliver: (type, createdAt, data) => tools.deliver(deps, w, limits, summary, type, createdAt, data),
   };
   try {
     for (const row of JOB_SOURCES) {

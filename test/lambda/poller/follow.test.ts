@@ -232,6 +232,18 @@ describe('fast follow', () => {
     expect(summary.failures).toEqual([expect.stringMatching(/^batches: GET \/batches: HTTP 500/)]);
   });
 
+  test("the key's read failing ends the loop as a failure, before any re-check", async () => {
+    together.jobs.batches = [batch(B1, 'IN_PROGRESS')];
+    let reads = 0;
+    const d = ffDeps(
+      {},
+      { getApiKey: async () => (++reads === 1 ? together.apiKey : Promise.reject(new Error('down'))) },
+    );
+    const summary = await h.runPoll(d, window());
+    expect(summary).toMatchObject({ outcome: 'incomplete', rechecks: 0, followEnded: 'failed', errors: 1 });
+    expect(summary.failures).toEqual(['fast follow: reading the API key: Error: down']);
+  });
+
   test('a job held back (its delivery failed) waits for the tick: re-checks do not spend its attempts', async () => {
     together.jobs.fineTunes = [
       fineTune('ft-h', 'running', T0 - MINUTE),
