@@ -208,7 +208,6 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
     } catch (err) {
       run.stopWith(new StopPoll('internal', `could not save the poller state: ${errorName(err)}`));
     }
-    // Off unless configured; with nothing unfinished it returns at once.
     await fastFollow({ deps, state, window, limits, startMs, run, summary }, { pollApi, deliver });
     conclude(summary, run);
   } finally {

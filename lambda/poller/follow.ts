@@ -1,7 +1,6 @@
-import { errorName } from '../shared/log';
-import { StopPoll } from './api';
 import type { TogetherEventType } from '../../lib/events';
-import type { PollApi } from './api';
+import { errorName } from '../shared/log';
+import { PollApi, StopPoll } from './api';
 import type { PollerDeps, PollerLimits, PollSummary, PollWindow } from './core';
 import { isEnabled, JOB_SOURCES, JobSourceKey, JobSourceSpec, perSource } from './sources';
 import { PollerState } from './state';
