@@ -123,6 +123,8 @@ export const DEFAULTS = {
   signatureScheme: 'together-hmac',
   /** The poller's memory (`memorySize`), MB. */
   pollerMemoryMb: 256,
+  /** Together requests a minute with fast follow, the scheduled poll's included (`fastFollowRequestsPerMinute`). */
+  fastFollowRequestsPerMinute: 60,
 } as const;
 
 /** What every handler that writes claims or events reads. */
@@ -190,6 +192,12 @@ export interface PollerEnvironment
   readonly MODEL_MISSING_MINUTES?: string;
   /** Minutes; default `DEFAULTS.initialLookbackMinutes`. */
   readonly INITIAL_LOOKBACK_MINUTES?: string;
+  /** Seconds between re-checks of unfinished jobs (`fastFollow`); absent: no fast follow. */
+  readonly FAST_FOLLOW_SECONDS?: string;
+  /** Default `DEFAULTS.fastFollowRequestsPerMinute`; read with `FAST_FOLLOW_SECONDS`. */
+  readonly FAST_FOLLOW_REQUESTS_PER_MINUTE?: string;
+  /** The schedule's interval, seconds: fast follow ends before the next tick. Written with `FAST_FOLLOW_SECONDS`. */
+  readonly POLL_INTERVAL_SECONDS?: string;
 }
 
 /**

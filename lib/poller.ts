@@ -138,6 +138,21 @@ export interface PollerOptions {
    * @default 256
    */
   readonly memorySize?: number;
+  /**
+   * Fast follow: while jobs are unfinished, re-check them this often after each poll, within the same invocation
+   * and under its lease, so an outcome reaches the bus seconds after it happens instead of at the next tick. Whole
+   * seconds, at least 10 s and less than `interval` (at most 10 minutes with fast follow). While anything is
+   * followed the function runs until about 13 s before the next tick, and is billed for it; its timeout becomes
+   * `interval` plus one minute. An idle account costs what it costs without it (docs/poller.md: "Fast follow").
+   * @default - off: outcomes reach the bus at the next tick
+   */
+  readonly fastFollow?: Duration;
+  /**
+   * With `fastFollow`: the most Together requests one invocation makes per minute of `interval`, the scheduled
+   * poll's included. Re-checks stop when the next one could exceed it.
+   * @default 60
+   */
+  readonly fastFollowRequestsPerMinute?: number;
 }
 
 /** Props of `TogetherJobPoller` when used on its own (`TogetherWebhooks` fills in all but `PollerOptions`). */
@@ -219,8 +234,9 @@ export class TogetherJobPoller extends Construct {
     this.function = bundledFunction(this, 'Function', {
       handler: 'poller',
       description: 'Polls Together AI jobs and publishes their outcomes to EventBridge exactly once',
-      // Together requests stop 45 s in; the rest is kept for delivering what they found and saving the state.
-      timeout: Duration.seconds(90),
+      // Together requests stop 45 s in; the rest is kept for delivering what they found and saving the state. With
+      // fast follow, re-checks run until 13 s before the next tick, and the same reserves follow the last one.
+      timeout: props.fastFollow ? this.interval.plus(Duration.minutes(1)) : Duration.seconds(90),
       memorySize: props.memorySize ?? DEFAULTS.pollerMemoryMb,
       // Polls never overlap; the lease in the table covers the rest.
       reservedConcurrentExecutions: 1,
@@ -248,6 +264,7 @@ export class TogetherJobPoller extends Construct {
           (props.dedupeRetention ?? Duration.days(DEFAULTS.retentionDays)).toDays({ integral: false }),
         ),
         METRICS_NAMESPACE: props.metricsNamespace,
+        ...fastFollowEnvironment(props, this.interval),
       }),
     });
     // A tick that cannot start at once is dropped: the next one polls everything anyway.
@@ -370,6 +387,18 @@ function sourceFlags(props: PollerOptions): PollerSourceFlags {
   return Object.fromEntries(
     Object.entries(SOURCE_FLAGS).map(([flag, prop]) => [flag, props[prop] ? 'true' : undefined]),
   );
+}
+
+/** Fast follow's three variables, written only when it is on. */
+function fastFollowEnvironment(props: PollerOptions, interval: Duration): Partial<PollerEnvironment> {
+  if (!props.fastFollow) return {};
+  return {
+    FAST_FOLLOW_SECONDS: String(props.fastFollow.toSeconds()),
+    FAST_FOLLOW_REQUESTS_PER_MINUTE: String(
+      props.fastFollowRequestsPerMinute ?? DEFAULTS.fastFollowRequestsPerMinute,
+    ),
+    POLL_INTERVAL_SECONDS: String(interval.toSeconds()),
+  };
 }
 
 /** A duration prop in whole minutes, its default when unset. */

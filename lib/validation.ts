@@ -305,6 +305,8 @@ export const POLLER_OPTIONS: Shape<PollerOptions> = {
   initialLookback: KIND.duration,
   apiBaseUrl: KIND.string,
   memorySize: KIND.number,
+  fastFollow: KIND.duration,
+  fastFollowRequestsPerMinute: KIND.number,
 };
 
 /** The values of `PollerOptions` whose kinds `POLLER_OPTIONS` checked. */
@@ -352,6 +354,37 @@ export function checkPollerOptions(owner: string, path: string, options: PollerO
     }
   }
   checkHttpsUrl(owner, at(path, 'apiBaseUrl'), options.apiBaseUrl);
+  checkFastFollow(owner, path, options);
+}
+
+/** Fast follow: re-checks at least 10 s apart and more often than the ticks, which must be 10 minutes apart at most. */
+function checkFastFollow(owner: string, path: string, options: PollerOptions): void {
+  const every = options.fastFollow;
+  const perMinute = options.fastFollowRequestsPerMinute;
+  if (every === undefined) {
+    if (perMinute !== undefined) {
+      throw new Error(
+        `${owner}: ${at(path, 'fastFollowRequestsPerMinute')} is read only with fastFollow, got ${shown(perMinute)} without it`,
+      );
+    }
+    return;
+  }
+  checkNumber(owner, at(path, 'fastFollowRequestsPerMinute'), perMinute, 1, 10_000, true);
+  const interval = options.interval ?? Duration.minutes(1);
+  if (every.isUnresolved() || interval.isUnresolved()) return;
+  const ms = every.toMilliseconds();
+  if (ms % 1000 !== 0 || ms < 10_000 || ms >= interval.toMilliseconds()) {
+    throw new Error(
+      `${owner}: ${at(path, 'fastFollow')} must be whole seconds, at least 10 seconds and less than the interval ` +
+        `(${interval.toHumanString()}), got ${every.toHumanString()}`,
+    );
+  }
+  if (interval.toMinutes({ integral: false }) > 10) {
+    throw new Error(
+      `${owner}: ${at(path, 'fastFollow')} needs an interval of at most 10 minutes (one invocation re-checks until ` +
+        `the next tick), got ${interval.toHumanString()}`,
+    );
+  }
 }
 
 export const REGISTRATION_OPTIONS: Shape<RegistrationOptions> = {

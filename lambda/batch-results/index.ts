@@ -130,8 +130,9 @@ function makeDeps(env: NodeJS.ProcessEnv): BatchResultsDeps {
     }),
     s3: s3Operations(s3),
     store: new DynamoIdempotencyStore(dynamo, config.tableName, outcomeClaimKeys(config.claimScope)),
+    // The live environment: Lambda sets the trace header anew for each invocation.
     publish: (detailType, detail) =>
-      putEvent(eventBridge, config.eventBusName, detailType, detail, process.env[TRACE_HEADER_ENV]),
+      putEvent(eventBridge, config.eventBusName, detailType, detail, env[TRACE_HEADER_ENV]),
     log: stdoutLogger,
     now: Date.now,
     newToken: randomUUID,

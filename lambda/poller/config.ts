@@ -2,6 +2,7 @@ import { DEFAULTS, PollerEnvironment } from '../../lib/contract';
 import { Environment, EnvReader } from '../shared/config';
 import { isObject } from '../shared/guards';
 import type { PollerConfig } from './core';
+import type { FastFollowConfig } from './follow';
 import { EnabledSources, JOB_SOURCES } from './sources';
 
 /** Everything the poller reads from its environment (lib/contract.ts `PollerEnvironment`), validated. */
@@ -29,6 +30,8 @@ export interface PollerEnv {
   readonly metricsService: string;
   /** The function's memory, MB (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
   readonly memoryMb: number;
+  /** Re-checks of unfinished jobs within the invocation; undefined: off. */
+  readonly fastFollow?: FastFollowConfig;
 }
 
 /**
@@ -71,6 +74,28 @@ export function readPollerEnv(env: Environment): PollerEnv {
       min: 128,
       unit: 'MB',
     }),
+    fastFollow: readFastFollow(read),
+  };
+}
+
+/** Fast follow, when `FAST_FOLLOW_SECONDS` turns it on: its bounds as the construct checked them. */
+function readFastFollow(read: EnvReader<PollerEnvironment>): FastFollowConfig | undefined {
+  const every = read.optionalNumber('FAST_FOLLOW_SECONDS', { min: 10, unit: 'seconds' });
+  if (every === undefined) return undefined;
+  const interval = read.number('POLL_INTERVAL_SECONDS', 60, { min: 60, unit: 'seconds' });
+  if (every >= interval) {
+    throw new Error(
+      `FAST_FOLLOW_SECONDS must be less than POLL_INTERVAL_SECONDS (${interval}), got "${every}"`,
+    );
+  }
+  return {
+    everyMs: every * 1000,
+    intervalMs: interval * 1000,
+    requestsPerMinute: read.number('FAST_FOLLOW_REQUESTS_PER_MINUTE', DEFAULTS.fastFollowRequestsPerMinute, {
+      integer: true,
+      min: 1,
+      unit: 'requests',
+    }),
   };
 }
 
@@ -96,5 +121,6 @@ export function pollerConfig(env: PollerEnv): PollerConfig {
     metrics: { namespace: env.metricsNamespace, service: env.metricsService },
     // What bounds the poll's memory: the jobs a listing keeps.
     limits: { maxListedItems: listedJobsFor(env.memoryMb) },
+    fastFollow: env.fastFollow,
   };
 }

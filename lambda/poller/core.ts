@@ -14,6 +14,7 @@ import {
   StopKind,
   StopPoll,
 } from './api';
+import { FastFollowConfig, fastFollow, FollowEnd } from './follow';
 import { EnabledSources, isEnabled, JOB_SOURCES, JobSourceKey, PerSource, perSource } from './sources';
 import { freshModelsState, watchModels } from './sources/models';
 import { PollerState, PollerStateStore, STATE_VERSION } from './state';
@@ -49,6 +50,8 @@ export interface PollerConfig {
   readonly retentionSeconds: number;
   readonly metrics: MetricsContext;
   readonly limits?: Partial<PollerLimits>;
+  /** Re-check unfinished jobs within the invocation (follow.ts); absent: off. */
+  readonly fastFollow?: FastFollowConfig;
 }
 
 /** Budgets and timeouts. The defaults suit a 90 s Lambda polling every minute. */
@@ -163,6 +166,9 @@ export interface PollSummary {
   notListed?: string[];
   /** Sources whose listing may have missed jobs, and why (`ListingIncomplete`). */
   incomplete?: string[];
+  /** With fast follow (follow.ts): re-checks after the poll, and why they ended. */
+  rechecks?: number;
+  followEnded?: FollowEnd;
 }
 
 export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSummary> {
@@ -202,6 +208,7 @@ export async function poll(deps: PollerDeps, window: PollWindow): Promise<PollSu
     } catch (err) {
       run.stopWith(new StopPoll('internal', `could not save the poller state: ${errorName(err)}`));
     }
+    await fastFollow({ deps, state, window, limits, startMs, run, summary }, { pollApi, deliver });
     conclude(summary, run);
   } finally {
     await deps.state.releaseLease(holder).catch((err) =>

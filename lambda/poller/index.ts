@@ -34,8 +34,9 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
     state: new DynamoPollerStateStore(dynamo, config.tableName, config.stateScope, (part, why) =>
       stdoutLogger({ level: 'WARN', message: 'poller state', part, why }),
     ),
+    // The live environment: Lambda sets the trace header anew for each invocation.
     publish: (detailType, detail) =>
-      putEvent(eventBridge, config.eventBusName, detailType, detail, process.env[TRACE_HEADER_ENV]),
+      putEvent(eventBridge, config.eventBusName, detailType, detail, env[TRACE_HEADER_ENV]),
     // Read each poll, so a rotated key is used at once.
     getApiKey: async () =>
       (

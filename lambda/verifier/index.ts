@@ -40,8 +40,9 @@ function makeDeps(env: NodeJS.ProcessEnv): VerifierDeps {
       MIN_SECRET_REFRESH_MS,
     ),
     store,
+    // The live environment: Lambda sets the trace header anew for each invocation.
     publish: (detailType, detail) =>
-      putEvent(eventBridge, config.eventBusName, detailType, detail, process.env[TRACE_HEADER_ENV]),
+      putEvent(eventBridge, config.eventBusName, detailType, detail, env[TRACE_HEADER_ENV]),
     log: stdoutLogger,
     clock: Date.now,
     newToken: randomUUID,

@@ -32,6 +32,7 @@ function synthesizedEnvironments(): Map<string, Record<string, unknown>> {
       watchModels: ['m'],
       evaluations: true,
       endpoints: true,
+      fastFollow: Duration.seconds(10),
     },
   });
   new TogetherAutoDeploy(stack, 'AutoDeploy', {

@@ -170,6 +170,8 @@ const webhooksCases = casesOf(
     ],
     pollerOption('evaluations', 'yes', 'a boolean', '"yes"'),
     pollerOption('memorySize', '512', 'a number', '"512"'),
+    pollerOption('fastFollow', 10, DURATION, '10'),
+    pollerOption('fastFollowRequestsPerMinute', '60', 'a number', '"60"'),
     pollerOption('stallAfter', '6h', DURATION, '"6h"'),
     pollerOption('apiBaseUrl', 5, 'a string', '5'),
     [

@@ -25,6 +25,8 @@ export interface JobSourceRow {
   readonly item: string;
   /** Off unless this variable is 'true' (lib/contract.ts `PollerSourceFlags`); always on without one. */
   readonly optIn?: keyof PollerSourceFlags;
+  /** False: not re-checked by fast follow (lambda/poller/follow.ts): its news is progress, not a terminal state. */
+  readonly fastFollow?: false;
   /** The source, for one poll. */
   readonly make: (config: PollerConfig, limits: PollerLimits) => JobSource<ListedJob>;
 }
@@ -43,8 +45,21 @@ const TABLE = [
   { key: 'evaluations', item: 'evaluations', optIn: 'EVALUATIONS', make: () => new EvaluationSource() },
   { key: 'endpoints', item: 'endpoints', optIn: 'ENDPOINTS', make: () => new EndpointSource() },
   { key: 'jobs', item: 'jobs', optIn: 'JOBS', make: () => new JobsSource() },
-  { key: 'deployments', item: 'deployments', optIn: 'DEPLOYMENTS', make: () => new DeploymentSource() },
-  { key: 'clusters', item: 'clusters', optIn: 'CLUSTERS', make: () => new ClusterSource() },
+  // Deployments and clusters are followed for as long as they exist: their transitions are progress, at the tick.
+  {
+    key: 'deployments',
+    item: 'deployments',
+    optIn: 'DEPLOYMENTS',
+    fastFollow: false,
+    make: () => new DeploymentSource(),
+  },
+  {
+    key: 'clusters',
+    item: 'clusters',
+    optIn: 'CLUSTERS',
+    fastFollow: false,
+    make: () => new ClusterSource(),
+  },
   { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS', make: () => new RlSessionSource() },
 ] as const satisfies readonly JobSourceRow[];
 

@@ -125,10 +125,8 @@ test("each event carries the invocation's X-Ray trace header, read per invocatio
       { fine_tune_id: id, step: 1, loss: 1 },
       new Date().toISOString(),
     );
-    const answer = await handler(
-      { version: '2.0', routeKey: 'POST /webhooks/together', ...signedRequest(body) },
-      context,
-    );
+    const event = { version: '2.0', routeKey: 'POST /webhooks/together', ...signedRequest(body) };
+    const answer = await handler(event, context);
     expect(answer.statusCode).toBe(200);
     return bus.entries().find((e) => e.Detail.includes(`"${id}"`));
   };
