@@ -123,6 +123,8 @@ export const DEFAULTS = {
   signatureScheme: 'together-hmac',
   /** The poller's memory (`memorySize`), MB. */
   pollerMemoryMb: 256,
+  /** A tracked operation not finished by then is dropped (`trackingExpiry`): one day. */
+  trackingExpiryMinutes: 1440,
 } as const;
 
 /** What every handler that writes claims or events reads. */
@@ -190,6 +192,8 @@ export interface PollerEnvironment
   readonly MODEL_MISSING_MINUTES?: string;
   /** Minutes; default `DEFAULTS.initialLookbackMinutes`. */
   readonly INITIAL_LOOKBACK_MINUTES?: string;
+  /** Minutes a tracked operation is followed at most; default `DEFAULTS.trackingExpiryMinutes`. */
+  readonly TRACKING_EXPIRY_MINUTES?: string;
 }
 
 /**
@@ -203,7 +207,26 @@ export interface PollerSourceFlags {
   readonly DEPLOYMENTS?: string;
   readonly CLUSTERS?: string;
   readonly RL_SESSIONS?: string;
+  /** Tracked operations (videos, queue jobs), read from the tracking inbox. */
+  readonly TRACKING?: string;
 }
+
+/**
+ * What `TogetherJobPoller.addTrackingEnvironment` writes for a function of yours that tracks operations, and
+ * `together-webhooks/track` (lib/track.ts) reads: where the poller's tracking inbox is.
+ */
+export interface TrackEnvironment {
+  /** The dedupe table, which holds the inbox item. */
+  readonly TOGETHER_TRACK_TABLE: string;
+  /** The poller's state scope: the inbox is `poller#<scope>#track`. */
+  readonly TOGETHER_TRACK_SCOPE: string;
+}
+
+/** The names of `TrackEnvironment`, written once for lib/poller.ts and lib/track.ts. */
+export const TRACK_ENV = {
+  table: 'TOGETHER_TRACK_TABLE',
+  scope: 'TOGETHER_TRACK_SCOPE',
+} as const satisfies Record<string, keyof TrackEnvironment>;
 
 /** lambda/batch-results. */
 export interface BatchResultsEnvironment

@@ -18,6 +18,7 @@ import {
   legacyOutcomeClaimPrefixes,
   outcomeClaimPrefix,
   pollerStatePrefix,
+  trackInboxKey,
 } from './claim-keys';
 import {
   DEFAULT_TOGETHER_API_BASE_URL,
@@ -26,6 +27,7 @@ import {
   PollerEnvironment,
   PollerMetric,
   PollerSourceFlags,
+  TrackEnvironment,
 } from './contract';
 import { EVENT_TYPES, eventSpec } from './events';
 import { libraryMetric } from './metrics';
@@ -115,6 +117,21 @@ export interface PollerOptions {
    */
   readonly rlSessions?: boolean;
   /**
+   * Follow operations Together cannot list, from ids handed in: video generations (`video.completed` /
+   * `video.failed`) and queued inference jobs (`queue_job.done` / `queue_job.failed`). Hand them in with
+   * `together-webhooks/track` in a function given `grantTrack` and `addTrackingEnvironment`, or with
+   * `together-webhooks track`. One DynamoDB read a poll, and one request per tracked operation visited
+   * (docs/poller.md: "Tracked operations"). `grantTrack` turns it on too.
+   * @default false
+   */
+  readonly tracking?: boolean;
+  /**
+   * How long a tracked operation is followed at most: one not finished by then is dropped with a warning and no
+   * event (Together keeps a video or a queued job for hours, not days). Whole minutes, 10 minutes to 30 days.
+   * @default Duration.hours(24)
+   */
+  readonly trackingExpiry?: Duration;
+  /**
    * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
    * @default Duration.hours(6)
    */
@@ -190,7 +207,10 @@ export class TogetherJobPoller extends Construct {
   public readonly claimScope: string;
   /** The scope of its state and lease items (`poller#<stateScope>#...`): its own address. */
   public readonly stateScope: string;
+  /** The key of its tracking inbox item in the table (`poller#<stateScope>#track`). */
+  public readonly trackInboxKey: string;
   private readonly metricsNamespace: string;
+  private readonly table: dynamodb.ITable;
 
   constructor(scope: Construct, id: string, props: TogetherJobPollerProps) {
     super(scope, id);
@@ -209,6 +229,8 @@ export class TogetherJobPoller extends Construct {
     this.apiKeyJsonField = props.apiKeyJsonField;
     this.apiBaseUrl = props.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL;
     this.stateScope = this.node.addr;
+    this.trackInboxKey = trackInboxKey(this.stateScope);
+    this.table = props.table;
     this.claimScope = props.claimScope ?? this.node.addr;
     this.function = bundledFunction(this, 'Function', {
       handler: 'poller',
@@ -237,6 +259,7 @@ export class TogetherJobPoller extends Construct {
         MODEL_MISSING_MINUTES: minutes(props.modelMissingFor, DEFAULTS.modelMissingMinutes),
         ...sourceFlags(props),
         INITIAL_LOOKBACK_MINUTES: minutes(props.initialLookback, DEFAULTS.initialLookbackMinutes),
+        TRACKING_EXPIRY_MINUTES: minutes(props.trackingExpiry, DEFAULTS.trackingExpiryMinutes),
         RETENTION_DAYS: String(
           (props.dedupeRetention ?? Duration.days(DEFAULTS.retentionDays)).toDays({ integral: false }),
         ),
@@ -270,6 +293,41 @@ export class TogetherJobPoller extends Construct {
   /** Follows your dedicated endpoints' starts from now on (`endpoint.ready` / `endpoint.failed`), as `endpoints` does. */
   public followEndpoints(): void {
     const flag: keyof PollerSourceFlags = 'ENDPOINTS';
+    this.function.addEnvironment(flag, 'true');
+  }
+
+  /**
+   * Lets `grantee` hand operations in to follow (`together-webhooks/track`): `dynamodb:UpdateItem` on the table,
+   * on the inbox item's key only (`dynamodb:LeadingKeys`), so it can neither read nor change anything else. Turns
+   * tracking on.
+   */
+  public grantTrack(grantee: iam.IGrantable): iam.Grant {
+    this.enableTracking();
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [this.trackInboxKey] } },
+    });
+    this.table.encryptionKey?.grantEncryptDecrypt(grantee);
+    return grant;
+  }
+
+  /**
+   * Tells `fn` where the inbox is: `TOGETHER_TRACK_TABLE` and `TOGETHER_TRACK_SCOPE`, which
+   * `together-webhooks/track` reads. Turns tracking on; pair it with `grantTrack(fn)`.
+   */
+  public addTrackingEnvironment(fn: lambda.Function): void {
+    this.enableTracking();
+    const env: TrackEnvironment = {
+      TOGETHER_TRACK_TABLE: this.table.tableName,
+      TOGETHER_TRACK_SCOPE: this.stateScope,
+    };
+    for (const [name, value] of Object.entries(env)) fn.addEnvironment(name, value);
+  }
+
+  private enableTracking(): void {
+    const flag: keyof PollerSourceFlags = 'TRACKING';
     this.function.addEnvironment(flag, 'true');
   }
 
@@ -351,6 +409,7 @@ const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchP
   DEPLOYMENTS: 'deployments',
   CLUSTERS: 'clusters',
   RL_SESSIONS: 'rlSessions',
+  TRACKING: 'tracking',
 };
 
 /** The props that turn something on: `evaluations`, `endpoints`. */

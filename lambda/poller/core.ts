@@ -17,6 +17,7 @@ import {
 import { EnabledSources, isEnabled, JOB_SOURCES, JobSourceKey, PerSource, perSource } from './sources';
 import { freshModelsState, watchModels } from './sources/models';
 import { PollerState, PollerStateStore, STATE_VERSION } from './state';
+import { InboxReader, TrackInbox } from './tracked';
 import { Deferred, freshSourceState, JobTracker, ListedJob, PollContext, PollRun } from './tracker';
 
 /**
@@ -46,6 +47,8 @@ export interface PollerConfig {
   readonly sources?: EnabledSources;
   /** On the very first poll, outcomes this recent are still published. */
   readonly initialLookbackMs: number;
+  /** A tracked operation (tracked.ts) not finished this long after it was tracked is dropped; default one day. */
+  readonly trackingExpiryMs?: number;
   readonly retentionSeconds: number;
   readonly metrics: MetricsContext;
   readonly limits?: Partial<PollerLimits>;
@@ -137,6 +140,8 @@ export interface PollerDeps {
   readonly clock: ApiClock;
   readonly log: Logger;
   readonly newToken: () => string;
+  /** Where tracked operations are handed in (tracked.ts); read only when a tracked source is on. */
+  readonly inbox?: TrackInbox;
 }
 
 export interface PollSummary {
@@ -235,7 +240,7 @@ async function pollSources(
     log: deps.log,
     deliver: (type, createdAt, data) => deliver(deps, window, limits, summary, type, createdAt, data),
   };
-  const trackers = openTrackers(deps.config, limits, state, ctx, run, now);
+  const trackers = openTrackers(deps, limits, state, ctx, run, now);
   try {
     for (const tracker of trackers.values()) await tracker.settle();
     await checkModels(deps.config, state, ctx, run, summary);
@@ -289,18 +294,21 @@ function pollApi(
 
 /** One tracker per source followed: every always-on one, and the opt-in ones the config turns on. */
 function openTrackers(
-  config: PollerConfig,
+  deps: PollerDeps,
   limits: PollerLimits,
   state: PollerState,
   ctx: PollContext,
   run: PollRun,
   now: number,
 ): Trackers {
+  const { config } = deps;
   const trackers = new Map<JobSourceKey, JobTracker<ListedJob>>();
+  // Read at most once a poll, and only if a tracked source asks.
+  const inbox = new InboxReader(deps.inbox);
   for (const row of JOB_SOURCES) {
     if (!isEnabled(row, config.sources)) continue;
     const part = (state[row.key] ??= freshSourceState(now, config.initialLookbackMs));
-    trackers.set(row.key, new JobTracker(row.make(config, limits), part, ctx, run, limits));
+    trackers.set(row.key, new JobTracker(row.make(config, limits, inbox), part, ctx, run, limits));
   }
   return trackers;
 }
