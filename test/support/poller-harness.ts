@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { randomUUID } from 'node:crypto';
 import { poll, PollerDeps, PollWindow, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
+import { DynamoTrackInbox } from '../../lambda/poller/tracked';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
 import { putEvent } from '../../lambda/shared/publisher';
@@ -63,6 +64,7 @@ export function pollerHarness() {
         clock,
         log: (line) => h.logs.push(JSON.parse(JSON.stringify(line))),
         newToken: randomUUID,
+        inbox: new DynamoTrackInbox(h.dynamo.client, h.table, scope),
         ...overrides,
       };
     },
