@@ -307,7 +307,8 @@ export class TogetherJobPoller extends Construct {
       grantee,
       actions: ['dynamodb:UpdateItem'],
       resourceArns: [this.table.tableArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [this.trackInboxKey] } },
+      // No wildcard: the inbox's key exactly (a scope holds none of StringLike's `*` or `?`).
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [this.trackInboxKey] } },
     });
     this.table.encryptionKey?.grantEncryptDecrypt(grantee);
     return grant;

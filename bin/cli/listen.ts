@@ -140,9 +140,12 @@ function forwarder(settings: ListenSettings, io: Io): PollerDeps['publish'] {
   };
 }
 
-/** The switches that turn on the poller's opt-in job sources: one per source of the table, named by its item. */
+/**
+ * The switches that turn on the poller's opt-in job sources: one per source of the table, named by its item. The
+ * tracked sources have none: `listen` follows its own inbox always (a local read, no request while it is empty).
+ */
 export function sourceSwitches(): string[] {
-  return JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [row.item]));
+  return JOB_SOURCES.flatMap((row) => (row.optIn === undefined || row.optIn === 'TRACKING' ? [] : [row.item]));
 }
 
 function listenDeps(
