@@ -33,12 +33,9 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     'rlSessions',
   ]);
   // One flag turns both tracked sources on.
-  expect(JOB_SOURCES.filter((row) => isEnabled(row, { videos: true, queueJobs: true })).map((r) => r.key)).toEqual([
-    'fineTunes',
-    'batches',
-    'videos',
-    'queueJobs',
-  ]);
+  expect(
+    JOB_SOURCES.filter((row) => isEnabled(row, { videos: true, queueJobs: true })).map((r) => r.key),
+  ).toEqual(['fineTunes', 'batches', 'videos', 'queueJobs']);
   // listen follows its own inbox always: no switch for the tracked sources.
   expect(sourceSwitches()).toEqual([
     'evaluations',
