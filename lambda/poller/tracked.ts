@@ -75,6 +75,9 @@ export class DynamoTrackInbox implements TrackInbox {
   }
 }
 
+/** Expired entries removed per source and poll: a day's worth expiring at once must not take a poll's time. */
+export const MAX_EXPIRED_PER_POLL = 50;
+
 /** One poll's view of the inbox: read once, on first use, shared by the tracked sources. */
 export class InboxReader {
   private entries?: Promise<Map<string, TrackedEntry>>;
@@ -116,13 +119,17 @@ export abstract class TrackedSource<J extends ListedJob> implements JobSource<J>
     return { jobs: [] };
   }
 
-  /** The inbox's entries of this kind, less the expired ones (removed, with a warning, no event). */
+  /**
+   * The inbox's entries of this kind, less the expired ones: removed with a warning and no event, at most
+   * `MAX_EXPIRED_PER_POLL` a poll (one request each); the rest are skipped until a later poll removes them.
+   */
   async handedIn(ctx: PollContext, state: JobSourceState): Promise<string[]> {
     const keep: string[] = [];
+    let expired = 0;
     for (const entry of await this.inbox.of(this.kind)) {
       // One Together reported finished but not yet delivered is kept until it is: its outcome happened.
       if (ctx.now - entry.trackedAt >= this.expiryMs && !state.open[entry.key]?.finished) {
-        await this.expire(ctx, entry, state.open[entry.key]?.status);
+        if (expired++ < MAX_EXPIRED_PER_POLL) await this.expire(ctx, entry, state.open[entry.key]?.status);
         continue;
       }
       this.entries.set(entry.key, entry);

@@ -2,7 +2,7 @@ import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { trackInboxKey } from '../../../lib/claim-keys';
 import { MAX_TRACKED_ID_LENGTH, TRACK_CAPACITY, writeTracked } from '../../../lib/track';
 import { PollerDeps } from '../../../lambda/poller/core';
-import { DynamoTrackInbox } from '../../../lambda/poller/tracked';
+import { DynamoTrackInbox, MAX_EXPIRED_PER_POLL } from '../../../lambda/poller/tracked';
 import { pollerHarness } from '../../support/poller-harness';
 import { HOUR, MINUTE, queueJob, T0, video } from '../../support/together-fixtures';
 
@@ -101,6 +101,39 @@ test('expiry: an entry unfinished after trackingExpiry is dropped with a warning
   ]);
   expect(Object.keys(await item())).toEqual(['id']);
   expect(h.keys()).toEqual([]);
+});
+
+test('many expiring at once: at most MAX_EXPIRED_PER_POLL removed a poll, none followed, all gone in two polls', async () => {
+  clock.t = T0;
+  const ids = Array.from({ length: MAX_EXPIRED_PER_POLL + 10 }, (_, i) => `vid-old-${i}`);
+  for (const id of ids) await track(id);
+  clock.t = T0 + 25 * HOUR;
+  await h.runPoll(withTracking());
+  expect(Object.keys(await item())).toHaveLength(10 + 1);
+  expect(h.logs.filter((l) => String(l.message).includes('expired'))).toHaveLength(MAX_EXPIRED_PER_POLL);
+  clock.t = T0 + 25 * HOUR + MINUTE;
+  await h.runPoll(withTracking());
+  expect(Object.keys(await item())).toEqual(['id']);
+  expect(together.requests.filter((r) => r.path.startsWith('/v2/videos'))).toEqual([]);
+});
+
+test('one Together reported finished but not yet delivered outlives its expiry until it is delivered', async () => {
+  clock.t = T0;
+  await track('vid-late');
+  together.jobs.videos = [video('vid-late', 'completed', { at: T0 - 1000 })];
+  // EventBridge refuses the publish: the video is finished, its event not delivered.
+  h.bus.nextPutEvents({
+    FailedEntryCount: 1,
+    Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'down' }],
+  });
+  clock.t = T0 + 2 * HOUR - MINUTE;
+  await h.runPoll(withTracking({}, 2 * HOUR));
+  expect(h.bus.entries()).toHaveLength(1);
+  clock.t = T0 + 3 * HOUR;
+  await h.runPoll(withTracking({}, 2 * HOUR));
+  expect(h.bus.entries()).toHaveLength(2);
+  expect(h.logs.filter((l) => String(l.message).includes('expired'))).toEqual([]);
+  expect(Object.keys(await item())).toEqual(['id']);
 });
 
 test('the default expiry is one day', async () => {
