@@ -132,3 +132,17 @@ test('a failing answer costs only its job', async () => {
   await pollAt(T0 + MINUTE);
   expect(h.keys().sort()).toEqual([`queue_job.done:${MODEL}:req-fine`, `queue_job.done:${MODEL}:req-flaky`]);
 });
+
+test('an answer for another request costs only that poll; a status Together adds is still running', async () => {
+  together.jobs.queueJobs = [queueJob('req-odd', MODEL, 'running')];
+  await trackQueue('req-odd');
+  together.script('GET', /^\/v1\/queue\/status$/, { status: 200, body: queueJob('req-else', MODEL, 'done') });
+  const first = await pollAt(T0);
+  expect(first.failures).toEqual([expect.stringMatching(/answered with another job \("req-else"\)/)]);
+  together.jobs.queueJobs[0].status = 'retrying'; // deliberately outside the spec's enum
+  await pollAt(T0 + MINUTE);
+  expect(h.keys()).toEqual([]);
+  move('req-odd', 'canceled', T0 + 90_000);
+  await pollAt(T0 + 2 * MINUTE);
+  expect(h.keys()).toEqual([`queue_job.failed:${MODEL}:req-odd`]);
+});

@@ -176,3 +176,39 @@ test('off unless asked for: without tracking, neither the inbox nor /v2/videos i
   expect(together.requests.filter((r) => r.path.startsWith('/v2'))).toEqual([]);
   expect(h.keys()).toEqual([]);
 });
+
+test('an answer that is no video, or another one, costs only that poll; a status Together adds is still running', async () => {
+  together.jobs.videos = [video('vid-odd', 'in_progress')];
+  await trackVideo('vid-odd');
+  together.script(
+    'GET',
+    /^\/v2\/videos\/vid-odd$/,
+    { status: 200, body: { object: 'video', status: 'completed' } },
+    { status: 200, body: video('vid-other', 'completed') },
+  );
+  const first = await pollAt(T0);
+  const second = await pollAt(T0 + MINUTE);
+  expect([first.failures, second.failures]).toEqual([
+    [expect.stringMatching(/GET \/videos\/vid-odd: the answer is no video/)],
+    [expect.stringMatching(/GET \/videos\/vid-odd: answered with another job \("vid-other"\)/)],
+  ]);
+  together.jobs.videos[0].status = 'queued'; // deliberately outside the spec's enum
+  await pollAt(T0 + 2 * MINUTE);
+  expect(h.keys()).toEqual([]);
+  move('vid-odd', 'completed', T0 + 150_000);
+  await pollAt(T0 + 3 * MINUTE);
+  expect(h.keys()).toEqual(['video.completed:vid-odd']);
+});
+
+test('an API base URL that ends in no /v1 gives no v2 to ask: the video fails with a reason, nothing is sent for it', async () => {
+  await trackVideo('vid-v');
+  const deps = withTracking();
+  const summary = await pollAt(T0, {
+    ...deps,
+    config: { ...deps.config, apiBaseUrl: together.baseUrl.replace(/\/v1$/, '/api') },
+  });
+  expect(summary.failures).toContainEqual(
+    expect.stringMatching(/^videos video:vid-v: .*v2 API, and the API base URL ends in no \/v1/),
+  );
+  expect(together.requests.filter((r) => r.path.includes('videos'))).toEqual([]);
+});
