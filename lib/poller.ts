@@ -298,8 +298,8 @@ export class TogetherJobPoller extends Construct {
 
   /**
    * Lets `grantee` hand operations in to follow (`together-webhooks/track`): `dynamodb:UpdateItem` on the table,
-   * on the inbox item's key only (`dynamodb:LeadingKeys`), so it can neither read nor change anything else. Turns
-   * tracking on.
+   * on the inbox item's key only (`dynamodb:LeadingKeys`), returning nothing but the old value of what it wrote
+   * (`dynamodb:ReturnValues`): no other item, and no reading the inbox. Turns tracking on.
    */
   public grantTrack(grantee: iam.IGrantable): iam.Grant {
     this.enableTracking();
@@ -307,8 +307,12 @@ export class TogetherJobPoller extends Construct {
       grantee,
       actions: ['dynamodb:UpdateItem'],
       resourceArns: [this.table.tableArn],
-      // No wildcard: the inbox's key exactly (a scope holds none of StringLike's `*` or `?`).
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [this.trackInboxKey] } },
+      conditions: {
+        // No wildcard: the inbox's key exactly (a scope holds none of StringLike's `*` or `?`).
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [this.trackInboxKey] },
+        // What a write returns is at most the old value of the entry it wrote: no reading the others.
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD'] },
+      },
     });
     this.table.encryptionKey?.grantEncryptDecrypt(grantee);
     return grant;

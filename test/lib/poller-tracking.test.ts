@@ -57,7 +57,10 @@ test('grantTrack: UpdateItem on the table, on the inbox key exactly, nothing els
       Effect: 'Allow',
       Action: 'dynamodb:UpdateItem',
       Resource: { 'Fn::GetAtt': [expect.stringMatching(/^HooksDedupeTable/), 'Arn'] },
-      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [poller.trackInboxKey] } },
+      Condition: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [poller.trackInboxKey] },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD'] },
+      },
     },
   ]);
   expect(variablesOf(t, /^Submitter/)).toEqual({
