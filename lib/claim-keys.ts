@@ -5,6 +5,7 @@
  *
  *   o#<construct scope>#<outcome key>          outcome claims: the verifier, the poller, batch results
  *   poller#<poller scope>#<part>               the poller's state and lease
+ *   poller#<poller scope>#track                its tracking inbox (ids handed in: lib/track.ts)
  *   auto-deploy#<recipe scope>:<fine-tune id>  auto-deploy's claims
  *   model-aliases#<recipe scope>...            model aliases' claims and per-alias records
  *
@@ -48,6 +49,14 @@ export function legacyOutcomeClaimPrefixes(types: readonly string[]): string[] {
 /** Every item of the poller with this scope (its state parts and its lease) starts with this. */
 export function pollerStatePrefix(scope: string): string {
   return `poller#${checkScope(scope)}#`;
+}
+
+/**
+ * The poller's tracking inbox: one item whose attributes are the operations handed in to follow (lib/track.ts).
+ * Inside the poller's prefix (the poller reads and clears it); writers are granted exactly this key.
+ */
+export function trackInboxKey(scope: string): string {
+  return `${pollerStatePrefix(scope)}track`;
 }
 
 /** Every claim of the auto-deploy recipe with this scope starts with this. */

@@ -125,6 +125,8 @@ export const DEFAULTS = {
   pollerMemoryMb: 256,
   /** Together requests a minute with fast follow, the scheduled poll's included (`fastFollowRequestsPerMinute`). */
   fastFollowRequestsPerMinute: 60,
+  /** A tracked operation not finished by then is dropped (`trackingExpiry`): one day. */
+  trackingExpiryMinutes: 1440,
 } as const;
 
 /** What every handler that writes claims or events reads. */
@@ -198,6 +200,8 @@ export interface PollerEnvironment
   readonly FAST_FOLLOW_REQUESTS_PER_MINUTE?: string;
   /** The schedule's interval, seconds: fast follow ends before the next tick. Written with `FAST_FOLLOW_SECONDS`. */
   readonly POLL_INTERVAL_SECONDS?: string;
+  /** Minutes a tracked operation is followed at most; default `DEFAULTS.trackingExpiryMinutes`. */
+  readonly TRACKING_EXPIRY_MINUTES?: string;
 }
 
 /**
@@ -211,7 +215,26 @@ export interface PollerSourceFlags {
   readonly DEPLOYMENTS?: string;
   readonly CLUSTERS?: string;
   readonly RL_SESSIONS?: string;
+  /** Tracked operations (videos, queue jobs), read from the tracking inbox. */
+  readonly TRACKING?: string;
 }
+
+/**
+ * What `TogetherJobPoller.addTrackingEnvironment` writes for a function of yours that tracks operations, and
+ * `together-webhooks/track` (lib/track.ts) reads: where the poller's tracking inbox is.
+ */
+export interface TrackEnvironment {
+  /** The dedupe table, which holds the inbox item. */
+  readonly TOGETHER_TRACK_TABLE: string;
+  /** The poller's state scope: the inbox is `poller#<scope>#track`. */
+  readonly TOGETHER_TRACK_SCOPE: string;
+}
+
+/** The names of `TrackEnvironment`, written once for lib/poller.ts and lib/track.ts. */
+export const TRACK_ENV = {
+  table: 'TOGETHER_TRACK_TABLE',
+  scope: 'TOGETHER_TRACK_SCOPE',
+} as const satisfies Record<string, keyof TrackEnvironment>;
 
 /** lambda/batch-results. */
 export interface BatchResultsEnvironment

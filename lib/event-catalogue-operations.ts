@@ -200,3 +200,81 @@ export const CLUSTER_AND_RL_SESSION_EVENTS = {
     },
   },
 } as const satisfies Record<string, EventSpec>;
+
+const VIDEO_ID = {
+  kind: 'string',
+  example: '019a0068-794a-7213-90f6-4ffb0d1d2e1a',
+  description: 'The video generation id (as tracked).',
+} as const satisfies FieldSpec;
+const VIDEO_MODEL = {
+  kind: 'string',
+  example: 'google/veo-3.0',
+  description: 'The video model.',
+} as const satisfies FieldSpec;
+const QUEUE_REQUEST_ID = {
+  kind: 'string',
+  example: 'req_0123456789abcdef',
+  description: "The queued job's request id (as tracked).",
+} as const satisfies FieldSpec;
+const QUEUE_MODEL = {
+  kind: 'string',
+  example: 'acme/flux-batch',
+  description: 'The model the job was submitted to (as tracked).',
+} as const satisfies FieldSpec;
+
+/** `tracking: true`: operations Together cannot list, followed from the ids handed in (lib/track.ts). */
+export const TRACKED_EVENTS = {
+  'video.completed': {
+    description: 'A tracked video generation completed.',
+    outcomeKey: ['video_id'],
+    producer: 'poller',
+    fields: {
+      video_id: VIDEO_ID,
+      model: VIDEO_MODEL,
+      video_url: {
+        kind: 'string',
+        nullable: true,
+        example: 'https://api.together.ai/shrt/DwlaBdSakNRFlBxN',
+        description: 'Where the video is hosted (`outputs.video_url`), null when Together gave none.',
+      },
+      cost: {
+        kind: 'integer',
+        nullable: true,
+        example: 1,
+        description: 'What Together charged (`outputs.cost`), null when it gave none.',
+      },
+    },
+  },
+  'video.failed': {
+    description: 'A tracked video generation failed.',
+    alert: { advice: "Read the error; check the prompt and the model's limits, then submit it again." },
+    outcomeKey: ['video_id'],
+    producer: 'poller',
+    fields: {
+      video_id: VIDEO_ID,
+      model: VIDEO_MODEL,
+      error_message: {
+        kind: 'string',
+        example: 'content policy violation',
+        description: "Together's error message (`error.message`).",
+      },
+    },
+  },
+  'queue_job.done': {
+    description: 'A tracked queued inference job is done.',
+    outcomeKey: ['model', 'request_id'],
+    producer: 'poller',
+    fields: { request_id: QUEUE_REQUEST_ID, model: QUEUE_MODEL },
+  },
+  'queue_job.failed': {
+    description: 'A tracked queued inference job failed or was canceled.',
+    alert: { advice: 'Check the job with GET /queue/status; submit it again if it should run.' },
+    outcomeKey: ['model', 'request_id'],
+    producer: 'poller',
+    fields: {
+      request_id: QUEUE_REQUEST_ID,
+      model: QUEUE_MODEL,
+      status: { kind: 'string', example: 'failed', description: 'failed or canceled.' },
+    },
+  },
+} as const satisfies Record<string, EventSpec>;

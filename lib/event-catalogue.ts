@@ -7,7 +7,11 @@
  * nothing at run time: the Lambda handlers bundle both.
  */
 
-import { CLUSTER_AND_RL_SESSION_EVENTS, JOB_AND_DEPLOYMENT_EVENTS } from './event-catalogue-operations';
+import {
+  CLUSTER_AND_RL_SESSION_EVENTS,
+  JOB_AND_DEPLOYMENT_EVENTS,
+  TRACKED_EVENTS,
+} from './event-catalogue-operations';
 
 export type FieldKind = 'string' | 'number' | 'integer';
 
@@ -349,4 +353,5 @@ export const EVENT_CATALOGUE = {
     },
   },
   ...CLUSTER_AND_RL_SESSION_EVENTS,
+  ...TRACKED_EVENTS,
 } as const satisfies Record<string, EventSpec>;

@@ -44,6 +44,14 @@ export class EventType {
   public static readonly RL_SESSION_STOPPED = 'rl_session.stopped';
   /** An RL training session ended in ERROR or EXPIRED (the poller, with `rlSessions` on). */
   public static readonly RL_SESSION_FAILED = 'rl_session.failed';
+  /** A tracked video generation completed (the poller, with `tracking` on). */
+  public static readonly VIDEO_COMPLETED = 'video.completed';
+  /** A tracked video generation failed (the poller, with `tracking` on). */
+  public static readonly VIDEO_FAILED = 'video.failed';
+  /** A tracked queued inference job is done (the poller, with `tracking` on). */
+  public static readonly QUEUE_JOB_DONE = 'queue_job.done';
+  /** A tracked queued inference job failed or was canceled (the poller, with `tracking` on). */
+  public static readonly QUEUE_JOB_FAILED = 'queue_job.failed';
 
   /** Every catalogue event type, in catalogue order. */
   public static all(): string[] {
@@ -68,6 +76,10 @@ export class EventType {
       EventType.CLUSTER_DEGRADED,
       EventType.RL_SESSION_STOPPED,
       EventType.RL_SESSION_FAILED,
+      EventType.VIDEO_COMPLETED,
+      EventType.VIDEO_FAILED,
+      EventType.QUEUE_JOB_DONE,
+      EventType.QUEUE_JOB_FAILED,
     ];
   }
 

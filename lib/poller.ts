@@ -7,7 +7,6 @@ import {
   aws_lambda as lambda,
   aws_logs as logs,
   aws_secretsmanager as secretsmanager,
-  aws_sns as sns,
   Duration,
   Token,
 } from 'aws-cdk-lib';
@@ -18,6 +17,7 @@ import {
   legacyOutcomeClaimPrefixes,
   outcomeClaimPrefix,
   pollerStatePrefix,
+  trackInboxKey,
 } from './claim-keys';
 import {
   DEFAULT_TOGETHER_API_BASE_URL,
@@ -26,171 +26,17 @@ import {
   PollerEnvironment,
   PollerMetric,
   PollerSourceFlags,
+  TrackEnvironment,
 } from './contract';
 import { EVENT_TYPES, eventSpec } from './events';
 import { libraryMetric } from './metrics';
 import { checkPollerOptions, checkProps, KIND, POLLER_OPTIONS, required, Shape } from './validation';
 
+import { PollerOptions, TogetherJobPollerProps } from './poller-props';
+
+export * from './poller-props';
+
 const OWNER = 'TogetherJobPoller';
-
-/** What the poller says about a watched model once Together stops listing it. */
-export interface ModelDeprecationInfo {
-  /**
-   * The model to move to.
-   * @default - null in the event
-   */
-  readonly replacementModel?: string;
-  /**
-   * ISO date after which the model stops serving.
-   * @default - null in the event
-   */
-  readonly sunsetDate?: string;
-}
-
-/** How `TogetherWebhooks` polls Together's jobs API. */
-export interface PollerOptions {
-  /** The Together API key, read at run time (each poll, so a rotation takes effect at once). */
-  readonly apiKey: secretsmanager.ISecret;
-  /**
-   * Field of a JSON SecretString that holds the API key.
-   * @default - the whole SecretString is the key
-   */
-  readonly apiKeyJsonField?: string;
-  /**
-   * How often to poll.
-   * @default Duration.minutes(1)
-   */
-  readonly interval?: Duration;
-  /**
-   * Models whose disappearance from `GET /models` is published as `model.deprecated`.
-   * @default - no models watched
-   */
-  readonly watchModels?: string[];
-  /**
-   * Replacement and sunset date to put in `model.deprecated`, by watched model id.
-   * @default - both null
-   */
-  readonly modelDeprecations?: { readonly [modelId: string]: ModelDeprecationInfo };
-  /**
-   * How long a watched model must be missing from `GET /models` before `model.deprecated` is published: a shorter
-   * gap in the listing publishes nothing.
-   * @default Duration.hours(1)
-   */
-  readonly modelMissingFor?: Duration;
-  /**
-   * Follow Together's evaluation jobs too: each terminal one is published as `evaluation.completed` (with a summary
-   * of its results) or `evaluation.failed`. One more request a poll; seven when the newest 100 do not reach back
-   * to the last poll (one page per status: Together lists 100 at most, with no paging).
-   * @default false
-   */
-  readonly evaluations?: boolean;
-  /**
-   * Follow your dedicated endpoints too: each start is published as `endpoint.ready` or `endpoint.failed`.
-   * `TogetherAutoDeploy` turns it on. One more request a poll.
-   * @default false
-   */
-  readonly endpoints?: boolean;
-  /**
-   * Follow Together's jobs too (`GET /jobs`: model uploads and other jobs): each finished one is published as
-   * `job.completed` or `job.failed`, with its type and the model named in its arguments. One more request a poll.
-   * @default false
-   */
-  readonly jobs?: boolean;
-  /**
-   * Follow your custom container deployments too (`GET /deployments`): each transition into Ready or Failed is
-   * published as `deployment.ready` or `deployment.failed`. One more request a poll.
-   * @default false
-   */
-  readonly deployments?: boolean;
-  /**
-   * Follow your GPU clusters too: each transition into Ready is published as `cluster.ready`, into Degraded as
-   * `cluster.degraded` (Ready -> Degraded -> Ready is three events). One more request a poll.
-   * @default false
-   */
-  readonly clusters?: boolean;
-  /**
-   * Follow your RL training sessions too: each one's end is published once, as `rl_session.stopped` (STOPPED) or
-   * `rl_session.failed` (ERROR or EXPIRED). One request a poll per 100 sessions (at most 20).
-   * @default false
-   */
-  readonly rlSessions?: boolean;
-  /**
-   * A fine-tune with no status change and no new event for this long is published as `fine_tune.stalled`.
-   * @default Duration.hours(6)
-   */
-  readonly stallAfter?: Duration;
-  /**
-   * On the first poll after deploy, outcomes this recent are still published (older history is not).
-   * @default Duration.hours(1)
-   */
-  readonly initialLookback?: Duration;
-  /**
-   * Together's API base URL.
-   * @default 'https://api.together.xyz/v1'
-   */
-  readonly apiBaseUrl?: string;
-  /**
-   * The poller function's memory, in MB (256 to 10240). `GET /fine-tunes` lists every fine-tune of the account at
-   * once; a poll keeps about 1 KB of each, so 256 MB hold about 100,000 fine-tunes (a larger listing fails the
-   * fine-tunes with an error that says so, and everything else still flows). Lambda gives CPU in proportion to
-   * memory, and reading a large listing is CPU-bound: above about 20,000 fine-tunes raise it
-   * (docs/poller.md: "Memory on a large account").
-   * @default 256
-   */
-  readonly memorySize?: number;
-  /**
-   * Fast follow: while jobs are unfinished, re-check them this often after each poll, within the same invocation
-   * and under its lease, so an outcome reaches the bus seconds after it happens instead of at the next tick. Whole
-   * seconds, at least 10 s and less than `interval` (at most 10 minutes with fast follow). While anything is
-   * followed the function runs until about 13 s before the next tick, and is billed for it; its timeout becomes
-   * `interval` plus one minute. An idle account costs what it costs without it (docs/poller.md: "Fast follow").
-   * @default - off: outcomes reach the bus at the next tick
-   */
-  readonly fastFollow?: Duration;
-  /**
-   * With `fastFollow`: the most Together requests one invocation makes per minute of `interval`, the scheduled
-   * poll's included. Re-checks stop when the next one could exceed it.
-   * @default 60
-   */
-  readonly fastFollowRequestsPerMinute?: number;
-}
-
-/** Props of `TogetherJobPoller` when used on its own (`TogetherWebhooks` fills in all but `PollerOptions`). */
-export interface TogetherJobPollerProps extends PollerOptions {
-  /** The dedupe table, shared with the verifier: one claim per outcome, whichever path sees it first. */
-  readonly table: dynamodb.ITable;
-  /** The bus outcomes are published to. */
-  readonly eventBus: events.IEventBus;
-  /**
-   * Names the outcome claims it shares with a verifier in the table (`o#<claimScope>#<outcome key>`):
-   * `TogetherWebhooks` passes its own `claimScope`, so its webhook and its poller claim one key per outcome.
-   * @default - this poller's own address
-   */
-  readonly claimScope?: string;
-  /**
-   * Where a refused API key is reported (once per incident).
-   * @default - not reported beyond the logs and the PollErrors metric
-   */
-  readonly alertTopic?: sns.ITopic;
-  /**
-   * How long a delivered outcome is remembered.
-   * @default Duration.days(7)
-   */
-  readonly dedupeRetention?: Duration;
-  /**
-   * Retention of the poller's logs.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /** Namespace of the EMF metrics. */
-  readonly metricsNamespace: string;
-  /**
-   * X-Ray active tracing of the poller; each event it publishes carries the poll's trace header, so a target
-   * with tracing on joins the poll's trace.
-   * @default false
-   */
-  readonly tracing?: boolean;
-}
 
 /**
  * Polls Together's fine-tunes, batches and models on a schedule and publishes the same catalogue events the
@@ -211,25 +57,24 @@ export class TogetherJobPoller extends Construct {
   public readonly claimScope: string;
   /** The scope of its state and lease items (`poller#<stateScope>#...`): its own address. */
   public readonly stateScope: string;
+  /** The key of its tracking inbox item in the table (`poller#<stateScope>#track`). */
+  public readonly trackInboxKey: string;
   private readonly metricsNamespace: string;
+  private readonly table: dynamodb.ITable;
 
   constructor(scope: Construct, id: string, props: TogetherJobPollerProps) {
     super(scope, id);
     validatePoller(props);
     this.metricsNamespace = props.metricsNamespace;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const modelInfo = Object.fromEntries(
-      Object.entries(props.modelDeprecations ?? {}).map(([m, info]) => [
-        m,
-        { replacementModel: info.replacementModel, sunsetDate: info.sunsetDate },
-      ]),
-    );
 
     this.interval = props.interval ?? Duration.minutes(1);
     this.apiKey = props.apiKey;
     this.apiKeyJsonField = props.apiKeyJsonField;
     this.apiBaseUrl = props.apiBaseUrl ?? DEFAULT_TOGETHER_API_BASE_URL;
     this.stateScope = this.node.addr;
+    this.trackInboxKey = trackInboxKey(this.stateScope);
+    this.table = props.table;
     this.claimScope = props.claimScope ?? this.node.addr;
     this.function = bundledFunction(this, 'Function', {
       handler: 'poller',
@@ -243,29 +88,7 @@ export class TogetherJobPoller extends Construct {
       logRetention: retention,
       logGroupId: 'Logs',
       tracing: props.tracing,
-      environment: environmentOf<PollerEnvironment>({
-        TABLE_NAME: props.table.tableName,
-        // The construct's address: stable across deploys, distinct for two pollers sharing a table.
-        STATE_SCOPE: this.stateScope,
-        CLAIM_SCOPE: this.claimScope,
-        EVENT_BUS_NAME: props.eventBus.eventBusName,
-        API_KEY_SECRET_ARN: props.apiKey.secretArn,
-        API_KEY_SECRET_NAME: props.apiKey.secretName,
-        API_KEY_JSON_FIELD: props.apiKeyJsonField || undefined,
-        API_BASE_URL: this.apiBaseUrl,
-        ALERT_TOPIC_ARN: props.alertTopic?.topicArn,
-        WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
-        MODEL_INFO: JSON.stringify(modelInfo),
-        STALL_AFTER_MINUTES: minutes(props.stallAfter, DEFAULTS.stallAfterMinutes),
-        MODEL_MISSING_MINUTES: minutes(props.modelMissingFor, DEFAULTS.modelMissingMinutes),
-        ...sourceFlags(props),
-        INITIAL_LOOKBACK_MINUTES: minutes(props.initialLookback, DEFAULTS.initialLookbackMinutes),
-        RETENTION_DAYS: String(
-          (props.dedupeRetention ?? Duration.days(DEFAULTS.retentionDays)).toDays({ integral: false }),
-        ),
-        METRICS_NAMESPACE: props.metricsNamespace,
-        ...fastFollowEnvironment(props, this.interval),
-      }),
+      environment: this.environment(props),
     });
     // A tick that cannot start at once is dropped: the next one polls everything anyway.
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
@@ -291,9 +114,84 @@ export class TogetherJobPoller extends Construct {
     });
   }
 
+  /** What the handler reads (lambda/poller/config.ts), every name from lib/contract.ts. */
+  private environment(props: TogetherJobPollerProps): Record<string, string> {
+    const modelInfo = Object.fromEntries(
+      Object.entries(props.modelDeprecations ?? {}).map(([m, info]) => [
+        m,
+        { replacementModel: info.replacementModel, sunsetDate: info.sunsetDate },
+      ]),
+    );
+    return environmentOf<PollerEnvironment>({
+      TABLE_NAME: props.table.tableName,
+      // The construct's address: stable across deploys, distinct for two pollers sharing a table.
+      STATE_SCOPE: this.stateScope,
+      CLAIM_SCOPE: this.claimScope,
+      EVENT_BUS_NAME: props.eventBus.eventBusName,
+      API_KEY_SECRET_ARN: props.apiKey.secretArn,
+      API_KEY_SECRET_NAME: props.apiKey.secretName,
+      API_KEY_JSON_FIELD: props.apiKeyJsonField || undefined,
+      API_BASE_URL: this.apiBaseUrl,
+      ALERT_TOPIC_ARN: props.alertTopic?.topicArn,
+      WATCH_MODELS: JSON.stringify(props.watchModels ?? []),
+      MODEL_INFO: JSON.stringify(modelInfo),
+      STALL_AFTER_MINUTES: minutes(props.stallAfter, DEFAULTS.stallAfterMinutes),
+      MODEL_MISSING_MINUTES: minutes(props.modelMissingFor, DEFAULTS.modelMissingMinutes),
+      ...sourceFlags(props),
+      INITIAL_LOOKBACK_MINUTES: minutes(props.initialLookback, DEFAULTS.initialLookbackMinutes),
+      // Absent: the handler's default (DEFAULTS.trackingExpiryMinutes); tracking may be turned on after this.
+      TRACKING_EXPIRY_MINUTES: props.trackingExpiry ? minutes(props.trackingExpiry, 0) : undefined,
+      RETENTION_DAYS: String(
+        (props.dedupeRetention ?? Duration.days(DEFAULTS.retentionDays)).toDays({ integral: false }),
+      ),
+      METRICS_NAMESPACE: props.metricsNamespace,
+      ...fastFollowEnvironment(props, this.interval),
+    });
+  }
+
   /** Follows your dedicated endpoints' starts from now on (`endpoint.ready` / `endpoint.failed`), as `endpoints` does. */
   public followEndpoints(): void {
     const flag: keyof PollerSourceFlags = 'ENDPOINTS';
+    this.function.addEnvironment(flag, 'true');
+  }
+
+  /**
+   * Lets `grantee` hand operations in to follow (`together-webhooks/track`): `dynamodb:UpdateItem` on the table,
+   * on the inbox item's key only (`dynamodb:LeadingKeys`), returning nothing but the old value of what it wrote
+   * (`dynamodb:ReturnValues`): no other item, and no reading the inbox. Turns tracking on.
+   */
+  public grantTrack(grantee: iam.IGrantable): iam.Grant {
+    this.enableTracking();
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: {
+        // No wildcard: the inbox's key exactly (a scope holds none of StringLike's `*` or `?`).
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [this.trackInboxKey] },
+        // What a write returns is at most the old value of the entry it wrote: no reading the others.
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD'] },
+      },
+    });
+    this.table.encryptionKey?.grantEncryptDecrypt(grantee);
+    return grant;
+  }
+
+  /**
+   * Tells `fn` where the inbox is: `TOGETHER_TRACK_TABLE` and `TOGETHER_TRACK_SCOPE`, which
+   * `together-webhooks/track` reads. Turns tracking on; pair it with `grantTrack(fn)`.
+   */
+  public addTrackingEnvironment(fn: lambda.Function): void {
+    this.enableTracking();
+    const env: TrackEnvironment = {
+      TOGETHER_TRACK_TABLE: this.table.tableName,
+      TOGETHER_TRACK_SCOPE: this.stateScope,
+    };
+    for (const [name, value] of Object.entries(env)) fn.addEnvironment(name, value);
+  }
+
+  private enableTracking(): void {
+    const flag: keyof PollerSourceFlags = 'TRACKING';
     this.function.addEnvironment(flag, 'true');
   }
 
@@ -375,6 +273,7 @@ const SOURCE_FLAGS: { readonly [F in keyof Required<PollerSourceFlags>]: SwitchP
   DEPLOYMENTS: 'deployments',
   CLUSTERS: 'clusters',
   RL_SESSIONS: 'rlSessions',
+  TRACKING: 'tracking',
 };
 
 /** The props that turn something on: `evaluations`, `endpoints`. */

@@ -120,6 +120,26 @@ export interface TogetherEventHandlers {
    * @default - none
    */
   readonly rlSessionFailed?: events.IRuleTarget[];
+  /**
+   * `video.completed` (poller, `tracking` on): a tracked video generation completed, with its URL.
+   * @default - none
+   */
+  readonly videoCompleted?: events.IRuleTarget[];
+  /**
+   * `video.failed` (poller, `tracking` on): a tracked video generation failed.
+   * @default - none
+   */
+  readonly videoFailed?: events.IRuleTarget[];
+  /**
+   * `queue_job.done` (poller, `tracking` on): a tracked queued inference job is done.
+   * @default - none
+   */
+  readonly queueJobDone?: events.IRuleTarget[];
+  /**
+   * `queue_job.failed` (poller, `tracking` on): a tracked queued inference job failed or was canceled.
+   * @default - none
+   */
+  readonly queueJobFailed?: events.IRuleTarget[];
 }
 
 /** Props of `TogetherWebhooks`: every one optional; the defaults make a complete, secure receiver. */

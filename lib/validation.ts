@@ -301,6 +301,8 @@ export const POLLER_OPTIONS: Shape<PollerOptions> = {
   deployments: KIND.boolean,
   clusters: KIND.boolean,
   rlSessions: KIND.boolean,
+  tracking: KIND.boolean,
+  trackingExpiry: KIND.duration,
   stallAfter: KIND.duration,
   initialLookback: KIND.duration,
   apiBaseUrl: KIND.string,
@@ -342,6 +344,15 @@ export function checkPollerOptions(owner: string, path: string, options: PollerO
     if (!watched.includes(model)) {
       throw new Error(
         `${owner}: ${at(path, 'modelDeprecations')} names ${JSON.stringify(model)}, which is not in watchModels`,
+      );
+    }
+  }
+  const expiry = options.trackingExpiry;
+  if (expiry && !expiry.isUnresolved()) {
+    const minutes = expiry.toSeconds() / 60;
+    if (!Number.isInteger(minutes) || minutes < 10 || minutes > 30 * 1440) {
+      throw new Error(
+        `${owner}: ${at(path, 'trackingExpiry')} must be whole minutes from 10 minutes to 30 days, got ${expiry.toHumanString()}`,
       );
     }
   }

@@ -5,6 +5,7 @@ import { dev } from './dev';
 import { Io } from './io';
 import { listen, sourceSwitches } from './listen';
 import { send, sign, verify } from './sign';
+import { track } from './track';
 
 /** The commands: each one's summary (in the list), usage (its --help), the flags its parser takes, and its run. */
 
@@ -127,7 +128,8 @@ ${SCHEME}`,
     usage: `together-webhooks listen [--forward-to URL --secret S] [--api-base-url URL] [--state FILE] [--interval SECONDS]
                          [--watch-model ID ...] ${sourceSwitches()
                            .map((s) => `[--${s}] `)
-                           .join('')}[--once] [--scheme S]
+                           .join('')}
+                         [--track-video ID ...] [--track-queue ID ... --model M] [--once] [--scheme S]
 
 Polls Together's jobs API (TOGETHER_API_KEY) with the poller's own core: the same events and dedupe keys the
 deployed poller makes. Each outcome is POSTed, signed, to --forward-to, or printed as one JSON line without it.
@@ -140,12 +142,43 @@ deployed poller makes. Each outcome is POSTed, signed, to --forward-to, or print
   --interval SECONDS    between polls (default 60)
   --watch-model ID      watches a model for deprecation (model.deprecated); repeatable
 ${SOURCE_SWITCHES}
+  --track-video ID      tracks a video generation before polling starts (video.completed / video.failed);
+                        repeatable. listen always follows its inbox: together-webhooks track ... --state FILE adds more
+  --track-queue ID      tracks a queued job by its request_id (queue_job.done / queue_job.failed); repeatable
+  --model M             the model the --track-queue jobs were submitted to
   --once                polls once and exits
 ${SCHEME}`,
     spec: {
-      values: ['forward-to', 'secret', 'api-base-url', 'state', 'interval', 'scheme', 'watch-model'],
+      values: [
+        'forward-to',
+        'secret',
+        'api-base-url',
+        'state',
+        'interval',
+        'scheme',
+        'watch-model',
+        'track-video',
+        'track-queue',
+        'model',
+      ],
       switches: ['once', ...sourceSwitches()],
     },
     run: (args, io) => listen(args, io),
+  },
+  track: {
+    summary: 'hand a video or a queued job to a poller, which follows it to its outcome event',
+    usage: `together-webhooks track video ID | queue ID --model M  (--table T --scope S [--region R] [--endpoint URL] | --state FILE)
+
+Adds an operation Together cannot list to a poller's tracking inbox; the poller follows it from its next poll and
+publishes video.completed / video.failed, or queue_job.done / queue_job.failed. Tracking one twice changes nothing.
+
+  --model M             the model a queued job was submitted to (queue only)
+  --table T             the dedupe table of a deployed poller with tracking on (or dev's: it prints the flags)
+  --scope S             that poller's stateScope (TogetherJobPoller.stateScope; dev's is dev)
+  --region R            the table's region (default: your AWS configuration's)
+  --endpoint URL        DynamoDB's endpoint, e.g. the one dev prints (default: AWS's)
+  --state FILE          the state file of a listen on this machine, instead of a table`,
+    spec: { values: ['model', 'table', 'scope', 'region', 'endpoint', 'state'] },
+    run: track,
   },
 };

@@ -10,6 +10,7 @@ import {
 import { poll, PollerDeps, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { EnabledSources } from '../../lambda/poller/sources';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
+import { DynamoTrackInbox } from '../../lambda/poller/tracked';
 import { DynamoIdempotencyStore, IdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
 import { MAX_ENTRY_BYTES } from '../../lambda/shared/publisher';
@@ -69,6 +70,8 @@ interface Pipeline {
 }
 
 const MINUTE_MS = 60_000;
+/** The poller's state scope here: its state, lease and tracking inbox (`track --scope dev`). */
+const DEV_SCOPE = 'dev';
 const RETENTION_SECONDS = DEFAULTS.retentionDays * 86400;
 const METRICS = { namespace: DEFAULT_METRICS_NAMESPACE, service: 'dev' };
 
@@ -80,7 +83,12 @@ export async function dev(args: ParsedArgs, io: Io, options: DevOptions = {}): P
   const pipeline: Pipeline = { settings, io, local, bus: new LocalBus(io.out), store };
   const counts: Counts = { requests: 0, published: 0, duplicates: 0, rejected: 0, failed: 0 };
   const server = await serveWebhooks(settings.port, verifierDeps(pipeline), counts);
-  printBanner(io, settings, `http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`);
+  printBanner(
+    io,
+    settings,
+    `http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`,
+    local,
+  );
 
   const interruption = untilInterrupted(options.signal);
   const poller = settings.apiKey ? pollUntil(interruption.signal, pipeline) : Promise.resolve();
@@ -121,7 +129,8 @@ function devSettings(args: ParsedArgs, io: Io): DevSettings {
     apiKey: io.env.TOGETHER_API_KEY,
     apiBaseUrl,
     intervalMs,
-    sources: enabledSources(args),
+    // And what `track --endpoint` hands in: a local read a poll, no request while the inbox is empty.
+    sources: enabledSources(args, { tracked: true }),
   };
 }
 
@@ -213,7 +222,7 @@ function count(counts: Counts, result: WebhookResponse): void {
   else counts.published++;
 }
 
-function printBanner(io: Io, settings: DevSettings, url: string): void {
+function printBanner(io: Io, settings: DevSettings, url: string, local: LocalTable): void {
   const { signing, secret, generated, apiKey, apiBaseUrl, intervalMs } = settings;
   io.err(`together-webhooks dev: listening on ${url}`);
   io.err(
@@ -228,6 +237,11 @@ function printBanner(io: Io, settings: DevSettings, url: string): void {
       ? `  poller: polling ${apiBaseUrl} every ${intervalMs / 1000} s with TOGETHER_API_KEY`
       : '  poller: off (set TOGETHER_API_KEY to turn your Together jobs into events here)',
   );
+  if (apiKey)
+    io.err(
+      `  track one: npx together-webhooks track video ID --table ${local.table} --scope ${DEV_SCOPE} ` +
+        `--endpoint ${local.endpoint}`,
+    );
   io.err('  routed events print on stdout, one JSON line each; Ctrl-C stops');
 }
 
@@ -260,7 +274,8 @@ function pollerDeps({ settings, io, local, bus, store }: Pipeline): PollerDeps {
       metrics: METRICS,
     },
     store,
-    state: new DynamoPollerStateStore(local.client, local.table, 'dev'),
+    state: new DynamoPollerStateStore(local.client, local.table, DEV_SCOPE),
+    inbox: new DynamoTrackInbox(local.client, local.table, DEV_SCOPE),
     publish: (detailType, detail) => bus.publish(detailType, detail),
     getApiKey: async () => apiKey,
     notify: async (subject, message) => io.err(`poller alert: ${subject}: ${message}`),

@@ -10,9 +10,11 @@ import { PublishError } from '../../lambda/shared/publisher';
 import { ApiClock, realClock } from '../../lambda/shared/together-api';
 import { signatureHeaders } from '../../lambda/verifier/signature';
 import { checkUrl, flag, ParsedArgs, positiveInt, UsageError } from './args';
+import { FileTrackInbox } from './file-inbox';
 import { FileStore } from './file-store';
 import { Io } from './io';
 import { scheme } from './sign';
+import { trackRequest } from './track';
 
 /**
  * `listen`: the poller's core against your Together account, on this machine. Each outcome is forwarded as a
@@ -50,7 +52,10 @@ interface ListenSettings {
 export async function listen(args: ParsedArgs, io: Io, options: ListenOptions = {}): Promise<number> {
   const settings = listenSettings(args, io, options);
   const store = new FileStore(settings.statePath);
-  const deps = listenDeps(args, io, settings, store, forwarder(settings, io));
+  const inbox = new FileTrackInbox(settings.statePath);
+  // Into the inbox before the first poll; read by every poll, with what `track --state` adds meanwhile.
+  for (const request of handedIn(args)) inbox.add(request, settings.clock.now());
+  const deps = { ...listenDeps(args, io, settings, store, forwarder(settings, io)), inbox };
   const { apiBaseUrl, intervalMs, target, clock } = settings;
   io.err(
     `listening to ${apiBaseUrl} every ${intervalMs / 1000} s; ${target ? `forwarding to ${target}` : 'printing events'}; ` +
@@ -93,6 +98,17 @@ function listenSettings(args: ParsedArgs, io: Io, options: ListenOptions): Liste
     maxPolls: options.polls ?? (flag(args, 'once') ? 1 : Infinity),
     clock: io.clock ?? realClock,
   };
+}
+
+/** What --track-video and --track-queue (with --model) name, checked before anything starts. */
+function handedIn(args: ParsedArgs) {
+  const model = flag(args, 'model');
+  const queued = args.flags.get('track-queue') ?? [];
+  if (model !== undefined && queued.length === 0) throw new UsageError('--model goes with --track-queue');
+  return [
+    ...(args.flags.get('track-video') ?? []).map((id) => trackRequest('video', id, undefined)),
+    ...queued.map((id) => trackRequest('queue', id, model)),
+  ];
 }
 
 /** Each outcome as a signed webhook to `--forward-to`, or printed as one JSON line without it. */
@@ -140,17 +156,25 @@ function forwarder(settings: ListenSettings, io: Io): PollerDeps['publish'] {
   };
 }
 
-/** The switches that turn on the poller's opt-in job sources: one per source of the table, named by its item. */
+/**
+ * The switches that turn on the poller's opt-in job sources: one per source of the table, named by its item. The
+ * tracked sources have none: `listen` follows its own inbox always (a local read, no request while it is empty).
+ */
 export function sourceSwitches(): string[] {
-  return JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [row.item]));
+  return JOB_SOURCES.flatMap((row) =>
+    row.optIn === undefined || row.optIn === 'TRACKING' ? [] : [row.item],
+  );
 }
 
-/** The opt-in sources the switches turn on (`listen` and `dev` take the same ones). */
-export function enabledSources(args: ParsedArgs): EnabledSources {
+/**
+ * The opt-in sources the switches turn on (`listen` and `dev` take the same ones), and with `tracked` the tracked
+ * operations too (no switch: a local inbox costs no request while it is empty).
+ */
+export function enabledSources(args: ParsedArgs, opts: { tracked?: boolean } = {}): EnabledSources {
+  const on = (row: (typeof JOB_SOURCES)[number]) =>
+    row.optIn === 'TRACKING' ? opts.tracked === true : flag(args, row.item) === 'true';
   return Object.fromEntries(
-    JOB_SOURCES.flatMap((row) =>
-      row.optIn === undefined ? [] : [[row.key, flag(args, row.item) === 'true']],
-    ),
+    JOB_SOURCES.flatMap((row) => (row.optIn === undefined ? [] : [[row.key, on(row)]])),
   );
 }
 
@@ -166,7 +190,8 @@ function listenDeps(
       apiBaseUrl: settings.apiBaseUrl,
       apiKeySecretName: 'TOGETHER_API_KEY',
       watchModels: args.flags.get('watch-model') ?? [],
-      sources: enabledSources(args),
+      // The tracked sources always: reading the local inbox costs no request while it is empty.
+      sources: enabledSources(args, { tracked: true }),
       modelInfo: {},
       stallAfterMs: DEFAULTS.stallAfterMinutes * 60_000,
       modelMissingMs: DEFAULTS.modelMissingMinutes * 60_000,

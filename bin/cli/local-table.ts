@@ -43,14 +43,17 @@ export async function createDedupeTable(client: DynamoDBClient, name: string): P
 export interface LocalTable {
   readonly client: DynamoDBClient;
   readonly table: string;
+  /** Where dynalite listens: `track --endpoint` writes to this table from another process. */
+  readonly endpoint: string;
   stop(): Promise<void>;
 }
 
 export async function startLocalTable(table: string): Promise<LocalTable> {
   const dynalite = loadDynalite()({ createTableMs: 0 });
   await new Promise<void>((resolve) => dynalite.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(dynalite.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${(dynalite.address() as AddressInfo).port}`,
+    endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
@@ -58,6 +61,7 @@ export async function startLocalTable(table: string): Promise<LocalTable> {
   return {
     client,
     table,
+    endpoint,
     async stop() {
       client.destroy();
       await new Promise((resolve) => dynalite.close(resolve));

@@ -104,15 +104,18 @@ export class PollApi {
 
   constructor(private readonly o: PollApiOptions) {}
 
-  /** GETs `path` below the base URL. `notFound`: what a 404 means here (otherwise a 404 is a failure). */
-  async get(path: string, notFound?: { value: unknown }): Promise<unknown> {
+  /**
+   * GETs `path` below the base URL (or `baseUrl`, for an operation Together serves elsewhere: its v2 API).
+   * `notFound`: what a 404 means here (otherwise a 404 is a failure).
+   */
+  async get(path: string, notFound?: { value: unknown }, baseUrl = this.o.baseUrl): Promise<unknown> {
     const remaining = this.o.workDeadlineMs - this.o.clock.now();
     if (remaining <= 0) throw new StopPoll('out_of_time', 'out of time; the next poll continues');
     this.requests++;
     let res: ApiResponse;
     try {
       res = await togetherRequest({
-        baseUrl: this.o.baseUrl,
+        baseUrl,
         apiKey: this.o.apiKey,
         method: 'GET',
         path,

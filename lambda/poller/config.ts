@@ -25,6 +25,7 @@ export interface PollerEnv {
   /** The opt-in job sources, each on when its flag (sources/index.ts `optIn`) is 'true'. */
   readonly sources: EnabledSources;
   readonly initialLookbackMs: number;
+  readonly trackingExpiryMs: number;
   readonly retentionSeconds: number;
   readonly metricsNamespace: string;
   readonly metricsService: string;
@@ -66,6 +67,7 @@ export function readPollerEnv(env: Environment): PollerEnv {
     modelMissingMs: read.minutesMs('MODEL_MISSING_MINUTES', DEFAULTS.modelMissingMinutes),
     sources: enabledSources(read),
     initialLookbackMs: read.minutesMs('INITIAL_LOOKBACK_MINUTES', DEFAULTS.initialLookbackMinutes),
+    trackingExpiryMs: read.minutesMs('TRACKING_EXPIRY_MINUTES', DEFAULTS.trackingExpiryMinutes),
     retentionSeconds: read.retentionSeconds(),
     metricsNamespace: read.metricsNamespace(),
     metricsService: read.metricsService('together-poller'),
@@ -117,6 +119,7 @@ export function pollerConfig(env: PollerEnv): PollerConfig {
     modelMissingMs: env.modelMissingMs,
     sources: env.sources,
     initialLookbackMs: env.initialLookbackMs,
+    trackingExpiryMs: env.trackingExpiryMs,
     retentionSeconds: env.retentionSeconds,
     metrics: { namespace: env.metricsNamespace, service: env.metricsService },
     // What bounds the poll's memory: the jobs a listing keeps.

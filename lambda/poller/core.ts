@@ -18,6 +18,8 @@ import { FastFollowConfig, fastFollow, FollowEnd } from './follow';
 import { EnabledSources, isEnabled, JOB_SOURCES, JobSourceKey, PerSource, perSource } from './sources';
 import { freshModelsState, watchModels } from './sources/models';
 import { PollerState, PollerStateStore, STATE_VERSION } from './state';
+import { InboxReader, TrackInbox } from './tracked';
+import { closeAuthIncident, openAuthIncident } from './auth-incident';
 import { Deferred, freshSourceState, JobTracker, ListedJob, PollContext, PollRun } from './tracker';
 
 /**
@@ -47,6 +49,8 @@ export interface PollerConfig {
   readonly sources?: EnabledSources;
   /** On the very first poll, outcomes this recent are still published. */
   readonly initialLookbackMs: number;
+  /** A tracked operation (tracked.ts) not finished this long after it was tracked is dropped; default one day. */
+  readonly trackingExpiryMs?: number;
   readonly retentionSeconds: number;
   readonly metrics: MetricsContext;
   readonly limits?: Partial<PollerLimits>;
@@ -140,6 +144,8 @@ export interface PollerDeps {
   readonly clock: ApiClock;
   readonly log: Logger;
   readonly newToken: () => string;
+  /** Where tracked operations are handed in (tracked.ts); read only when a tracked source is on. */
+  readonly inbox?: TrackInbox;
 }
 
 export interface PollSummary {
@@ -242,7 +248,7 @@ async function pollSources(
     log: deps.log,
     deliver: (type, createdAt, data) => deliver(deps, window, limits, summary, type, createdAt, data),
   };
-  const trackers = openTrackers(deps.config, limits, state, ctx, run, now);
+  const trackers = openTrackers(deps, limits, state, ctx, run, now);
   try {
     for (const tracker of trackers.values()) await tracker.settle();
     await checkModels(deps.config, state, ctx, run, summary);
@@ -296,18 +302,21 @@ function pollApi(
 
 /** One tracker per source followed: every always-on one, and the opt-in ones the config turns on. */
 function openTrackers(
-  config: PollerConfig,
+  deps: PollerDeps,
   limits: PollerLimits,
   state: PollerState,
   ctx: PollContext,
   run: PollRun,
   now: number,
 ): Trackers {
+  const { config } = deps;
   const trackers = new Map<JobSourceKey, JobTracker<ListedJob>>();
+  // Read at most once a poll, and only if a tracked source asks.
+  const inbox = new InboxReader(deps.inbox);
   for (const row of JOB_SOURCES) {
     if (!isEnabled(row, config.sources)) continue;
     const part = (state[row.key] ??= freshSourceState(now, config.initialLookbackMs));
-    trackers.set(row.key, new JobTracker(row.make(config, limits), part, ctx, run, limits));
+    trackers.set(row.key, new JobTracker(row.make(config, limits, inbox), part, ctx, run, limits));
   }
   return trackers;
 }
@@ -407,42 +416,6 @@ async function deliver(
         `EventBridge did not answer for ${envelope.id}: ${errorName(result.error)}`,
       );
   }
-}
-
-async function openAuthIncident(
-  deps: PollerDeps,
-  state: PollerState,
-  status: number,
-  message: string,
-  now: number,
-) {
-  const health = (state.health ??= { v: STATE_VERSION });
-  if (health.authIncident) return;
-  const name = deps.config.apiKeySecretName;
-  try {
-    await deps.notify(
-      'Together AI rejected the API key',
-      `Together answered HTTP ${status} (${message}) to the job poller: the API key was rejected. ` +
-        `Rotate it in the Secrets Manager secret ${name}. Polling resumes by itself once the key works; ` +
-        'job outcomes in the meantime are published then (a listing too long to read whole, should one be, ' +
-        'raises its own alarm).',
-    );
-  } catch (err) {
-    // Not recorded: the next poll tries the alert again.
-    deps.log({ level: 'ERROR', message: 'could not send the API key alert', error: errorName(err) });
-    return;
-  }
-  health.authIncident = { openedAt: new Date(now).toISOString(), status };
-}
-
-function closeAuthIncident(deps: PollerDeps, state: PollerState): void {
-  if (!state.health?.authIncident) return;
-  deps.log({
-    level: 'INFO',
-    message: 'Together accepts the API key again',
-    since: state.health.authIncident.openedAt,
-  });
-  state.health.authIncident = undefined;
 }
 
 function conclude(summary: PollSummary, run: PollRun): void {

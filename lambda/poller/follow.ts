@@ -1,4 +1,5 @@
 import type { TogetherEventType } from '../../lib/events';
+import { InboxReader } from './tracked';
 import { errorName } from '../shared/log';
 import { PollApi, StopPoll } from './api';
 import type { PollerDeps, PollerLimits, PollSummary, PollWindow } from './core';
@@ -197,11 +198,15 @@ async function recheck(
     log: deps.log,
     deliver: (type, createdAt, data) => tools.deliver(deps, w, limits, summary, type, createdAt, data),
   };
+  const inbox = new InboxReader(deps.inbox);
   try {
     for (const row of JOB_SOURCES) {
       if (!keys.includes(row.key) || !run.canStart()) continue;
-      const source = settleOnly(row.make(deps.config, limits));
-      await new JobTracker(source, state[row.key]!, ctx, run, limits).settle();
+      const made = row.make(deps.config, limits, inbox);
+      const tracker = new JobTracker(settleOnly(made), state[row.key]!, ctx, run, limits);
+      await tracker.settle();
+      // Jobs handed in are never listed: each is asked for by id, within the visit budget.
+      if (made.handedIn) await tracker.follow();
     }
   } finally {
     summary.requests += api.requests;
@@ -222,6 +227,9 @@ function settleOnly(source: JobSource<ListedJob>): JobSource<ListedJob> {
     name: source.name,
     list: (ctx, request) => source.list(ctx, request),
     get: (ctx, id) => source.get(ctx, id),
+    startFollowing: source.startFollowing?.bind(source),
+    handedIn: source.handedIn?.bind(source),
+    forget: source.forget?.bind(source),
     finish: (ctx, job, followed, state) =>
       followed.finished
         ? Promise.reject(new Deferred(`${source.name} ${job.id} is held back: the next tick retries it`))

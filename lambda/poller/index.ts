@@ -17,6 +17,7 @@ import { realClock } from '../shared/together-api';
 import { pollerConfig, readPollerEnv } from './config';
 import { poll, PollerDeps, PollSummary, pollWindow, RESERVES } from './core';
 import { DynamoPollerStateStore } from './state';
+import { DynamoTrackInbox } from './tracked';
 
 // Module scope: reused by every invocation of a warm container; every call bounded in time.
 const dynamo = new DynamoDBClient(sdkClientConfig(DYNAMODB_LIMITS));
@@ -53,6 +54,7 @@ function makeDeps(env: NodeJS.ProcessEnv): PollerDeps {
     clock: realClock,
     log: stdoutLogger,
     newToken: randomUUID,
+    inbox: new DynamoTrackInbox(dynamo, config.tableName, config.stateScope),
   };
 }
 

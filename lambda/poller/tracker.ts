@@ -82,6 +82,14 @@ export interface JobSource<J extends ListedJob> {
    * (a baseline of what the first listing shows) is saved even if the poll stops before following anything.
    */
   startFollowing?(job: J, followed: FollowedJob, listing: ListRequest): void;
+  /**
+   * Jobs handed in from outside, for jobs Together cannot list (tracked operations: tracked.ts): the whole set to
+   * follow, read before the listing. One not followed yet is followed from now on; a followed one no longer in it
+   * is dropped (its entry was removed). Throwing fails the source for this poll, as a failed listing does.
+   */
+  handedIn?(ctx: PollContext, state: JobSourceState): Promise<readonly string[]>;
+  /** Told once the tracker stops following a job: its outcome delivered, or Together no longer knows it. */
+  forget?(ctx: PollContext, id: string): Promise<void>;
 }
 
 export interface TrackerLimits {
@@ -201,6 +209,7 @@ export class JobTracker<J extends ListedJob> {
     const request: ListRequest = { since: state.listed ?? state.since, first: firstListing };
     this.request = request;
     try {
+      if (this.source.handedIn) this.adopt(await this.source.handedIn(ctx, state));
       answer = await this.source.list(ctx, request);
     } catch (err) {
       if (err instanceof StopPoll) this.run.stopWith(err);
@@ -292,6 +301,24 @@ export class JobTracker<J extends ListedJob> {
     );
   }
 
+  /** The jobs handed in are exactly the ones followed. */
+  private adopt(ids: readonly string[]): void {
+    const { open } = this.state;
+    const handed = new Set(ids);
+    for (const id of Object.keys(open)) if (!handed.has(id)) delete open[id];
+    for (const id of handed) open[id] ??= { status: 'handed in', seen: this.ctx.now, changed: this.ctx.now };
+  }
+
+  /** Tells the source a job is no longer followed; a failure costs a retry by the next poll, nothing more. */
+  private async forget(id: string): Promise<void> {
+    if (!this.source.forget) return;
+    try {
+      await this.source.forget(this.ctx, id);
+    } catch (err) {
+      this.run.fail(`${this.source.name} ${id}: could not stop tracking it (${errorName(err)})`);
+    }
+  }
+
   /** Starts following an unfinished job, or notes a change in one followed. */
   private observe(job: J): void {
     const at = Number.isFinite(job.at) ? job.at : undefined;
@@ -324,6 +351,7 @@ export class JobTracker<J extends ListedJob> {
     if (result === 'done') {
       delete state.open[job.id];
       state.done[job.id] = doneMark(job, this.ctx.now);
+      await this.forget(job.id);
     } else {
       // Not delivered (yet): followed from now on, so the next poll retries it whatever the horizon does.
       followed.finished = true;
@@ -360,6 +388,7 @@ export class JobTracker<J extends ListedJob> {
         jobId: id,
         status: followed.status,
       });
+      await this.forget(id);
       return;
     }
     if (job.terminal) return this.finish(job);

@@ -37,8 +37,8 @@ describe('--version', () => {
 });
 
 describe('usage lines', () => {
-  test('the table has the five commands', () => {
-    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen']);
+  test('the table has the six commands', () => {
+    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen', 'track']);
   });
 
   test.each(NAMES)(
@@ -105,7 +105,8 @@ describe('every error a command prints starts with "together-webhooks <command>:
       ['--secret', 's'],
       ['--secret', 'whsec_AAAA', '--signature', 'x', '--scheme', 'standard-webhooks'],
     ],
-    listen: [['--bogus'], [], ['--once=yes']],
+    listen: [['--bogus'], [], ['--once=yes'], ['--track-queue', 'r']],
+    track: [['--bogus'], [], ['video'], ['queue', 'r', '--state', 'f'], ['video', 'v', '--table', 't']],
   };
 
   test('each command has usage errors here', () => {

@@ -84,7 +84,14 @@ describe('the event catalogue', () => {
       'cluster.degraded',
       'rl_session.stopped',
       'rl_session.failed',
+      'video.completed',
+      'video.failed',
+      'queue_job.done',
+      'queue_job.failed',
     ]);
+    // Together sends no webhook for tracked operations: registration must not ask for them.
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('video.completed');
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('queue_job.failed');
     expect(WEBHOOK_EVENT_TYPES).not.toContain('fine_tune.stalled');
     // Together has no webhook for evaluations: registration must not ask for them.
     expect(WEBHOOK_EVENT_TYPES).not.toContain('evaluation.completed');

@@ -74,7 +74,9 @@ describe('defaults', () => {
       'AlertFineTuneStalled',
       'AlertJobFailed',
       'AlertModelDeprecated',
+      'AlertQueueJobFailed',
       'AlertRlSessionFailed',
+      'AlertVideoFailed',
     ]);
   });
 

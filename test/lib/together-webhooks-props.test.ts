@@ -51,6 +51,10 @@ describe('friction a newcomer hit (issue 9)', () => {
       clusterDegraded: 'cluster.degraded',
       rlSessionStopped: 'rl_session.stopped',
       rlSessionFailed: 'rl_session.failed',
+      videoCompleted: 'video.completed',
+      videoFailed: 'video.failed',
+      queueJobDone: 'queue_job.done',
+      queueJobFailed: 'queue_job.failed',
     };
     expect(Object.values(byProperty).sort()).toEqual([...EVENT_TYPES].sort());
     for (const [property, type] of Object.entries(byProperty)) expect(handlerProperty(type)).toBe(property);

@@ -56,6 +56,8 @@ test('the packed file list holds the library, every handler bundle, the CLI, .js
     'dist/lib/index.d.ts',
     'dist/lib/events.js',
     'dist/lib/events.d.ts',
+    'dist/lib/track.js',
+    'dist/lib/track.d.ts',
     'assets/cli/index.js',
     ...HANDLERS.map((h) => `assets/${h}/index.js`),
   ];

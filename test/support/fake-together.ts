@@ -72,6 +72,10 @@ export interface FakeJobs {
    * 20) a page, `after` the id of the previous page's last session.
    */
   rlSessions: Array<Record<string, unknown>>;
+  /** Video generations as GET /v2/videos/{id} shows them (VideoJob); none is listed (Together lists none). */
+  videos: Array<Record<string, unknown>>;
+  /** Queued jobs as GET /v1/queue/status shows them (QueueJobStatusResponse), found by request_id and model. */
+  queueJobs: Array<Record<string, unknown>>;
 }
 
 /** The account the fake's API key belongs to: `mine=true` lists its endpoints only. */
@@ -98,6 +102,8 @@ export class FakeTogether {
     deployments: [],
     clusters: [],
     rlSessions: [],
+    videos: [],
+    queueJobs: [],
   };
   /** Every answer given, for checking against the OpenAPI spec. */
   readonly answers: Array<{ method: string; path: string; status: number; body: unknown }> = [];
@@ -148,6 +154,8 @@ export class FakeTogether {
     this.jobs.deployments = [];
     this.jobs.clusters = [];
     this.jobs.rlSessions = [];
+    this.jobs.videos = [];
+    this.jobs.queueJobs = [];
     this.webhooks.clear();
     this.scripts.length = 0;
     this.webhooksSupported = true;
@@ -224,6 +232,8 @@ export class FakeTogether {
     if (jobs) return jobs;
     const more = req.method === 'GET' ? this.clustersAndSessionsRoute(req.path, req.search) : undefined;
     if (more) return more;
+    const tracked = req.method === 'GET' ? this.trackedRoute(req.path, req.search) : undefined;
+    if (tracked) return tracked;
     return { status: 404, body: TOGETHER_ERROR(`Unknown path ${req.path}`) };
   }
 
@@ -431,5 +441,37 @@ export class FakeTogether {
         : { status: 404, body: TOGETHER_ERROR(`Training session ${id} not found`) };
     }
     return undefined;
+  }
+
+  /** GET /v2/videos/{id} (Together's v2 API) and GET /v1/queue/status?request_id=&model=. */
+  private trackedRoute(path: string, search: string): ScriptedAnswer | undefined {
+    const videoId = /^\/v2\/videos\/([^/]+)$/.exec(path)?.[1];
+    if (videoId !== undefined) {
+      const found = this.jobs.videos.find((v) => v.id === decodeURIComponent(videoId));
+      // The spec describes the 404 with no body.
+      return found ? { status: 200, body: found } : { status: 404 };
+    }
+    if (path !== '/v1/queue/status') return undefined;
+    const query = new URLSearchParams(search);
+    const [requestId, model] = [query.get('request_id'), query.get('model')];
+    if (!requestId || !model) {
+      const param = requestId ? 'model' : 'request_id';
+      return {
+        status: 400,
+        body: {
+          code: 'missing_param',
+          message: `${param} is required`,
+          param,
+          type: 'invalid_request_error',
+        },
+      };
+    }
+    const found = this.jobs.queueJobs.find((j) => j.request_id === requestId && j.model === model);
+    return found
+      ? { status: 200, body: found }
+      : {
+          status: 404,
+          body: { code: 'not_found', message: `request ${requestId} not found`, type: 'not_found_error' },
+        };
   }
 }

@@ -65,13 +65,55 @@ const templates = Object.keys(doc.paths).map((template) => ({
   regex: new RegExp('^' + template.replace(/\{[^}]+\}/g, '[^/]+') + '$'),
 }));
 
-/** The spec's path template for a concrete path below /v1, e.g. `/fine-tunes/ft-1/events` -> `/fine-tunes/{id}/events`. */
+type Servers = Array<{ url?: string }> | undefined;
+
+/** The version prefix an operation is served under: its own `servers` (GET /videos/{id}: v2), else the spec's. */
+function versionOf(template: string, method: string): string {
+  const path = doc.paths[template] as unknown as { servers?: Servers } & Record<
+    string,
+    { servers?: Servers }
+  >;
+  const url =
+    path[method.toLowerCase()]?.servers?.[0]?.url ??
+    path.servers?.[0]?.url ??
+    (doc as { servers?: Servers }).servers?.[0]?.url;
+  return url ? new URL(url).pathname.replace(/\/+$/, '') : '/v1';
+}
+
+/**
+ * The spec's path template for a concrete path, e.g. `/v1/fine-tunes/ft-1/events` -> `/fine-tunes/{id}/events`;
+ * undefined unless the path's version (`/v1`, `/v2`) is the one the spec serves that operation under.
+ */
 export function describedPath(method: string, path: string): string | undefined {
-  const below = path.replace(/^\/v1/, '');
+  const version = /^\/v\d+/.exec(path)?.[0];
+  if (!version) return undefined;
+  const below = path.slice(version.length);
   const exact = templates.find((t) => t.template === below);
   const match =
     exact ?? templates.find((t) => t.regex.test(below) && doc.paths[t.template][method.toLowerCase()]);
-  return match && doc.paths[match.template][method.toLowerCase()] ? match.template : undefined;
+  if (!match || !doc.paths[match.template][method.toLowerCase()]) return undefined;
+  return versionOf(match.template, method) === version ? match.template : undefined;
+}
+
+/**
+ * What is wrong with a request's query string for its operation: a required query parameter missing, or one the
+ * spec does not describe; undefined when it is right.
+ */
+export function queryErrors(method: string, path: string, search: string): string[] | undefined {
+  const template = describedPath(method, path);
+  if (!template) return [`${method} ${path} is not described by the spec`];
+  const op = doc.paths[template][method.toLowerCase()] as {
+    parameters?: Array<{ in?: string; name?: string; required?: boolean }>;
+  };
+  const described = (op.parameters ?? []).filter((p) => p.in === 'query');
+  const given = new URLSearchParams(search);
+  const errors = [
+    ...described.filter((p) => p.required && !given.get(p.name!)).map((p) => `query ${p.name} is required`),
+    ...[...given.keys()]
+      .filter((k) => !described.some((p) => p.name === k))
+      .map((k) => `query ${k} is not described`),
+  ];
+  return errors.length > 0 ? errors : undefined;
 }
 
 const validators = new Map<string, ValidateFunction>();
@@ -92,6 +134,8 @@ export function responseErrors(
     const response = doc.paths[template][op].responses?.[String(status)];
     // A text or binary answer (file content) has no JSON to check: the fake records its body as undefined.
     if (response?.content && !response.content['application/json'] && body === undefined) return undefined;
+    // A status described with no content at all (GET /videos/{id}'s 404): an empty answer is what it says.
+    if (response && !response.content && body === undefined) return undefined;
     if (!response?.content?.['application/json']) return [`${key}: the spec describes no JSON answer`];
     const pointer = template.replace(/~/g, '~0').replace(/\//g, '~1');
     validate = ajv.compile({

@@ -172,6 +172,13 @@ const webhooksCases = casesOf(
     pollerOption('memorySize', '512', 'a number', '"512"'),
     pollerOption('fastFollow', 10, DURATION, '10'),
     pollerOption('fastFollowRequestsPerMinute', '60', 'a number', '"60"'),
+    pollerOption('tracking', 1, 'a boolean', '1'),
+    pollerOption('trackingExpiry', '24h', DURATION, '"24h"'),
+    [
+      'poller: { apiKey, trackingExpiry: Duration.minutes(5) }',
+      (f) => ({ poller: { apiKey: f.apiKey, trackingExpiry: Duration.minutes(5) } }),
+      'poller.trackingExpiry must be whole minutes from 10 minutes to 30 days, got 5 minutes',
+    ],
     pollerOption('stallAfter', '6h', DURATION, '"6h"'),
     pollerOption('apiBaseUrl', 5, 'a string', '5'),
     [

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { poll, PollerDeps, PollWindow, pollWindow, RESERVES } from '../../lambda/poller/core';
 import { EnabledSources } from '../../lambda/poller/sources';
 import { DynamoPollerStateStore } from '../../lambda/poller/state';
+import { DynamoTrackInbox } from '../../lambda/poller/tracked';
 import { DynamoIdempotencyStore, outcomeClaimKeys } from '../../lambda/shared/idempotency';
 import { LogLine } from '../../lambda/shared/log';
 import { putEvent } from '../../lambda/shared/publisher';
@@ -65,6 +66,7 @@ export function pollerHarness() {
         clock,
         log: (line) => h.logs.push(JSON.parse(JSON.stringify(line))),
         newToken: randomUUID,
+        inbox: new DynamoTrackInbox(h.dynamo.client, h.table, scope),
         ...overrides,
       };
     },

@@ -215,3 +215,54 @@ export function rlTrainingSession(
     type: 'SESSION_TYPE_TRAINER_AND_GENERATOR',
   };
 }
+
+/** A video generation as GET /v2/videos/{id} shows it (VideoJob): outputs once completed, error once failed. */
+export function video(
+  id: string,
+  status: 'in_progress' | 'completed' | 'failed',
+  opts: { at?: number; url?: string; message?: string } = {},
+) {
+  const at = opts.at ?? T0;
+  return {
+    id,
+    object: 'video',
+    model: 'google/veo-3.0',
+    status,
+    created_at: Math.floor((T0 - 10 * MINUTE) / 1000),
+    size: '1280x720',
+    seconds: '8',
+    ...(status === 'completed'
+      ? {
+          completed_at: Math.floor(at / 1000),
+          outputs: { cost: 1, video_url: opts.url ?? `https://api.together.ai/shrt/${id}` },
+        }
+      : {}),
+    ...(status === 'failed'
+      ? {
+          completed_at: Math.floor(at / 1000),
+          error: { code: 'failed', message: opts.message ?? 'generation failed' },
+        }
+      : {}),
+  };
+}
+
+/** A queued job as GET /queue/status shows it (QueueJobStatusResponse). */
+export function queueJob(
+  requestId: string,
+  model: string,
+  status: 'pending' | 'running' | 'done' | 'failed' | 'canceled',
+  at = T0,
+) {
+  const ended = ['done', 'failed', 'canceled'].includes(status);
+  return {
+    request_id: requestId,
+    model,
+    status,
+    created_at: iso(T0 - 10 * MINUTE),
+    ...(status !== 'pending' && status !== 'canceled' ? { claimed_at: iso(T0 - 5 * MINUTE) } : {}),
+    ...(ended ? { done_at: iso(at) } : {}),
+    ...(status === 'done' ? { outputs: { images: ['https://example.com/out.png'] } } : {}),
+    priority: 0,
+    retries: 0,
+  };
+}

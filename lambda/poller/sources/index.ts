@@ -1,5 +1,6 @@
-import type { PollerSourceFlags } from '../../../lib/contract';
+import { DEFAULTS, PollerSourceFlags } from '../../../lib/contract';
 import type { PollerConfig, PollerLimits } from '../core';
+import type { InboxReader } from '../tracked';
 import type { JobSource, ListedJob } from '../tracker';
 import { BatchSource } from './batches';
 import { ClusterSource } from './clusters';
@@ -8,7 +9,9 @@ import { EndpointSource } from './endpoints';
 import { EvaluationSource } from './evaluations';
 import { FineTuneSource } from './fine-tunes';
 import { JobsSource } from './jobs';
+import { QueueJobSource } from './queue-jobs';
 import { RlSessionSource } from './rl-sessions';
+import { v2BaseUrl, VideoSource } from './videos';
 
 /**
  * Every source of jobs the poller lists and follows (lambda/poller/tracker.ts), one row each, in the order they are
@@ -27,9 +30,11 @@ export interface JobSourceRow {
   readonly optIn?: keyof PollerSourceFlags;
   /** False: not re-checked by fast follow (lambda/poller/follow.ts): its news is progress, not a terminal state. */
   readonly fastFollow?: false;
-  /** The source, for one poll. */
-  readonly make: (config: PollerConfig, limits: PollerLimits) => JobSource<ListedJob>;
+  /** The source, for one poll; `inbox`: the tracking inbox, for a source whose jobs are handed in (tracked.ts). */
+  readonly make: (config: PollerConfig, limits: PollerLimits, inbox: InboxReader) => JobSource<ListedJob>;
 }
+
+const DAY_MS = DEFAULTS.trackingExpiryMinutes * 60_000;
 
 const TABLE = [
   {
@@ -61,6 +66,20 @@ const TABLE = [
     make: () => new ClusterSource(),
   },
   { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS', make: () => new RlSessionSource() },
+  // Tracked operations: one flag for both, their ids from the inbox (lib/track.ts), no listing.
+  {
+    key: 'videos',
+    item: 'videos',
+    optIn: 'TRACKING',
+    make: (config, _limits, inbox) =>
+      new VideoSource(v2BaseUrl(config.apiBaseUrl), inbox, config.trackingExpiryMs ?? DAY_MS),
+  },
+  {
+    key: 'queueJobs',
+    item: 'queue-jobs',
+    optIn: 'TRACKING',
+    make: (config, _limits, inbox) => new QueueJobSource(inbox, config.trackingExpiryMs ?? DAY_MS),
+  },
 ] as const satisfies readonly JobSourceRow[];
 
 export type JobSourceKey = (typeof TABLE)[number]['key'];

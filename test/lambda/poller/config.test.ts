@@ -69,6 +69,8 @@ test('the opt-in sources follow their flags; fine-tunes and batches need none', 
     deployments: false,
     clusters: false,
     rlSessions: false,
+    videos: false,
+    queueJobs: false,
   };
   expect(readPollerEnv(base).sources).toEqual(off);
   expect(readPollerEnv({ ...base, EVALUATIONS: 'true' }).sources).toEqual({ ...off, evaluations: true });
@@ -80,6 +82,20 @@ test('the opt-in sources follow their flags; fine-tunes and batches need none', 
   expect(readPollerEnv({ ...base, DEPLOYMENTS: 'true' }).sources).toEqual({ ...off, deployments: true });
   expect(readPollerEnv({ ...base, CLUSTERS: 'true' }).sources).toEqual({ ...off, clusters: true });
   expect(readPollerEnv({ ...base, RL_SESSIONS: 'true' }).sources).toEqual({ ...off, rlSessions: true });
+  // One flag for both tracked sources.
+  expect(readPollerEnv({ ...base, TRACKING: 'true' }).sources).toEqual({
+    ...off,
+    videos: true,
+    queueJobs: true,
+  });
+});
+
+test('tracked operations expire after a day unless told otherwise, in whole minutes', () => {
+  expect(readPollerEnv(base).trackingExpiryMs).toBe(24 * 3600_000);
+  expect(readPollerEnv({ ...base, TRACKING_EXPIRY_MINUTES: '90' }).trackingExpiryMs).toBe(90 * 60_000);
+  expect(() => readPollerEnv({ ...base, TRACKING_EXPIRY_MINUTES: 'a day' })).toThrow(
+    /TRACKING_EXPIRY_MINUTES.*a day/,
+  );
 });
 
 test('http to this machine is allowed (local fakes and tests)', () => {

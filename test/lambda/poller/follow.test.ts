@@ -6,7 +6,8 @@ import { DynamoPollerStateStore } from '../../../lambda/poller/state';
 import { ApiClock } from '../../../lambda/shared/together-api';
 import { TOGETHER_ERROR } from '../../support/fake-together';
 import { pollerHarness } from '../../support/poller-harness';
-import { batch, deployment, fineTune, gpuCluster, HOUR, T0 } from '../../support/together-fixtures';
+import { writeTracked } from '../../../lib/track';
+import { batch, deployment, fineTune, gpuCluster, HOUR, T0, video } from '../../support/together-fixtures';
 
 // Fast follow (lambda/poller/follow.ts): re-checks of unfinished jobs within one invocation, on the harness's
 // virtual clock. Each test starts at T0 with a one-minute schedule; the slots are counted back from the latest
@@ -95,6 +96,30 @@ describe('fast follow', () => {
     // The poll's two listings, then one listing of batches per re-check.
     expect(batchPaths()).toHaveLength(3);
     expect(together.requests.filter((r) => r.path === '/v1/fine-tunes')).toHaveLength(1);
+  });
+
+  test('a tracked video (no listing) is asked for by id at each re-check and published by the first after it finished', async () => {
+    await writeTracked(h.dynamo.client, h.table, 'test-scope', { kind: 'video', id: 'vid-ff' }, T0 - MINUTE);
+    together.jobs.videos = [video('vid-ff', 'in_progress')];
+    const publishedAt: number[] = [];
+    const base = ffDeps(
+      {},
+      {
+        clock: wakingClock((n) => {
+          if (n === 2) together.jobs.videos = [video('vid-ff', 'completed', { at: clock.t - 3 * SECOND })];
+        }),
+      },
+    );
+    const d = { ...base, config: { ...base.config, sources: { videos: true } } };
+    const summary = await h.runPoll(
+      { ...d, publish: async (type, detail) => (publishedAt.push(clock.t), d.publish(type, detail)) },
+      window(),
+    );
+    expect(h.keys()).toEqual(['video.completed:vid-ff']);
+    expect(publishedAt).toEqual([SLOTS[1]]);
+    expect(summary).toMatchObject({ rechecks: 2, followEnded: 'idle', followed: { videos: 0 } });
+    // The poll's GET, then one per re-check until it was done.
+    expect(together.requests.filter((r) => r.path === '/v2/videos/vid-ff')).toHaveLength(3);
   });
 
   test('the lease holds through the loop: a tick mid-loop is skipped, the loop ends before the next tick, which runs', async () => {

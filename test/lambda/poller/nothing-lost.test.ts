@@ -306,6 +306,8 @@ describe('3. bounded work with progress: hundreds of unfinished jobs, a slow API
       deployments: 0,
       clusters: 0,
       rlSessions: 0,
+      videos: 0,
+      queueJobs: 0,
     });
     expectFaithfulFake();
   });

@@ -15,6 +15,8 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     { key: 'deployments', item: 'deployments', optIn: 'DEPLOYMENTS' },
     { key: 'clusters', item: 'clusters', optIn: 'CLUSTERS' },
     { key: 'rlSessions', item: 'rl-sessions', optIn: 'RL_SESSIONS' },
+    { key: 'videos', item: 'videos', optIn: 'TRACKING' },
+    { key: 'queueJobs', item: 'queue-jobs', optIn: 'TRACKING' },
   ]);
   expect(JOB_SOURCES.filter((row) => isEnabled(row, {})).map((row) => row.key)).toEqual([
     'fineTunes',
@@ -30,6 +32,11 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     'batches',
     'rlSessions',
   ]);
+  // One flag turns both tracked sources on.
+  expect(
+    JOB_SOURCES.filter((row) => isEnabled(row, { videos: true, queueJobs: true })).map((r) => r.key),
+  ).toEqual(['fineTunes', 'batches', 'videos', 'queueJobs']);
+  // listen follows its own inbox always: no switch for the tracked sources.
   expect(sourceSwitches()).toEqual([
     'evaluations',
     'endpoints',
@@ -47,6 +54,8 @@ test('the job sources, in the order they are polled and summarized; four opt-in,
     deployments: 'deployments',
     clusters: 'clusters',
     rlSessions: 'rl-sessions',
+    videos: 'videos',
+    queueJobs: 'queue-jobs',
   });
 });
 
@@ -61,6 +70,8 @@ test('the state items keep their keys: poller#<scope>#<item>', () => {
       'deployments',
       'clusters',
       'rlSessions',
+      'videos',
+      'queueJobs',
       'models',
       'health',
       'lease',
@@ -74,6 +85,8 @@ test('the state items keep their keys: poller#<scope>#<item>', () => {
     'poller#s#deployments',
     'poller#s#clusters',
     'poller#s#rl-sessions',
+    'poller#s#videos',
+    'poller#s#queue-jobs',
     'poller#s#models',
     'poller#s#health',
     'poller#s#lease',
@@ -91,6 +104,8 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     'deployments',
     'clusters',
     'rlSessions',
+    'videos',
+    'queueJobs',
     'models',
   ]);
   expect(Object.keys(summary.followed)).toEqual([
@@ -102,6 +117,8 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     'deployments',
     'clusters',
     'rlSessions',
+    'videos',
+    'queueJobs',
   ]);
   const line = h.logs.find((l) => l.message === 'poll')!;
   expect(Object.keys(line).slice(0, 6)).toEqual([
@@ -121,6 +138,8 @@ test("the poll's log line keeps its keys in their order, opt-in sources counted 
     deployments: 0,
     clusters: 0,
     rlSessions: 0,
+    videos: 0,
+    queueJobs: 0,
     models: 0,
   });
 });
@@ -130,8 +149,8 @@ test("no two sources share a key or an item, and none takes the name of the stat
   const items = JOB_SOURCES.map((row) => row.item);
   expect(new Set(keys).size).toBe(keys.length);
   expect(new Set(items).size).toBe(items.length);
-  // models and health are state parts of their own; lease is the poll lease's item.
-  for (const reserved of ['models', 'health', 'lease']) {
+  // models and health are state parts of their own; lease is the poll lease's item, track the tracking inbox.
+  for (const reserved of ['models', 'health', 'lease', 'track']) {
     expect([reserved, keys.includes(reserved) || items.includes(reserved)]).toEqual([reserved, false]);
   }
 });
