@@ -4,6 +4,7 @@ import { ArgSpec, parseArgs } from './args';
 import { dev } from './dev';
 import { Io } from './io';
 import { listen, sourceSwitches } from './listen';
+import { OPS_COMMANDS } from './ops-commands';
 import { send, sign, verify } from './sign';
 
 /** The commands: each one's summary (in the list), usage (its --help), the flags its parser takes, and its run. */
@@ -148,4 +149,5 @@ ${SCHEME}`,
     },
     run: (args, io) => listen(args, io),
   },
+  ...OPS_COMMANDS,
 };

@@ -37,8 +37,8 @@ describe('--version', () => {
 });
 
 describe('usage lines', () => {
-  test('the table has the five commands', () => {
-    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen']);
+  test('the table has the eight commands', () => {
+    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen', 'replay', 'trace', 'status']);
   });
 
   test.each(NAMES)(
@@ -106,6 +106,9 @@ describe('every error a command prints starts with "together-webhooks <command>:
       ['--secret', 'whsec_AAAA', '--signature', 'x', '--scheme', 'standard-webhooks'],
     ],
     listen: [['--bogus'], [], ['--once=yes']],
+    replay: [['--bogus'], [], ['--since', 'soon'], ['--since', '1h'], ['--since', '1h', '--type', 'x.y']],
+    trace: [['--bogus'], [], ['ft-1'], ['--peek=yes']],
+    status: [['--bogus'], [], ['--table', 't'], ['--lookback', 'x']],
   };
 
   test('each command has usage errors here', () => {

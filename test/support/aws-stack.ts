@@ -4,6 +4,7 @@ import {
   ListStackResourcesCommand,
   StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import { Rule } from '@aws-sdk/client-eventbridge';
 import { App, aws_events_targets as targets, aws_secretsmanager as sm, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -119,3 +120,47 @@ export function fakeClock(startMs: number): ApiClock & { slept: number[] } {
     random: () => 0.5,
   };
 }
+
+/** ListRules' answer for the construct's bus: its rules as the template makes them, with their names and ARNs. */
+export function busRulesAnswer(deployed: DeployedStack = deployedStack()): Rule[] {
+  const bus = deployed.physical('PlatformHooksBus');
+  const busRef = Object.keys(deployed.template.Resources as object).find((id) =>
+    id.startsWith('PlatformHooksBus'),
+  );
+  return Object.entries(deployed.template.Resources as Record<string, TemplateRule>)
+    .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.EventBusName?.Ref === busRef)
+    .map(([id, r]) => {
+      const name = deployed.physical(id);
+      return {
+        Name: name,
+        Arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${bus}/${name}`,
+        EventPattern: JSON.stringify(r.Properties.EventPattern),
+        State: 'ENABLED' as const,
+        Description: r.Properties.Description,
+        EventBusName: bus,
+      };
+    });
+}
+
+interface TemplateRule {
+  readonly Type: string;
+  readonly Properties: { EventBusName?: { Ref?: string }; EventPattern?: unknown; Description?: string };
+}
+
+/** The rule an archive makes on its bus (ManagedBy EventBridge): never a replay's target. */
+export function archiveRule(deployed: DeployedStack = deployedStack()): Rule {
+  const bus = deployed.physical('PlatformHooksBus');
+  return {
+    Name: `Events-Archive-${deployed.physical('PlatformHooksArchive')}`,
+    Arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${bus}/Events-Archive-x`,
+    EventPattern: '{"source":["together.ai"],"replay-name":[{"exists":false}]}',
+    State: 'ENABLED',
+    ManagedBy: 'prod.vhs.events.aws.internal',
+    EventBusName: bus,
+  };
+}
+
+export const busArn = (deployed: DeployedStack = deployedStack()) =>
+  `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${deployed.physical('PlatformHooksBus')}`;
+export const archiveArn = (deployed: DeployedStack = deployedStack()) =>
+  `arn:aws:events:${REGION}:${ACCOUNT}:archive/${deployed.physical('PlatformHooksArchive')}`;
