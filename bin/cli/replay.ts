@@ -30,7 +30,10 @@ interface Plan {
   readonly busArn: string;
   readonly startMs: number;
   readonly endMs: number;
+  readonly nowMs: number;
   readonly rules: BusRule[];
+  /** How long the archive keeps events (0 or unset: for ever). */
+  readonly retentionDays?: number;
 }
 
 export async function replay(args: ParsedArgs, io: Io): Promise<number> {
@@ -57,6 +60,7 @@ export async function replay(args: ParsedArgs, io: Io): Promise<number> {
     name,
     startMs,
     endMs,
+    nowMs,
   });
   printPlan(io, plan, types);
   if (args.flags.has('dry-run')) {
@@ -92,7 +96,7 @@ async function makePlan(
   archiveName: string,
   busFlag: string | undefined,
   types: readonly string[],
-  window: { name: string; startMs: number; endMs: number },
+  window: { name: string; startMs: number; endMs: number; nowMs: number },
 ): Promise<Plan> {
   let archive;
   try {
@@ -121,7 +125,13 @@ async function makePlan(
       `no rule on bus ${busName} routes ${types.length ? types.join(', ') : 'Together events'}: nothing would ` +
         'receive the replay (alert rules are left out)',
     );
-  return { ...window, archiveArn: archive.ArchiveArn, busArn, rules: [...chosen.values()] };
+  return {
+    ...window,
+    archiveArn: archive.ArchiveArn,
+    busArn,
+    rules: [...chosen.values()],
+    retentionDays: archive.RetentionDays,
+  };
 }
 
 function printPlan(io: Io, plan: Plan, types: readonly string[]): void {
@@ -130,6 +140,11 @@ function printPlan(io: Io, plan: Plan, types: readonly string[]): void {
   io.err(`  from     ${plan.archiveArn}`);
   io.err(`  to       ${plan.busArn}, ${plan.rules.length} rule(s):`);
   for (const rule of plan.rules) io.err(`    ${rule.name}${rule.detailFilter ? ' (filters on detail)' : ''}`);
+  const keptFrom = plan.retentionDays ? plan.nowMs - plan.retentionDays * 86_400_000 : undefined;
+  if (keptFrom !== undefined && plan.startMs < keptFrom)
+    io.err(
+      `  note     the archive keeps ${plan.retentionDays} days: events before about ${iso(keptFrom)} are gone`,
+    );
 }
 
 /** The aws CLI command that does the same. */
@@ -153,7 +168,13 @@ async function follow(
   const deadline = clock.now() + timeoutMs;
   let said = '';
   for (;;) {
-    const got = await eb.send(new DescribeReplayCommand({ ReplayName: plan.name }));
+    const got = await eb.send(new DescribeReplayCommand({ ReplayName: plan.name })).catch((err: unknown) => {
+      throw new Error(
+        `could not read the state of replay ${plan.name}: ${awsError(err)}; it goes on: ` +
+          `aws events describe-replay --replay-name ${plan.name}`,
+        { cause: err },
+      );
+    });
     const state = got.State ?? 'UNKNOWN';
     const line = progress(state, got.EventLastReplayedTime?.getTime(), plan);
     if (line !== said) io.err((said = line));

@@ -155,6 +155,26 @@ describe('replay', () => {
     expect(text).toContain('PlatformHooksRouteFineTuneCompleted');
   });
 
+  test('a window older than the archive keeps: the plan says what is gone', async () => {
+    const r = run('--stack', STACK, '--since', '40d', '--dry-run');
+    expect(await r.code).toBe(0);
+    expect(r.c.err).toContain(
+      '  note     the archive keeps 30 days: events before about 2026-10-24T12:00:00Z are gone',
+    );
+  });
+
+  test('DescribeReplay failing: exit 1, one line, the replay goes on', async () => {
+    eb.on(DescribeReplayCommand).rejects(
+      Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }),
+    );
+    const r = run('--archive', archiveName, '--since', '2h', '--name', 'x');
+    expect(await r.code).toBe(1);
+    expect(r.c.err.at(-1)).toBe(
+      'together-webhooks replay: could not read the state of replay x: ThrottlingException: Rate exceeded; it goes ' +
+        'on: aws events describe-replay --replay-name x',
+    );
+  });
+
   test('FAILED: exit 1 with its reason', async () => {
     eb.on(DescribeReplayCommand).resolves({ State: 'FAILED', StateReason: 'Destination rule was deleted' });
     const r = run('--archive', archiveName, '--since', '2h', '--name', 'x');
