@@ -50,7 +50,9 @@ export async function trace(args: ParsedArgs, io: Io): Promise<number> {
       );
   }
   for (const claim of claims) lines.push(...describeClaim(claim, res, nowMs));
-  lines.push(...(await routing(aws, res, claims.length ? claims.map((c) => typeOf(c.key)) : typesOf(keys))));
+  // A job id with no claim names no type: listing the rules of every type it could be would fill the screen.
+  const types = claims.length ? claims.map((c) => typeOf(c.key)) : keys.length === 1 ? typesOf(keys) : [];
+  lines.push(...(await routing(aws, res, types)));
   lines.push(
     ...(await deadLetters(
       aws.sqs,

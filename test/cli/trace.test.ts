@@ -113,6 +113,9 @@ describe('trace', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('  no claim: not published by this construct (or past its retention)');
     expect(r.out).toContain('trace <type>:<id>:<step|since>');
+    expect(r.out).not.toContain('rules');
+    const key = await trace('batch.done:b-9', '--stack', STACK);
+    expect(key.out).toMatch(/ {2}no claim.*\n {4}batch\.done:b-9\n {2}rules {4}batch\.done: /);
   });
 
   test('dead letters: the depth only, unless --peek reads them with visibility 0 and finds this outcome', async () => {
