@@ -3,6 +3,7 @@ import {
   GetTemplateCommand,
   ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
+import { CLAIM_SCOPE_PATTERN } from '../../lib/claim-keys';
 import { flag, ParsedArgs, UsageError } from './args';
 import { awsError } from './aws';
 
@@ -77,6 +78,14 @@ export async function findResources(args: ParsedArgs, cfn: CloudFormationClient)
       .map(([name, field]) => [field, flag(args, name)] as const)
       .filter(([, value]) => value !== undefined),
   );
+  // A scope is part of every key read: a mistyped one is the person's to fix (exit 2), not a failed call.
+  for (const name of ['scope', 'poller-scope']) {
+    const value = flag(args, name);
+    if (value !== undefined && !CLAIM_SCOPE_PATTERN.test(value))
+      throw new UsageError(
+        `--${name} must be 1-100 letters, digits, '_', '.' or '-' (c8...), got "${value}"`,
+      );
+  }
   return { ...found, ...explicit };
 }
 

@@ -101,6 +101,12 @@ describe('findResources', () => {
   });
 });
 
+test.each([['--scope'], ['--poller-scope']])('%s that cannot be a key part: a usage error', async (name) => {
+  await expect(find('--table', 't', name, 'o#x')).rejects.toThrow(
+    new UsageError(`${name} must be 1-100 letters, digits, '_', '.' or '-' (c8...), got "o#x"`),
+  );
+});
+
 describe('need', () => {
   test('missing without --stack: a usage error naming the flag; with --stack, a failure naming both', () => {
     expect(() => need({}, 'archiveName', 'archive')).toThrow(
