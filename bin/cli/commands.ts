@@ -4,6 +4,7 @@ import { ArgSpec, parseArgs } from './args';
 import { dev } from './dev';
 import { Io } from './io';
 import { listen, sourceSwitches } from './listen';
+import { OPS_COMMANDS } from './ops-commands';
 import { send, sign, verify } from './sign';
 import { track } from './track';
 
@@ -181,4 +182,5 @@ publishes video.completed / video.failed, or queue_job.done / queue_job.failed. 
     spec: { values: ['model', 'table', 'scope', 'region', 'endpoint', 'state'] },
     run: track,
   },
+  ...OPS_COMMANDS,
 };

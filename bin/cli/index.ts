@@ -9,7 +9,10 @@ import { version } from './version';
 
 export { COMMANDS };
 
-/** together-webhooks: sign, send and verify webhooks, run the pipeline locally, and listen to Together. */
+/**
+ * together-webhooks: sign, send and verify webhooks, run the pipeline locally, listen to Together; and, on a deployed
+ * stack, replay the archive, trace an outcome, and show the poller's status.
+ */
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

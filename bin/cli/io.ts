@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ApiClock } from '../../lambda/shared/together-api';
+import type { AwsFactory } from './aws';
 
 /** Where the CLI writes: stdout carries results (JSON lines), stderr what a person reads. Tests swap these. */
 export interface Io {
@@ -10,6 +11,8 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** The clock `listen` polls and signs by; the real one when unset (tests pin it to their fixtures' time). */
   clock?: ApiClock;
+  /** The AWS clients replay, trace and status call; the real ones (bin/cli/aws.ts) when unset. */
+  aws?: AwsFactory;
 }
 
 export const processIo: Io = {

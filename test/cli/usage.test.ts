@@ -37,8 +37,8 @@ describe('--version', () => {
 });
 
 describe('usage lines', () => {
-  test('the table has the six commands', () => {
-    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen', 'track']);
+  test('the table has the nine commands', () => {
+    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen', 'track', 'replay', 'trace', 'status']);
   });
 
   test.each(NAMES)(
@@ -107,6 +107,9 @@ describe('every error a command prints starts with "together-webhooks <command>:
     ],
     listen: [['--bogus'], [], ['--once=yes'], ['--track-queue', 'r']],
     track: [['--bogus'], [], ['video'], ['queue', 'r', '--state', 'f'], ['video', 'v', '--table', 't']],
+    replay: [['--bogus'], [], ['--since', 'soon'], ['--since', '1h'], ['--since', '1h', '--type', 'x.y']],
+    trace: [['--bogus'], [], ['ft-1'], ['--peek=yes']],
+    status: [['--bogus'], [], ['--table', 't'], ['--lookback', 'x']],
   };
 
   test('each command has usage errors here', () => {
