@@ -128,10 +128,7 @@ function describeClaim({ key, item }: Claim, res: Resources, nowMs: number): str
   if (at !== undefined)
     lines.push(`    at       ${iso(at)} (${ago(at, nowMs)}), remembered until ${iso(expiration * 1000)}`);
   else if (expiration) lines.push(`    kept     until ${iso(expiration * 1000)}`);
-  if (status === 'COMPLETED')
-    lines.push(
-      '    bus      published (the claim completes only once PutEvents took it); its event id is not recorded',
-    );
+  if (status === 'COMPLETED') lines.push(`    bus      ${published(item, nowMs)}`);
   else {
     const expiry = Number(item.in_progress_expiry?.N);
     lines.push(
@@ -139,6 +136,16 @@ function describeClaim({ key, item }: Claim, res: Resources, nowMs: number): str
     );
   }
   return lines;
+}
+
+/** The completed claim's record of the publish: EventBridge's event id and when (claims of earlier releases lack it). */
+function published(item: Record<string, AttributeValue>, nowMs: number): string {
+  const at = Number(item.published_at?.N);
+  const eventId = item.event_id?.S;
+  if (!at && !eventId)
+    return 'published (the claim completes only once PutEvents took it); no event id recorded (an older claim)';
+  const when = at ? ` at ${iso(at)} (${ago(at, nowMs)})` : '';
+  return `published${when}${eventId ? `, event id ${eventId}` : ''}`;
 }
 
 async function routing(

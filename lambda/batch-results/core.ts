@@ -70,7 +70,8 @@ export interface BatchResultsDeps {
   readonly s3: S3Ops;
   readonly store: IdempotencyStore;
   /** Puts one event on the bus; throws unless EventBridge accepted it. */
-  readonly publish: (detailType: string, detail: string) => Promise<void>;
+  /** Answers with the bus's event id, when it has one (recorded on the claim). */
+  readonly publish: (detailType: string, detail: string) => Promise<string | void>;
   readonly log: Logger;
   /** Epoch ms. */
   readonly now: () => number;
@@ -200,7 +201,7 @@ async function claimCopyAndPublish(
       collected = await copyBatchFiles(deps, input, window.deadlineMs);
       const detail = collectedDetail(deps, key, collected.data);
       publishing = true;
-      await deps.publish(COLLECTED_TYPE, detail);
+      return deps.publish(COLLECTED_TYPE, detail);
     },
     { outcomeUnknown: (err) => publishing && publishOutcomeUnknown(err) },
   );

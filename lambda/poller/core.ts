@@ -137,7 +137,8 @@ export interface PollerDeps {
   readonly config: PollerConfig;
   readonly store: IdempotencyStore;
   readonly state: PollerStateStore;
-  readonly publish: (detailType: string, detail: string) => Promise<void>;
+  /** Answers with the bus's event id, when it has one (recorded on the claim). */
+  readonly publish: (detailType: string, detail: string) => Promise<string | void>;
   readonly getApiKey: () => Promise<string>;
   /** Tells people (the alert topic). */
   readonly notify: (subject: string, message: string) => Promise<void>;

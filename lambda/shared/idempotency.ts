@@ -52,7 +52,7 @@ export type ClaimResult =
 /** The storage half of the protocol. `DynamoIdempotencyStore` is the real one. */
 export interface IdempotencyStore {
   claim(req: ClaimRequest): Promise<ClaimResult>;
-  complete(req: ClaimRequest): Promise<void>;
+  complete(req: ClaimRequest, receipt?: PublishReceipt): Promise<void>;
   release(req: ClaimRequest): Promise<void>;
 }
 
@@ -154,19 +154,30 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
     };
   }
 
-  async complete(req: ClaimRequest): Promise<void> {
+  async complete(req: ClaimRequest, receipt?: PublishReceipt): Promise<void> {
+    // The event id and the publish time answer "where did it go?" (together-webhooks trace).
+    const sets = ['#status = :completed', 'expiration = :expiration'];
+    const values: Record<string, { S: string } | { N: string }> = {
+      ':completed': { S: STATUS_COMPLETED },
+      ':expiration': { N: String(Math.floor(req.nowMs / 1000) + req.retentionSeconds) },
+      ':token': { S: req.token },
+    };
+    if (receipt) {
+      sets.push('published_at = :publishedAt');
+      values[':publishedAt'] = { N: String(receipt.publishedAtMs) };
+      if (receipt.eventId) {
+        sets.push('event_id = :eventId');
+        values[':eventId'] = { S: receipt.eventId };
+      }
+    }
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: { id: { S: this.keys.item(req.id) } },
-        UpdateExpression: 'SET #status = :completed, expiration = :expiration REMOVE in_progress_expiry',
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE in_progress_expiry`,
         ConditionExpression: 'claim_token = :token',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':completed': { S: STATUS_COMPLETED },
-          ':expiration': { N: String(Math.floor(req.nowMs / 1000) + req.retentionSeconds) },
-          ':token': { S: req.token },
-        },
+        ExpressionAttributeValues: values,
       }),
     );
   }
@@ -201,7 +212,14 @@ function isLive(record: ExistingRecord, nowMs: number): boolean {
 }
 
 /** Publishes one event; throws when the bus did not accept it. */
-export type Publish = () => Promise<void>;
+/** Publishes; may answer with the bus's event id, which the completed claim then records (`trace` shows it). */
+export type Publish = () => Promise<string | void>;
+
+/** What the completed claim records of the publish: the bus's event id (when the publisher gave one), and when. */
+export interface PublishReceipt {
+  readonly eventId?: string;
+  readonly publishedAtMs: number;
+}
 
 export type DeliveryOutcome =
   | { readonly outcome: 'published'; readonly completeError?: unknown }
@@ -263,8 +281,9 @@ export async function deliverOnce(
     };
   }
 
+  let eventId: string | void;
   try {
-    await publish();
+    eventId = await publish();
   } catch (error) {
     if (options.outcomeUnknown?.(error)) {
       // It may be on the bus: releasing now would let the sender's retry publish a second copy at once.
@@ -283,12 +302,17 @@ export async function deliverOnce(
     return { outcome: 'publish_error', error };
   }
 
+  const receipt: PublishReceipt = {
+    ...(typeof eventId === 'string' && eventId !== '' ? { eventId } : {}),
+    // The delivery's own time (its clock, injected): the publish follows the claim within its window.
+    publishedAtMs: req.nowMs,
+  };
   const attempts = options.completeAttempts ?? 3;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const random = options.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
     try {
-      await store.complete(req);
+      await store.complete(req, receipt);
       return { outcome: 'published' };
     } catch (completeError) {
       // Published already: answering an error would invite a second publish. Left INPROGRESS, the claim lapses at

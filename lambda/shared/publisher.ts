@@ -23,7 +23,7 @@ export async function putEvent(
   detailType: string,
   detail: string,
   traceHeader?: string,
-): Promise<void> {
+): Promise<string> {
   // EventBridge passes the header on to the targets: a traced target joins this invocation's trace.
   const trace = traceHeader && traceHeader.length <= MAX_TRACE_HEADER ? { TraceHeader: traceHeader } : {};
   const out = await client.send(
@@ -45,6 +45,7 @@ export async function putEvent(
       `EventBridge rejected the event: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
     );
   }
+  return entry.EventId;
 }
 
 /**

@@ -57,7 +57,8 @@ export interface VerifierDeps {
     refresh(nowMs: number): Promise<LoadedKeys | undefined>;
   };
   readonly store: IdempotencyStore;
-  readonly publish: (detailType: string, detail: string) => Promise<void>;
+  /** Answers with the bus's event id, when it has one (recorded on the claim). */
+  readonly publish: (detailType: string, detail: string) => Promise<string | void>;
   readonly log: Logger;
   readonly clock: () => number;
   readonly newToken: () => string;

@@ -16,8 +16,14 @@ const claimId = (key: string) => `o#${d.claimScope}#${key}`;
 /** Published 2 hours ago: claim and completion set expiration to then plus the 7-day retention. */
 const PUBLISHED = NOW - 2 * 3_600_000;
 
-function claimItem(key: string, status: string, delivery: string) {
+function claimItem(key: string, status: string, delivery: string, receipt = true) {
   return {
+    ...(status === 'COMPLETED' && receipt
+      ? {
+          event_id: { S: '6f1d2c3b-4a59-4e68-9d7c-0b1a2f3e4d5c' },
+          published_at: { N: String(PUBLISHED + 1_200) },
+        }
+      : {}),
     id: { S: claimId(key) },
     status: { S: status },
     expiration: { N: String(Math.floor(PUBLISHED / 1000) + 7 * 86_400) },
@@ -68,7 +74,7 @@ describe('trace', () => {
       '    at       2026-11-23T10:00:00Z (2 h ago), remembered until 2026-11-30T10:00:00Z',
     );
     expect(r.out).toContain(
-      '    bus      published (the claim completes only once PutEvents took it); its event id is not recorded',
+      '    bus      published at 2026-11-23T10:00:01Z (120 min ago), event id 6f1d2c3b-4a59-4e68-9d7c-0b1a2f3e4d5c\n',
     );
     expect(r.out).toMatch(
       / {2}rules {4}fine_tune\.completed: MlPlatform-PlatformHooksRouteFineTuneCompleted\S+$/m,
@@ -93,6 +99,18 @@ describe('trace', () => {
     expect(r.out).toContain(`  ${key}\n    claim    COMPLETED, by the webhook (verifier), delivery evt_9`);
     // fine_tune.failed's only rule on this bus is the construct's alert rule.
     expect(r.out).toMatch(/rules {4}fine_tune\.failed: \S+AlertFineTuneFailed\S+ \(alert\)$/m);
+  });
+
+  test('a claim completed by an earlier release (no event id recorded) says so', async () => {
+    const key = 'fine_tune.completed:ft-old';
+    ddb
+      .on(GetItemCommand, { Key: { id: { S: claimId(key) } } })
+      .resolves({ Item: claimItem(key, 'COMPLETED', key, false) });
+    const r = await trace(key, '--stack', STACK);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      '    bus      published (the claim completes only once PutEvents took it); no event id recorded (an older claim)',
+    );
   });
 
   test('a claim in progress: not confirmed, and when it lapses', async () => {

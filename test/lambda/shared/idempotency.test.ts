@@ -73,6 +73,25 @@ describe('deliverOnce against DynamoDB (dynalite)', () => {
     expect(item?.payload_hash.S).toBe('hash-a');
   });
 
+  test("the completed claim records the bus's event id and the delivery's time (trace reads them)", async () => {
+    const result = await deliverOnce(
+      store,
+      request('evt-receipt', { nowMs: NOW + 1_234 }),
+      async () => 'eb-event-7f3a',
+    );
+    expect(result).toEqual({ outcome: 'published' });
+    const item = await readRecord(table, 'evt-receipt');
+    expect([item?.status.S, item?.event_id?.S, item?.published_at?.N]).toEqual([
+      STATUS_COMPLETED,
+      'eb-event-7f3a',
+      String(NOW + 1_234),
+    ]);
+    // A publisher that gives no id: the time alone.
+    await deliverOnce(store, request('evt-no-id'), async () => undefined);
+    const bare = await readRecord(table, 'evt-no-id');
+    expect([bare?.event_id, bare?.published_at?.N]).toEqual([undefined, String(NOW)]);
+  });
+
   test('a completed duplicate is not published again', async () => {
     const bus = recordingBus();
     await deliverOnce(store, request('evt-2'), bus.publish('evt-2'));
