@@ -11,7 +11,7 @@ void runReliability({ events, concurrency: 50, fuzz, log: (l) => console.error(l
     const ok =
       r.lost.length === 0 &&
       r.twiceOutsideWindows.length === 0 &&
-      r.serverErrorsOutsideFaults === 0 &&
+      r.serverErrorsOutsideFaults.length === 0 &&
       FAULTS.every((f) => r.faults[f].fired > 0) &&
       r.kills === 1 &&
       r.crashes === 0 &&

@@ -20,6 +20,8 @@ export const FAULTS_HEADER = 'x-reliability-faults';
  * test's dynalite answers 400): an answer without this run's name is not from the receiver.
  */
 export const RECEIVER_HEADER = 'x-reliability-receiver';
+/** The verifier's own account of a request (`<outcome>:<error>`, from its log line): why a 5xx was answered. */
+export const CAUSE_HEADER = 'x-reliability-cause';
 
 /** What the suite tells the receiver over IPC: the fault in force (confirmed by `ack`), or a flush of its stdout. */
 export type ReceiverCommand = { fault: Fault | null; seq: number } | { sync: number };

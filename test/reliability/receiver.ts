@@ -6,13 +6,14 @@
  * faults in force while it handled the request, so the suite judges by what happened here, not by its own timing.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DynamoIdempotencyStore, IdempotencyStore } from '../../lambda/shared/idempotency';
 import { PublishError } from '../../lambda/shared/publisher';
 import { handleWebhook, VerifierDeps } from '../../lambda/verifier/core';
 import { SecretCache } from '../../lambda/verifier/secrets';
-import { CLAIM_MS, Fault, FAULTS_HEADER, RECEIVER_HEADER, ReceiverCommand } from './faults';
+import { CAUSE_HEADER, CLAIM_MS, Fault, FAULTS_HEADER, RECEIVER_HEADER, ReceiverCommand } from './faults';
 
 const secret = process.env.SECRET!;
 const out = (value: unknown) => process.stdout.write(JSON.stringify(value) + '\n');
@@ -30,6 +31,8 @@ process.on('message', (m: ReceiverCommand) => {
   out({ ack: m.seq, fault: fault ?? null });
 });
 const fired = (f: Fault) => out({ fired: f });
+/** Each request's own log line, so its answer can say why it was a 5xx. */
+const requestLine = new AsyncLocalStorage<{ line?: Record<string, unknown> }>();
 
 const client = new DynamoDBClient({
   endpoint: process.env.DYNAMO_ENDPOINT,
@@ -122,7 +125,10 @@ const deps: VerifierDeps = {
     }
     out({ published: detail, detailType, fault: fault ?? null, pid: process.pid });
   },
-  log: () => undefined,
+  log: (line) => {
+    const ctx = requestLine.getStore();
+    if (ctx) ctx.line = line;
+  },
   clock: Date.now,
   newToken: () => `${process.pid}-${Math.random().toString(36).slice(2)}`,
 };
@@ -138,10 +144,13 @@ const server = createServer(async (req, res) => {
   const headers = Object.fromEntries(
     Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
   );
-  const result = await handleWebhook(
-    { headers, body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true },
-    deps,
-    CLAIM_MS,
+  const ctx: { line?: Record<string, unknown> } = {};
+  const result = await requestLine.run(ctx, () =>
+    handleWebhook(
+      { headers, body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true },
+      deps,
+      CLAIM_MS,
+    ),
   );
   // Each fault that was on at any moment from the request's arrival to this answer.
   const during = [...new Set(history.slice(from).filter((f) => f !== undefined))];
@@ -149,6 +158,7 @@ const server = createServer(async (req, res) => {
     ...result.headers,
     [FAULTS_HEADER]: during.join(','),
     [RECEIVER_HEADER]: process.env.RECEIVER_ID!,
+    [CAUSE_HEADER]: `${String(ctx.line?.outcome ?? '')}:${String(ctx.line?.error ?? '')}`.slice(0, 200),
   });
   res.end(result.body);
 });

@@ -10,7 +10,9 @@ test('2,000 signed events at concurrency 50 under faults: nothing lost, twice on
   expect(r.lost).toEqual([]);
   expect(r.published).toBe(r.distinctOutcomes);
   expect(r.twiceOutsideWindows).toEqual([]);
-  expect(r.serverErrorsOutsideFaults).toBe(0);
+  // No 5xx without a cause: outside the faults only the suite's own DynamoDB engine failing under load may give
+  // one (store_error, which the sender retries), never the verifier's own failing (internal_error, ...).
+  expect(r.serverErrorsOutsideFaults).toEqual([]);
   // Every fault the suite injected fired in the receiver process; the kill exactly once.
   for (const f of FAULTS) expect([f, r.faults[f].fired > 0]).toEqual([f, true]);
   expect(r.faults['kill-after-publish'].fired).toBe(1);
