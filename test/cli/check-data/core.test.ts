@@ -160,7 +160,7 @@ describe('broken files: each problem with its line and the value received', () =
     expect(messages.slice(1)).toEqual([
       '2: must be a JSON object (one sample a line); got an array of 2 items',
       '3: matches no format: expected messages, prompt and completion, text, or input, preferred_output and non_preferred_output; got the fields question, answer',
-      '4: has fields of two formats, generic (text) and conversational (messages): Together refuses that; keep one',
+      '4: has fields of two formats, conversational (messages) and generic (text): Together refuses that; keep one',
       '5: has a field "id" no format has: Together\'s check refuses extra fields; remove it',
     ]);
     expect(report.format).toBe('generic');
@@ -224,7 +224,7 @@ describe('bytes: CRLF, a BOM, blank lines, invalid UTF-8, no final newline, a li
 
   test('invalid UTF-8 names where', async () => {
     const report = await checkStream(bytesOf('{"text": "ab', Buffer.from([0xc3, 0x28]), '"}\n'));
-    expect(report.problems).toEqual([{ line: 1, message: 'is not valid UTF-8 (from character 12)' }]);
+    expect(report.problems).toEqual([{ line: 1, message: 'is not valid UTF-8 (from character 13)' }]);
   });
 
   test('a line over the cap is one problem, and the lines after it are checked', async () => {
