@@ -1,4 +1,4 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { ParsedArgs, positiveInt, UsageError } from '../args';
 import { Io } from '../io';
 import { checkStream, DataReport, DEFAULT_MAX_PROBLEMS } from './core';
@@ -35,7 +35,7 @@ function summary(path: string, r: DataReport): string {
 }
 
 /** Opened before reading, so a missing or unreadable file is a usage error rather than a failure midway. */
-async function openFile(path: string): Promise<NodeJS.ReadableStream & AsyncIterable<Buffer>> {
+async function openFile(path: string): Promise<AsyncIterable<Buffer>> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, 'r');
@@ -48,5 +48,6 @@ async function openFile(path: string): Promise<NodeJS.ReadableStream & AsyncIter
     await handle.close();
     throw new UsageError(`${path} is a directory, not a file`);
   }
-  return createReadStream(path, { fd: handle.fd, highWaterMark: READ_BYTES });
+  // The handle's own stream: it closes the handle at the end (a stream on the bare fd left the handle to the GC).
+  return handle.createReadStream({ highWaterMark: READ_BYTES });
 }
