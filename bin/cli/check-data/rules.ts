@@ -23,6 +23,10 @@ const FIELDS: Record<
   preference: { required: ['input', 'preferred_output', 'non_preferred_output'], optional: [] },
 };
 const FORMATS = Object.keys(FIELDS) as DataFormat[];
+/** Each field to the format it belongs to: a line's format is found from its keys in one pass. */
+const FORMAT_OF = new Map(
+  FORMATS.flatMap((f) => [...FIELDS[f].required, ...FIELDS[f].optional].map((k) => [k, f] as const)),
+);
 const ROLES = ['system', 'user', 'assistant', 'tool'];
 const PREVIEW_CHARS = 60;
 
@@ -60,9 +64,12 @@ export function checkSample(value: unknown): SampleCheck {
   if (!isObject(value))
     return { problems: [`must be a JSON object (one sample a line); got ${preview(value)}`] };
   const keys = Object.keys(value);
-  const named = FORMATS.filter((f) =>
-    keys.some((k) => [...FIELDS[f].required, ...FIELDS[f].optional].includes(k)),
-  );
+  const named: DataFormat[] = [];
+  for (const k of keys) {
+    const f = FORMAT_OF.get(k);
+    if (f !== undefined && !named.includes(f)) named.push(f);
+  }
+  named.sort((a, b) => FORMATS.indexOf(a) - FORMATS.indexOf(b));
   if (named.length === 0)
     return {
       problems: [
