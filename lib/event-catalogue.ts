@@ -92,7 +92,11 @@ export const EVENT_CATALOGUE = {
   },
   'fine_tune.failed': {
     description: 'A fine-tuning job stopped with an error.',
-    alert: { advice: 'Check the error message and the training data, then resubmit the job.' },
+    alert: {
+      advice:
+        'Check the error message. If it names the training data (a line, a field, the format), check the file with ' +
+        'npx together-webhooks check-data FILE, fix and upload it again, then resubmit the job.',
+    },
     outcomeKey: ['fine_tune_id'],
     fields: {
       fine_tune_id: FINE_TUNE_ID,
@@ -132,7 +136,8 @@ export const EVENT_CATALOGUE = {
     description: 'A fine-tuning job has shown no progress for hours.',
     alert: {
       advice:
-        'Check the training data format: validate the JSONL before submitting. Cancel and resubmit if it stays stuck.',
+        'A stall is usually the training data: check the file with npx together-webhooks check-data FILE. ' +
+        'Cancel and resubmit if it stays stuck.',
     },
     outcomeKey: ['fine_tune_id', 'since'],
     producer: 'poller',

@@ -1,6 +1,8 @@
 import { DEFAULT_TOGETHER_API_BASE_URL } from '../../lib/contract';
 import { EVENT_TYPES, eventSpec } from '../../lib/events';
 import { ArgSpec, parseArgs } from './args';
+import { checkData } from './check-data';
+import { DEFAULT_MAX_PROBLEMS } from './check-data/core';
 import { dev } from './dev';
 import { Io } from './io';
 import { listen, sourceSwitches } from './listen';
@@ -183,4 +185,19 @@ publishes video.completed / video.failed, or queue_job.done / queue_job.failed. 
     run: track,
   },
   ...OPS_COMMANDS,
+  'check-data': {
+    summary: 'check a fine-tuning JSONL file before uploading it to Together',
+    usage: `together-webhooks check-data <file.jsonl> [--max-problems N]
+
+Reads the file as a stream (any size, in bounded memory) and checks it against the formats Together's fine-tuning
+takes: conversational (messages), instruction (prompt, completion), generic (text), preference (input,
+preferred_output, non_preferred_output). Every line parses as a JSON object, one format throughout, the required
+fields present and well typed, roles system/user/assistant/tool taking turns, no empty sample, no blank line, no
+BOM, valid UTF-8, no line over 16 MiB. Prints each problem with its line number, then the format, the samples and
+the problems; exit 0 if there are none, 1 if there are.
+
+  --max-problems N      how many problems to print; the rest are counted (default ${DEFAULT_MAX_PROBLEMS})`,
+    spec: { values: ['max-problems'] },
+    run: checkData,
+  },
 };

@@ -37,8 +37,19 @@ describe('--version', () => {
 });
 
 describe('usage lines', () => {
-  test('the table has the nine commands', () => {
-    expect(NAMES).toEqual(['dev', 'send', 'sign', 'verify', 'listen', 'track', 'replay', 'trace', 'status']);
+  test('the table has the ten commands', () => {
+    expect(NAMES).toEqual([
+      'dev',
+      'send',
+      'sign',
+      'verify',
+      'listen',
+      'track',
+      'replay',
+      'trace',
+      'status',
+      'check-data',
+    ]);
   });
 
   test.each(NAMES)(
@@ -110,6 +121,7 @@ describe('every error a command prints starts with "together-webhooks <command>:
     replay: [['--bogus'], [], ['--since', 'soon'], ['--since', '1h'], ['--since', '1h', '--type', 'x.y']],
     trace: [['--bogus'], [], ['ft-1'], ['--peek=yes']],
     status: [['--bogus'], [], ['--table', 't'], ['--lookback', 'x']],
+    'check-data': [['--bogus'], [], ['/nonexistent/data.jsonl'], ['f.jsonl', '--max-problems', 'x']],
   };
 
   test('each command has usage errors here', () => {

@@ -57,6 +57,22 @@ describe('defaults', () => {
     });
   });
 
+  test.each(['fine_tune.failed', 'fine_tune.stalled'])(
+    '%s: the advice names check-data, and every <placeholder> in the text is one EventBridge fills in',
+    (type) => {
+      const text = new Capture();
+      const paths = new Capture();
+      t.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { 'detail-type': [type] },
+        Targets: [Match.objectLike({ InputTransformer: { InputTemplate: text, InputPathsMap: paths } })],
+      });
+      expect(text.asString()).toContain('npx together-webhooks check-data FILE');
+      // A <word> EventBridge has no path for is not text: the rule is refused, or the word dropped.
+      const placeholders = [...text.asString().matchAll(/<([^<>]+)>/g)].map((m) => m[1]);
+      expect(placeholders.filter((p) => !(p in paths.asObject()) && p !== 'aws.events.event')).toEqual([]);
+    },
+  );
+
   test('alert rules stand apart from routing rules (ids Alert<Type>)', () => {
     const { hooks } = stackWith();
     const ids = hooks.node.children
