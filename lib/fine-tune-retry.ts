@@ -19,6 +19,9 @@ const RULE = {
   test: (v: unknown) => v instanceof RetryRule,
 };
 
+/** The most RETRY_RULES may hold. */
+const MAX_RULES_CHARS = 2_500;
+
 /** The kind of every prop. */
 const PROPS: Shape<TogetherFineTuneRetryProps> = {
   webhooks: required(KIND.webhooks),
@@ -91,6 +94,12 @@ export class TogetherFineTuneRetry extends Construct {
     if (rules.length === 0)
       throw new Error(`${owner}: rules must hold at least one RetryRule (or leave it out for the defaults)`);
 
+    const rulesJson = JSON.stringify(rules.map((r) => r._spec()));
+    // Lambda holds 4 KB of environment in all: leave room for the rest.
+    if (rulesJson.length > MAX_RULES_CHARS)
+      throw new Error(
+        `${owner}: the rules take ${rulesJson.length} characters as RETRY_RULES, at most ${MAX_RULES_CHARS}; use fewer or shorter rules`,
+      );
     const apiKey = props.apiKey ?? poller.apiKey;
     const jsonField = props.apiKey
       ? props.apiKeyJsonField
@@ -108,7 +117,7 @@ export class TogetherFineTuneRetry extends Construct {
         API_KEY_SECRET_ARN: apiKey.secretArn,
         API_KEY_JSON_FIELD: jsonField || undefined,
         API_BASE_URL: poller.apiBaseUrl,
-        RETRY_RULES: JSON.stringify(rules.map((r) => r._spec())),
+        RETRY_RULES: rulesJson,
         MAX_ATTEMPTS: String(maxAttempts),
         EVENT_BUS_NAME: props.webhooks.eventBus.eventBusName,
         ALERT_TOPIC_ARN: alertTopic?.topicArn,

@@ -33,8 +33,7 @@ const ACTION_NAMES: Record<RetryAction, RetryActionName> = {
 };
 
 /** The advice of the default data-error rule: the command that finds what is wrong in the file. */
-export const CHECK_DATA_ADVICE =
-  'Validate the training data with: npx together-webhooks check-data <file> (fix it, upload it, then submit again).';
+export const CHECK_DATA_ADVICE = 'Check the training data: npx together-webhooks check-data <file>';
 
 /**
  * One retry rule of `TogetherFineTuneRetry`: rules are tried in order, and the first whose text the failed job's

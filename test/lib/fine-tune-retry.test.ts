@@ -116,6 +116,12 @@ test('props are checked early, with the value received', () => {
   );
   expect(() => synth({ maxAttempts: 2.5 })).toThrow('maxAttempts must be an integer from 1 to 10, got 2.5');
   expect(() => synth({ rules: [] })).toThrow('TogetherFineTuneRetry: rules must hold at least one RetryRule');
+  const many = Array.from({ length: 60 }, (_, i) =>
+    RetryRule.sameParameters({ whenErrorMatches: `error ${i}` }),
+  );
+  expect(() => synth({ rules: many })).toThrow(
+    /TogetherFineTuneRetry: the rules take 2\d{3} characters as RETRY_RULES, at most 2500/,
+  );
   expect(() => RetryRule.sameParameters({ whenErrorMatches: ' ' })).toThrow(
     'RetryRule: whenErrorMatches must be some text to look for in the error, got " "',
   );

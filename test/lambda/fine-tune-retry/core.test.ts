@@ -320,7 +320,7 @@ test('a data format error is not retried; the alert names check-data with the tr
     [
       `Fine-tune ${ID.data} (meta-llama/Meta-Llama-3.1-8B-Instruct-Reference) failed and was not retried: a retry rule says not to retry it.`,
       'Its error: Invalid JSON on line 12 of the training file',
-      'Validate the training data with: npx together-webhooks check-data file-0123456789 (fix it, upload it, then submit again).',
+      'Check the training data: npx together-webhooks check-data file-0123456789',
     ].join('\n'),
   );
   expect(await retry(failedEvent(ID.data))).toEqual({ action: 'done_before' });
