@@ -2,12 +2,12 @@ import type { RetryRuleSpec } from '../../lib/contract';
 import { fineTuneRetryPrefix } from '../../lib/claim-keys';
 import { TogetherEnvelope, withOutcomeKey } from '../../lib/events';
 import { runOnce } from '../shared/claim-once';
-import { nonEmptyString } from '../shared/guards';
+import { isObject, nonEmptyString } from '../shared/guards';
 import { IdempotencyStore } from '../shared/idempotency';
 import { Logger } from '../shared/log';
 import { ApiResponse, errorDetail, redact, Secret, TogetherUnreachableError } from '../shared/together-api';
 import { LineageStore } from './lineage';
-import { adjust, FailedJob, matchRule, readFailedJob, retryTag, taggedSuffix } from './rules';
+import { adjust, FailedJob, matchRule, readFailedJob, retryTag, suffixParts, taggedSuffix } from './rules';
 
 /**
  * Recipe: a failed fine-tune resubmitted by the first retry rule its last error matches, at most `maxAttempts`
@@ -125,13 +125,16 @@ async function decideAndRetry(failed: FineTuneFailed, deps: FineTuneRetryDeps): 
   if (got.status < 200 || got.status >= 300)
     throw new Error(`reading the failed job failed: ${failure(got)}`);
   const job = readFailedJob(got.json, failed.fine_tune_id, failed.error_message);
-  const parent = await deps.lineage.get(job.id);
-  const original = parent?.original ?? job.id;
-  const attempt = (parent?.attempt ?? job.taggedAttempt) + 1;
   const rule = matchRule(deps.config.rules, job.lastError);
   if (!rule) return notRetried(deps, job, 'no retry rule matches its error');
   if (rule.action === 'no_retry')
     return notRetried(deps, job, 'a retry rule says not to retry it', adviceFor(rule, job));
+  const listed = await listFineTunes(deps, job);
+  // GET /fine-tunes/{id} is not described with a suffix; the listing is.
+  const suffix = suffixParts(job.suffix ?? listedSuffix(listed, job.id) ?? '');
+  const parent = await deps.lineage.get(job.id);
+  const original = parent?.original ?? job.id;
+  const attempt = (parent?.attempt ?? suffix.taggedAttempt) + 1;
   if (attempt > deps.config.maxAttempts)
     return notRetried(
       deps,
@@ -141,9 +144,8 @@ async function decideAndRetry(failed: FineTuneFailed, deps: FineTuneRetryDeps): 
   const adjusted = adjust(job, rule);
   if ('refused' in adjusted)
     return notRetried(deps, job, `the rule "${rule.match}" cannot apply: ${adjusted.refused}`);
-  const suffix = taggedSuffix(job.baseSuffix, retryTag(job.id, attempt));
-  const body = { ...adjusted.body, suffix };
-  const made = await adoptOrCreate(deps, job, body);
+  const body = { ...adjusted.body, suffix: taggedSuffix(suffix.base, retryTag(job.id, attempt)) };
+  const made = await adoptOrCreate(deps, job, listed, body);
   const retried: Retried = {
     ...made,
     originalFineTuneId: original,
@@ -152,6 +154,21 @@ async function decideAndRetry(failed: FineTuneFailed, deps: FineTuneRetryDeps): 
   };
   await afterCreate(deps, job, retried);
   return retried;
+}
+
+/** GET /fine-tunes: every job of yours, for the failed job's suffix and a retry already made. */
+async function listFineTunes(deps: FineTuneRetryDeps, job: FailedJob): Promise<unknown[]> {
+  const listed = await deps.together('GET', '/fine-tunes', undefined, job.secrets);
+  if (listed.status < 200 || listed.status >= 300)
+    throw new Error(`listing your fine-tunes failed: ${failure(listed, job.secrets)}`);
+  const data = (listed.json as { data?: unknown } | undefined)?.data;
+  if (!Array.isArray(data)) throw new Error('Together listed the fine-tunes without a data array');
+  return data;
+}
+
+function listedSuffix(listed: readonly unknown[], id: string): string | undefined {
+  const entry = listed.find((j) => isObject(j) && j.id === id);
+  return isObject(entry) && typeof entry.suffix === 'string' ? entry.suffix : undefined;
 }
 
 /** Records the lineage and publishes; a failure here leaves a job made, so the claim is kept for adoption. */
@@ -201,17 +218,12 @@ type Made = Pick<Retried, 'action' | 'newFineTuneId'>;
 async function adoptOrCreate(
   deps: FineTuneRetryDeps,
   job: FailedJob,
+  listed: readonly unknown[],
   body: Record<string, unknown>,
 ): Promise<Made> {
-  const listed = await deps.together('GET', '/fine-tunes', undefined, job.secrets);
-  if (listed.status < 200 || listed.status >= 300)
-    throw new Error(`listing your fine-tunes failed: ${failure(listed, job.secrets)}`);
-  const data = (listed.json as { data?: unknown } | undefined)?.data;
-  if (!Array.isArray(data)) throw new Error('Together listed the fine-tunes without a data array');
-  const existing = data.find(
+  const existing = listed.find(
     (j): j is { id: string } =>
-      typeof j === 'object' &&
-      j !== null &&
+      isObject(j) &&
       typeof j.id === 'string' &&
       j.id !== job.id &&
       j.suffix === body.suffix &&

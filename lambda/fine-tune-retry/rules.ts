@@ -35,10 +35,8 @@ export interface FailedJob {
   readonly id: string;
   readonly model: string;
   readonly trainingFile: string;
-  /** The job's suffix without a retry tag of ours: what the user asked for. */
-  readonly baseSuffix: string;
-  /** The attempt in the suffix's retry tag (0: none): the lineage's count when its record is gone. */
-  readonly taggedAttempt: number;
+  /** Its suffix, if the answer shows it (FinetuneResponse does not describe one; the listing does). */
+  readonly suffix?: string;
   readonly batchSize: number | 'max' | undefined;
   /** Its last error event's message, else what the event said. */
   readonly lastError: string;
@@ -73,14 +71,11 @@ export function readFailedJob(json: unknown, id: string, eventError: string): Fa
   if (batchSize !== undefined) body.batch_size = batchSize;
   if (typeof body.model !== 'string' || typeof body.training_file !== 'string')
     throw new Error(`fine-tune ${id} has no model or training_file to retry with`);
-  const suffix = typeof json.suffix === 'string' ? json.suffix : '';
-  const tag = TAG.exec(suffix);
   return {
     id,
     model: body.model,
     trainingFile: body.training_file,
-    baseSuffix: tag ? suffix.slice(0, tag.index) : suffix,
-    taggedAttempt: tag ? Number(tag[1]) : 0,
+    ...(typeof json.suffix === 'string' ? { suffix: json.suffix } : {}),
     batchSize,
     lastError: lastErrorOf(json.events) ?? eventError,
     body,
@@ -102,6 +97,14 @@ function lastErrorOf(events: unknown): string | undefined {
       return e.message;
   }
   return undefined;
+}
+
+/** A suffix split into what the user asked for and the attempt in a retry tag of ours (0: none). */
+export function suffixParts(suffix: string): { readonly base: string; readonly taggedAttempt: number } {
+  const tag = TAG.exec(suffix);
+  return tag
+    ? { base: suffix.slice(0, tag.index), taggedAttempt: Number(tag[1]) }
+    : { base: suffix, taggedAttempt: 0 };
 }
 
 /** The first rule whose text the error contains, case aside. */

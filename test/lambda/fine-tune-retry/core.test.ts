@@ -40,6 +40,7 @@ const ID = {
   one: '0000000a-0000-4000-8000-00000000a010',
   oom: '0000000b-0000-4000-8000-00000000a011',
   orig: '0000000c-0000-4000-8000-00000000a012',
+  nosuffix: '0000000e-0000-4000-8000-00000000a014',
   twice: '0000000d-0000-4000-8000-00000000a013',
 };
 
@@ -305,6 +306,17 @@ test('attempts are capped per lineage, counted across retries that fail again; t
   ]);
   expectFaithful();
   expectNoSecrets();
+});
+
+test("GET /fine-tunes/{id} shows no suffix (the spec describes none): the listing's is used, its tag counting without a lineage record", async () => {
+  const job = failedJob(ID.nosuffix, 'out of memory', {
+    suffix: `support-bot-${retryTag('an-earlier-job', 1)}`,
+  });
+  const byId = Object.fromEntries(Object.entries(job).filter(([k]) => k !== 'suffix'));
+  together.script('GET', new RegExp(`^/v1/fine-tunes/${ID.nosuffix}$`), { status: 200, body: byId });
+  expect(await retry(failedEvent(ID.nosuffix))).toMatchObject({ action: 'created', attempt: 2 });
+  expect((posts()[0].body as { suffix: string }).suffix).toBe(`support-bot-${retryTag(ID.nosuffix, 2)}`);
+  expectFaithful();
 });
 
 test('a data format error is not retried; the alert names check-data with the training file', async () => {
