@@ -15,6 +15,7 @@ import { putEvent } from '../../../lambda/shared/publisher';
 import { togetherRequest } from '../../../lambda/shared/together-api';
 import { sampleEvent } from '../../../lib/events';
 import { RetryRule } from '../../../lib/retry-rule';
+import { createFineTune } from '../../support/fake-fine-tunes';
 import { TOGETHER_ERROR } from '../../support/fake-together';
 import { answerErrors, describedPath, requestErrors } from '../../support/openapi';
 import { pollerHarness, TOPIC } from '../../support/poller-harness';
@@ -33,6 +34,7 @@ const ID = {
   data: '00000003-0000-4000-8000-00000000a003',
   echo: '00000004-0000-4000-8000-00000000a004',
   follow: '00000005-0000-4000-8000-00000000a005',
+  made5xx: '0000000f-0000-4000-8000-00000000a015',
   lost: '00000006-0000-4000-8000-00000000a006',
   max: '00000007-0000-4000-8000-00000000a007',
   noevents: '00000008-0000-4000-8000-00000000a008',
@@ -264,6 +266,26 @@ test('a 5xx on the create is unknown too: listed after the claim lapses, created
     'GET /v1/fine-tunes',
     'POST /v1/fine-tunes',
   ]);
+});
+
+test('a 5xx after Together made the job: the retry after the claim lapses adopts it', async () => {
+  failedJob(ID.made5xx, 'out of memory');
+  together.script('POST', /^\/v1\/fine-tunes$/, {
+    status: 500,
+    reply: (req) => {
+      createFineTune(together.jobs, req.body, clock.now(), 99);
+      return TOGETHER_ERROR('upstream timeout', 'server_error');
+    },
+  });
+  await expect(retry(failedEvent(ID.made5xx))).rejects.toBeInstanceOf(RetryOutcomeUnknown);
+  clock.t = T0 + 41_000;
+  expect(await retry(failedEvent(ID.made5xx), deps())).toMatchObject({
+    action: 'adopted',
+    newFineTuneId: together.jobs.fineTunes[1].id,
+  });
+  expect(posts()).toHaveLength(1);
+  expect(together.jobs.fineTunes).toHaveLength(2);
+  expectFaithful();
 });
 
 test('attempts are capped per lineage, counted across retries that fail again; the alert says why', async () => {
