@@ -111,6 +111,8 @@ export class TogetherFineTuneRetry extends Construct {
       description: 'Retries failed Together AI fine-tunes by your rules, one new job per failure',
       eventTypes: ['fine_tune.failed'],
       timeout: Duration.seconds(30),
+      // GET /fine-tunes is read whole (a large account's listing runs to megabytes); failures are rare.
+      memorySize: 512,
       logRetention: props.logRetention,
       environment: environmentOf<FineTuneRetryEnvironment>({
         ...recipeClaimsEnvironment(this, props.webhooks),

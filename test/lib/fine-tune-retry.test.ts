@@ -45,6 +45,7 @@ test('fine_tune.failed is routed to it; the rules and attempts arrive as plain v
   expectRoutedTo(t, 'fine_tune.failed', 'FineTuneRetryFunction');
   t.hasResourceProperties('AWS::Lambda::Function', {
     Description: Match.stringLikeRegexp('Retries failed Together AI fine-tunes'),
+    MemorySize: 512,
     Environment: {
       Variables: Match.objectLike({
         API_KEY_SECRET_ARN: API_KEY_ARN,
