@@ -115,7 +115,11 @@ export const EVENT_CATALOGUE = {
     producer: 'TogetherFineTuneRetry',
     fields: {
       failed_fine_tune_id: { ...FINE_TUNE_ID, description: 'The job that failed.' },
-      new_fine_tune_id: { ...FINE_TUNE_ID, example: 'ft-9b8c7d6e', description: 'The job submitted in its place.' },
+      new_fine_tune_id: {
+        ...FINE_TUNE_ID,
+        example: 'ft-9b8c7d6e',
+        description: 'The job submitted in its place.',
+      },
       original_fine_tune_id: {
         ...FINE_TUNE_ID,
         example: 'ft-7a6b5c4d',
