@@ -17,7 +17,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   TogetherAutoDeploy,
+  RetryRule,
   TogetherBatchResults,
+  TogetherFineTuneRetry,
   TogetherModelAliases,
   TogetherTrainingMonitor,
   TogetherWebhooks,
@@ -43,8 +45,8 @@ export interface ExampleStackProps extends StackProps {
 }
 
 /**
- * The README's example: a small Lambda for each designed event type, the four recipes (auto-deploy, model aliases,
- * batch results, training monitor), alerts by email, the URL as an output.
+ * The README's example: a small Lambda for each designed event type, the five recipes (auto-deploy, model aliases,
+ * batch results, training monitor, fine-tune retry), alerts by email, the URL as an output.
  */
 export class ExampleStack extends Stack {
   public readonly hooks: TogetherWebhooks;
@@ -52,6 +54,7 @@ export class ExampleStack extends Stack {
   public readonly aliases: TogetherModelAliases;
   public readonly batchResults: TogetherBatchResults;
   public readonly training: TogetherTrainingMonitor;
+  public readonly retry: TogetherFineTuneRetry;
 
   constructor(scope: Construct, id: string, props: ExampleStackProps) {
     super(scope, id, props);
@@ -63,6 +66,7 @@ export class ExampleStack extends Stack {
     this.batchResults = new TogetherBatchResults(this, 'BatchResults', { webhooks: this.hooks });
     // Recipe 4: training loss per fine-tune, and a dashboard of the whole pipeline.
     this.training = new TogetherTrainingMonitor(this, 'Training', { webhooks: this.hooks });
+    this.retry = this.createFineTuneRetry();
     this.addPipelineOutputs();
     this.addRecipeOutputs();
     acknowledgeNagFindings(this, this.batchResults);
@@ -125,6 +129,19 @@ export class ExampleStack extends Stack {
       maxEvalLoss: 1.0,
       modelNamePrefix: props.fineTunePrefix,
       inactiveTimeout: Duration.hours(1),
+    });
+  }
+
+  /**
+   * Recipe 5: a failed fine-tune resubmitted by rule (out of memory: half the batch size), twice at most per
+   * lineage; the poller follows the retry, so its completion is auto-deployed like any other.
+   */
+  private createFineTuneRetry(): TogetherFineTuneRetry {
+    return new TogetherFineTuneRetry(this, 'FineTuneRetry', {
+      webhooks: this.hooks,
+      // A rule of your own first, then the defaults (out of memory, internal errors, data errors).
+      rules: [RetryRule.sameParameters({ whenErrorMatches: 'NCCL timeout' }), ...RetryRule.defaults()],
+      maxAttempts: 2,
     });
   }
 

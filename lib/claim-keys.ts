@@ -8,6 +8,7 @@
  *   poller#<poller scope>#track                its tracking inbox (ids handed in: lib/track.ts)
  *   auto-deploy#<recipe scope>:<fine-tune id>  auto-deploy's claims
  *   model-aliases#<recipe scope>...            model aliases' claims and per-alias records
+ *   fine-tune-retry#<recipe scope>...          fine-tune retry's claims (`:<failed id>`) and lineages (`#lineage#`)
  *
  * A scope is a construct's address (`node.addr`): stable across deploys, distinct for two constructs in one table.
  *
@@ -67,6 +68,11 @@ export function autoDeployClaimPrefix(scope: string): string {
 /** Every item of the model aliases recipe with this scope (claims `...:`, alias records `...#alias#`) starts so. */
 export function modelAliasesPrefix(scope: string): string {
   return `model-aliases#${checkScope(scope)}`;
+}
+
+/** Every item of the fine-tune retry recipe with this scope (claims `...:`, lineage records `...#lineage#`). */
+export function fineTuneRetryPrefix(scope: string): string {
+  return `fine-tune-retry#${checkScope(scope)}`;
 }
 
 function checkScope(scope: string): string {

@@ -255,6 +255,27 @@ export interface AutoDeployEnvironment extends ClaimsEnvironment, TogetherApiEnv
   readonly MODEL_NAME_PREFIX?: string;
 }
 
+/** What a fine-tune retry rule does, as RETRY_RULES carries it (lib/retry-rule.ts writes, lambda/fine-tune-retry reads). */
+export const RETRY_ACTIONS = ['halve_batch_size', 'same_parameters', 'no_retry'] as const;
+export type RetryActionName = (typeof RETRY_ACTIONS)[number];
+
+/** One rule in RETRY_RULES: `match` a case-insensitive substring of the job's last error. */
+export interface RetryRuleSpec {
+  readonly match: string;
+  readonly action: RetryActionName;
+  readonly advice?: string;
+}
+
+/** lambda/fine-tune-retry. */
+export interface FineTuneRetryEnvironment extends ClaimsEnvironment, TogetherApiEnvironment {
+  /** JSON array of `{ match, action, advice? }`, in the order they are tried. */
+  readonly RETRY_RULES: string;
+  /** Retries per lineage (the original job and its retries). */
+  readonly MAX_ATTEMPTS: string;
+  readonly EVENT_BUS_NAME: string;
+  readonly ALERT_TOPIC_ARN?: string;
+}
+
 /** lambda/model-aliases. */
 export interface ModelAliasesEnvironment extends ClaimsEnvironment {
   /** JSON array of `{ alias, parameter, follow? }`. */

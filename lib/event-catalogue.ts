@@ -113,6 +113,30 @@ export const EVENT_CATALOGUE = {
       },
     },
   },
+  'fine_tune.retried': {
+    description: 'A failed fine-tune was resubmitted by a retry rule.',
+    outcomeKey: ['failed_fine_tune_id'],
+    producer: 'TogetherFineTuneRetry',
+    fields: {
+      failed_fine_tune_id: { ...FINE_TUNE_ID, description: 'The job that failed.' },
+      new_fine_tune_id: {
+        ...FINE_TUNE_ID,
+        example: 'ft-9b8c7d6e',
+        description: 'The job submitted in its place.',
+      },
+      original_fine_tune_id: {
+        ...FINE_TUNE_ID,
+        example: 'ft-7a6b5c4d',
+        description: 'The first job of the lineage (the failed one itself on a first retry).',
+      },
+      attempt: { kind: 'integer', example: 1, description: 'Which retry of the original this is, from 1.' },
+      adjustment: {
+        kind: 'string',
+        example: 'batch_size 16 -> 8',
+        description: "What the rule changed, or 'same parameters'.",
+      },
+    },
+  },
   'fine_tune.checkpoint': {
     description: 'A fine-tuning job saved a checkpoint.',
     outcomeKey: ['fine_tune_id', 'step'],

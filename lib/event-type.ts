@@ -8,6 +8,8 @@ export class EventType {
   public static readonly FINE_TUNE_COMPLETED = 'fine_tune.completed';
   /** A fine-tuning job stopped with an error. */
   public static readonly FINE_TUNE_FAILED = 'fine_tune.failed';
+  /** A failed fine-tune was resubmitted by a retry rule (`TogetherFineTuneRetry`). */
+  public static readonly FINE_TUNE_RETRIED = 'fine_tune.retried';
   /** A fine-tuning job saved a checkpoint. */
   public static readonly FINE_TUNE_CHECKPOINT = 'fine_tune.checkpoint';
   /** A fine-tuning job was cancelled. */
@@ -58,6 +60,7 @@ export class EventType {
     return [
       EventType.FINE_TUNE_COMPLETED,
       EventType.FINE_TUNE_FAILED,
+      EventType.FINE_TUNE_RETRIED,
       EventType.FINE_TUNE_CHECKPOINT,
       EventType.FINE_TUNE_CANCELLED,
       EventType.FINE_TUNE_STALLED,

@@ -31,6 +31,11 @@ export interface TogetherEventHandlers {
    */
   readonly fineTuneFailed?: events.IRuleTarget[];
   /**
+   * `fine_tune.retried` (`TogetherFineTuneRetry`): a failed fine-tune was resubmitted by a retry rule.
+   * @default - none
+   */
+  readonly fineTuneRetried?: events.IRuleTarget[];
+  /**
    * `fine_tune.checkpoint`: a fine-tuning job saved a checkpoint.
    * @default - none
    */

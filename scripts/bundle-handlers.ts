@@ -16,6 +16,7 @@ export const HANDLERS = [
   'poller',
   'training-monitor',
   'auto-deploy',
+  'fine-tune-retry',
   'model-aliases',
   'batch-results',
 ] as const;

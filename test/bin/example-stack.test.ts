@@ -89,7 +89,7 @@ test('a handler Lambda for each of the five designed event types, and the alert 
   });
 });
 
-test('the four recipes are wired: each routed from its events, with its resources', () => {
+test('the five recipes are wired: each routed from its events, with its resources', () => {
   const routedTo = (type: string) =>
     Object.values(template.findResources('AWS::Events::Rule'))
       .filter((r) => JSON.stringify(r.Properties.EventPattern?.['detail-type']) === JSON.stringify([type]))
@@ -109,6 +109,9 @@ test('the four recipes are wired: each routed from its events, with its resource
   expect(routedTo('batch.done')).toEqual([expect.stringMatching(/^BatchResultsFunction/)]);
   expect(routedTo('fine_tune.checkpoint')).toEqual(
     expect.arrayContaining([expect.stringMatching(/^TrainingFunction/)]),
+  );
+  expect(routedTo('fine_tune.failed')).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^FineTuneRetryFunction/)]),
   );
   template.hasResourceProperties('AWS::Lambda::Function', {
     Description: Match.stringLikeRegexp('Polls Together AI jobs'),

@@ -105,6 +105,7 @@ describe('types only this library produces are refused on the webhook path', () 
         'endpoint.ready',
         'evaluation.completed',
         'batch.collected',
+        'fine_tune.retried',
       ]),
     );
   });

@@ -3,12 +3,14 @@ import { Template } from 'aws-cdk-lib/assertions';
 import {
   TogetherAutoDeploy,
   TogetherBatchResults,
+  TogetherFineTuneRetry,
   TogetherModelAliases,
   TogetherTrainingMonitor,
   TogetherWebhooks,
 } from '../../lib';
 import { readAutoDeployConfig } from '../../lambda/auto-deploy/config';
 import { readBatchResultsConfig } from '../../lambda/batch-results/config';
+import { readFineTuneRetryConfig } from '../../lambda/fine-tune-retry/config';
 import { readModelAliasesConfig } from '../../lambda/model-aliases/config';
 import { readPollerEnv } from '../../lambda/poller/config';
 import { readTrainingMonitorConfig } from '../../lambda/training-monitor/config';
@@ -50,6 +52,7 @@ function synthesizedEnvironments(): Map<string, Record<string, unknown>> {
   });
   new TogetherBatchResults(stack, 'BatchResults', { webhooks, apiKeyJsonField: 'key' });
   new TogetherTrainingMonitor(stack, 'Training', { webhooks });
+  new TogetherFineTuneRetry(stack, 'FineTuneRetry', { webhooks, apiKeyJsonField: 'key' });
   const found = new Map<string, Record<string, unknown>>();
   for (const [id, r] of Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'))) {
     const variables = r.Properties?.Environment?.Variables as Record<string, unknown> | undefined;
@@ -84,6 +87,7 @@ const READERS: [RegExp, (env: Readonly<Record<string, string | undefined>>) => u
   [/^ModelAliasesFunction/, readModelAliasesConfig],
   [/^BatchResultsFunction/, readBatchResultsConfig],
   [/^TrainingFunction/, readTrainingMonitorConfig],
+  [/^FineTuneRetryFunction/, readFineTuneRetryConfig],
 ];
 
 const environments = synthesizedEnvironments();

@@ -66,6 +66,7 @@ describe('the event catalogue', () => {
     expect(EVENT_TYPES).toEqual([
       'fine_tune.completed',
       'fine_tune.failed',
+      'fine_tune.retried',
       'fine_tune.checkpoint',
       'fine_tune.cancelled',
       'fine_tune.stalled',
@@ -96,6 +97,7 @@ describe('the event catalogue', () => {
     // Together has no webhook for evaluations: registration must not ask for them.
     expect(WEBHOOK_EVENT_TYPES).not.toContain('evaluation.completed');
     expect(WEBHOOK_EVENT_TYPES).not.toContain('batch.collected');
+    expect(WEBHOOK_EVENT_TYPES).not.toContain('fine_tune.retried');
     expect(WEBHOOK_EVENT_TYPES).not.toContain('job.completed');
     expect(WEBHOOK_EVENT_TYPES).not.toContain('deployment.ready');
     expect(Object.keys(EVENT_CATALOGUE['fine_tune.failed'].fields)).toEqual([

@@ -41,6 +41,7 @@ test('every construct the package exports is called without its props, and with 
   expect(constructs).toEqual([
     'TogetherAutoDeploy',
     'TogetherBatchResults',
+    'TogetherFineTuneRetry',
     'TogetherJobPoller',
     'TogetherModelAliases',
     'TogetherTrainingMonitor',

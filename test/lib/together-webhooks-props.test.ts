@@ -33,6 +33,7 @@ describe('friction a newcomer hit (issue 9)', () => {
     const byProperty: { readonly [P in keyof Required<TogetherEventHandlers>]: TogetherEventType } = {
       fineTuneCompleted: 'fine_tune.completed',
       fineTuneFailed: 'fine_tune.failed',
+      fineTuneRetried: 'fine_tune.retried',
       fineTuneCheckpoint: 'fine_tune.checkpoint',
       fineTuneCancelled: 'fine_tune.cancelled',
       fineTuneStalled: 'fine_tune.stalled',

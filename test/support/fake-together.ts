@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { createFineTune } from './fake-fine-tunes';
 
 /**
  * Together's API, faked on 127.0.0.1 for tests: Bearer auth, Together's error shapes, the webhooks contract from
@@ -228,6 +229,8 @@ export class FakeTogether {
     const hook = /^\/v1\/webhooks(?:\/([^/]+))?$/.exec(req.path);
     if (hook) return this.webhooksRoute(req, hook[1]);
     if (/^\/v1\/endpoints(?:\/[^/]+)?$/.test(req.path)) return this.endpointsRoute(req);
+    if (req.method === 'POST' && req.path === '/v1/fine-tunes')
+      return createFineTune(this.jobs, req.body, this.now(), this.nextId++);
     const jobs = req.method === 'GET' ? this.jobsRoute(req.path, req.search) : undefined;
     if (jobs) return jobs;
     const more = req.method === 'GET' ? this.clustersAndSessionsRoute(req.path, req.search) : undefined;

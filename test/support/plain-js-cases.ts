@@ -7,7 +7,9 @@ import {
 } from 'aws-cdk-lib';
 import {
   TogetherAutoDeploy,
+  RetryRule,
   TogetherBatchResults,
+  TogetherFineTuneRetry,
   TogetherJobPoller,
   TogetherModelAliases,
   TogetherTrainingMonitor,
@@ -405,6 +407,33 @@ const monitorCases = casesOf(
   ],
 );
 
+const RULES = 'a list of RetryRule';
+const RULE = 'a RetryRule (e.g. RetryRule.halveBatchSize({ whenErrorMatches: "out of memory" }))';
+const retries = (f: Fixture) => ({ webhooks: f.hooks() });
+const retryCases = casesOf(
+  'TogetherFineTuneRetry',
+  (f, props) => new TogetherFineTuneRetry(f.stack, 'Retry', props),
+  [
+    ['no props', () => undefined, 'props is required: an object (TogetherFineTuneRetryProps), got undefined'],
+    ['{}', none, `webhooks is required: ${WEBHOOKS}, got undefined`],
+    wrongKind(retries, 'rules', 'out of memory', RULES, '"out of memory"'),
+    [
+      "rules: [{ whenErrorMatches: 'out of memory' }]",
+      (f) => ({ ...retries(f), rules: [{ whenErrorMatches: 'out of memory' }] }),
+      `rules[0] must be ${RULE}, got { whenErrorMatches: "out of memory" }`,
+    ],
+    [
+      'rules: [RetryRule, null]',
+      (f) => ({ ...retries(f), rules: [RetryRule.sameParameters({ whenErrorMatches: 'internal' }), null] }),
+      `rules[1] must be ${RULE}, got null`,
+    ],
+    wrongKind(retries, 'maxAttempts', '2', 'a number', '"2"'),
+    wrongKind(retries, 'apiKey', 'together/api-key', SECRET, '"together/api-key"'),
+    wrongKind(retries, 'apiKeyJsonField', 1, 'a string', '1'),
+    wrongKind(retries, 'logRetention', 31, RETENTION, '31'),
+  ],
+);
+
 /** Every case, construct by construct. */
 export const PLAIN_JS_CASES: readonly PlainJsCase[] = [
   ...webhooksCases,
@@ -412,6 +441,7 @@ export const PLAIN_JS_CASES: readonly PlainJsCase[] = [
   ...pollerCases,
   ...registrationCases,
   ...autoDeployCases,
+  ...retryCases,
   ...aliasesCases,
   ...batchCases,
   ...monitorCases,
