@@ -224,7 +224,8 @@ async function recheck(
     log: deps.log,
     deliver: (type, createdAt, data) => tools.deliver(deps, w, limits, summary, type, createdAt, data),
   };
-  const inbox = new InboxReader(deps.inbox);
+  // Expiring is the scheduled poll's: each re-check removing its 50 more would take the invocation's time.
+  const inbox = new InboxReader(deps.inbox, false);
   try {
     const rows = JOB_SOURCES.filter((row) => keys.includes(row.key));
     let listingsLeft = rows.filter((row) => !handsIn(row, input)).length;

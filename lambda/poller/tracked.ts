@@ -82,7 +82,14 @@ export const MAX_EXPIRED_PER_POLL = 50;
 export class InboxReader {
   private entries?: Promise<Map<string, TrackedEntry>>;
 
-  constructor(private readonly inbox: TrackInbox | undefined) {}
+  /**
+   * @param expires whether this view removes expired entries: the scheduled poll's does; a fast-follow re-check's
+   * does not (it skips them), so one invocation removes at most `MAX_EXPIRED_PER_POLL` of a source.
+   */
+  constructor(
+    private readonly inbox: TrackInbox | undefined,
+    readonly expires = true,
+  ) {}
 
   async of(kind: TrackKind): Promise<TrackedEntry[]> {
     if (!this.inbox) throw new RequestFailed('tracking is on, but this poller has no tracking inbox');
@@ -121,7 +128,8 @@ export abstract class TrackedSource<J extends ListedJob> implements JobSource<J>
 
   /**
    * The inbox's entries of this kind, less the expired ones: removed with a warning and no event, at most
-   * `MAX_EXPIRED_PER_POLL` a poll (one request each); the rest are skipped until a later poll removes them.
+   * `MAX_EXPIRED_PER_POLL` a poll (one request each); the rest are skipped until a later poll removes them. A
+   * fast-follow re-check (an inbox view that `expires` not) skips them all: only the scheduled poll removes them.
    */
   async handedIn(ctx: PollContext, state: JobSourceState): Promise<string[]> {
     const keep: string[] = [];
@@ -129,7 +137,8 @@ export abstract class TrackedSource<J extends ListedJob> implements JobSource<J>
     for (const entry of await this.inbox.of(this.kind)) {
       // One Together reported finished but not yet delivered is kept until it is: its outcome happened.
       if (ctx.now - entry.trackedAt >= this.expiryMs && !state.open[entry.key]?.finished) {
-        if (expired++ < MAX_EXPIRED_PER_POLL) await this.expire(ctx, entry, state.open[entry.key]?.status);
+        if (this.inbox.expires && expired++ < MAX_EXPIRED_PER_POLL)
+          await this.expire(ctx, entry, state.open[entry.key]?.status);
         continue;
       }
       this.entries.set(entry.key, entry);

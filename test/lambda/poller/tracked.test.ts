@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { trackInboxKey } from '../../../lib/claim-keys';
 import { MAX_TRACKED_ID_LENGTH, TRACK_CAPACITY, writeTracked } from '../../../lib/track';
-import { PollerDeps } from '../../../lambda/poller/core';
+import { PollerDeps, pollWindow, RESERVES } from '../../../lambda/poller/core';
 import { DynamoTrackInbox, MAX_EXPIRED_PER_POLL } from '../../../lambda/poller/tracked';
 import { pollerHarness } from '../../support/poller-harness';
 import { HOUR, MINUTE, queueJob, T0, video } from '../../support/together-fixtures';
@@ -181,3 +181,22 @@ test('a full inbox refuses a new entry with an error that says it is full', asyn
   expect(n).toBeGreaterThan(350);
   expect(TRACK_CAPACITY).toBeGreaterThan(n);
 }, 60_000);
+
+test("with fast follow, expiring is the scheduled poll's: one invocation removes at most MAX_EXPIRED_PER_POLL of a source", async () => {
+  for (let i = 0; i < 300; i++) await track(`old-${i}`, T0 - 2 * 24 * HOUR);
+  await track('running', T0 - MINUTE); // keeps the source re-checked
+  together.jobs.videos = [video('running', 'in_progress')];
+  clock.t = T0;
+  const ticking = { now: clock.now, random: clock.random, sleep: async (ms: number) => void (clock.t += ms) };
+  const fastFollow = { everyMs: 10_000, requestsPerMinute: 600, intervalMs: MINUTE };
+  const base = withTracking({ clock: ticking });
+  const summary = await h.runPoll(
+    { ...base, config: { ...base.config, fastFollow } },
+    pollWindow(clock.now(), 2 * MINUTE, RESERVES),
+  );
+  const expired = h.logs.filter((l) => String(l.message).startsWith('tracked operation expired'));
+  expect({ rechecks: summary.rechecks, expired: expired.length }).toEqual({
+    rechecks: 5,
+    expired: MAX_EXPIRED_PER_POLL,
+  });
+});
