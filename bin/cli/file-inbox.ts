@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackedEntry, trackedKey, TrackRequest, TrackResult } from '../../lib/track';
-import { readEntry, TrackInbox } from '../../lambda/poller/tracked';
+import { InboxContents, readEntry, TrackInbox } from '../../lambda/poller/tracked';
 
 /**
  * `listen`'s tracking inbox: a folder beside its state file (`<state>.track/`), one file per tracked operation,
@@ -37,13 +37,13 @@ export class FileTrackInbox implements TrackInbox {
     }
   }
 
-  async read(): Promise<Map<string, TrackedEntry>> {
+  async read(): Promise<InboxContents> {
     const entries = new Map<string, TrackedEntry>();
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return entries;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, unreadable: [] };
       throw err;
     }
     for (const name of names.slice(0, MAX_ENTRIES)) {
@@ -64,7 +64,7 @@ export class FileTrackInbox implements TrackInbox {
       });
       if (entry) entries.set(key, entry);
     }
-    return entries;
+    return { entries, unreadable: [] };
   }
 
   async remove(key: string): Promise<void> {
