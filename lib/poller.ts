@@ -8,6 +8,7 @@ import {
   aws_logs as logs,
   aws_secretsmanager as secretsmanager,
   Duration,
+  Stack,
   Token,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -158,7 +159,10 @@ export class TogetherJobPoller extends Construct {
   /**
    * Lets `grantee` hand operations in to follow (`together-webhooks/track`): `dynamodb:UpdateItem` on the table,
    * on the inbox item's key only (`dynamodb:LeadingKeys`), returning nothing but the old value of what it wrote
-   * (`dynamodb:ReturnValues`): no other item, and no reading the inbox. Turns tracking on.
+   * (`dynamodb:ReturnValues`): no other item, and of the inbox only the entry it names. With a customer-managed
+   * table key, `kms:Decrypt` and `kms:GenerateDataKey` on it through DynamoDB only (`kms:ViaService`).
+   *
+   * Turns tracking on.
    */
   public grantTrack(grantee: iam.IGrantable): iam.Grant {
     this.enableTracking();
@@ -173,7 +177,16 @@ export class TogetherJobPoller extends Construct {
         StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD'] },
       },
     });
-    this.table.encryptionKey?.grantEncryptDecrypt(grantee);
+    const key = this.table.encryptionKey;
+    if (key) {
+      // A customer-managed table key: what UpdateItem needs of it, and only through DynamoDB.
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resourceArns: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      });
+    }
     return grant;
   }
 

@@ -26,7 +26,7 @@ export const TRACK_KINDS: readonly TrackKind[] = ['video', 'queue'];
 
 export interface TrackRequest {
   readonly kind: TrackKind;
-  /** The video id, or the queued job's request_id. */
+  /** The video id, or the queued job's request_id (no ':' in it: the keys split at their last ':'). */
   readonly id: string;
   /** The model a queued job was submitted to (queue only: Together asks for it). */
   readonly model?: string;
@@ -65,6 +65,9 @@ export function checkTrackRequest(input: unknown): TrackRequest {
     if (r.model !== undefined) throw new Error(`track: a video takes no model, got ${shown(r.model)}`);
     return { kind, id };
   }
+  // The inbox key `queue:<model>:<request_id>` and the outcome key `queue_job.done:<model>:<request_id>` split at
+  // their last ':': a model may hold one (Together's names hold '/'), a request_id (a uuid) must not.
+  if (id.includes(':')) throw new Error(`track: a request_id must not contain ':', got ${shown(id)}`);
   return { kind, id, model: checkText(r.model, "the queued job's model") };
 }
 

@@ -1,13 +1,16 @@
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
+import { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TrackedEntry, trackedKey, TrackRequest, TrackResult } from '../../lib/track';
-import { readEntry, TrackInbox } from '../../lambda/poller/tracked';
+import { InboxContents, readEntry, TrackInbox } from '../../lambda/poller/tracked';
 
 /**
  * `listen`'s tracking inbox: a folder beside its state file (`<state>.track/`), one file per tracked operation,
- * named by its inbox key. Creating one with `wx` is atomic and refuses an existing file: as the DynamoDB inbox's
- * `if_not_exists`, a second `track` of the same id changes nothing, and `track` run while `listen` polls never
- * loses an entry (listen rewrites its state file whole, so the inbox is not in it).
+ * named by the sha256 of its inbox key (any key accepted fits a file name) and holding the key itself. Creating one
+ * with `wx` is atomic and refuses an existing file: as the DynamoDB inbox's `if_not_exists`, a second `track` of
+ * the same id changes nothing, and `track` run while `listen` polls never loses an entry (listen rewrites its state
+ * file whole, so the inbox is not in it).
  */
 
 /** At most this many entries are read: as the DynamoDB inbox is bounded by its item. */
@@ -15,7 +18,10 @@ const MAX_ENTRIES = 10_000;
 
 export const inboxDir = (statePath: string) => `${statePath}.track`;
 
-const fileOf = (key: string) => `${Buffer.from(key).toString('base64url')}.json`;
+const fileOf = (key: string) => `${createHash('sha256').update(key).digest('hex')}.json`;
+
+/** What `read` calls a file that is not an entry: `remove` deletes that file. No inbox key starts so. */
+const FILE_PREFIX = 'file:';
 
 export class FileTrackInbox implements TrackInbox {
   private readonly dir: string;
@@ -27,7 +33,7 @@ export class FileTrackInbox implements TrackInbox {
   add(request: TrackRequest, nowMs: number): TrackResult {
     const key = trackedKey(request);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const value = { kind: request.kind, id: request.id, model: request.model, tracked_at: nowMs };
+    const value = { key, kind: request.kind, id: request.id, model: request.model, tracked_at: nowMs };
     try {
       writeFileSync(join(this.dir, fileOf(key)), JSON.stringify(value), { flag: 'wx', mode: 0o600 });
       return { key, added: true };
@@ -37,41 +43,58 @@ export class FileTrackInbox implements TrackInbox {
     }
   }
 
-  async read(): Promise<Map<string, TrackedEntry>> {
+  /**
+   * Every entry; a file that is JSON but not an entry (null, a field missing or wrong, a key not its name's) is
+   * named in `unreadable` (`file:<name>`), so the poller reports and removes it. One that is not JSON is skipped: it
+   * may be a `track` being written, or removed meanwhile.
+   */
+  async read(): Promise<InboxContents> {
     const entries = new Map<string, TrackedEntry>();
+    const unreadable: string[] = [];
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return entries;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, unreadable };
       throw err;
     }
     for (const name of names.slice(0, MAX_ENTRIES)) {
-      const key = Buffer.from(name.slice(0, -'.json'.length), 'base64url').toString('utf8');
-      let raw: Record<string, unknown>;
+      let raw: unknown;
       try {
-        raw = JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as Record<string, unknown>;
+        raw = JSON.parse(readFileSync(join(this.dir, name), 'utf8'));
       } catch {
-        continue; // removed meanwhile, or not ours
+        continue; // being written, removed meanwhile, or not ours
       }
-      const entry = readEntry(key, {
-        M: {
-          kind: { S: String(raw.kind) },
-          id: { S: String(raw.id) },
-          ...(typeof raw.model === 'string' ? { model: { S: raw.model } } : {}),
-          tracked_at: { N: String(raw.tracked_at) },
-        },
-      });
-      if (entry) entries.set(key, entry);
+      const entry = fileEntry(raw);
+      if (entry && fileOf(entry.key) === name) entries.set(entry.key, entry);
+      else unreadable.push(`${FILE_PREFIX}${name}`);
     }
-    return entries;
+    return { entries, unreadable };
   }
 
   async remove(key: string): Promise<void> {
+    const name = key.startsWith(FILE_PREFIX) ? basename(key.slice(FILE_PREFIX.length)) : fileOf(key);
     try {
-      unlinkSync(join(this.dir, fileOf(key)));
+      unlinkSync(join(this.dir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+}
+
+/** A file's content as an entry, checked as the DynamoDB inbox's are; undefined for anything else. */
+function fileEntry(raw: unknown): TrackedEntry | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.key !== 'string') return undefined;
+  const text = (v: unknown) => (typeof v === 'string' ? { S: v } : undefined);
+  const m: Record<string, AttributeValue> = {};
+  for (const [field, value] of [
+    ['kind', text(r.kind)],
+    ['id', text(r.id)],
+    ['model', text(r.model)],
+    ['tracked_at', typeof r.tracked_at === 'number' ? { N: String(r.tracked_at) } : undefined],
+  ] as const)
+    if (value) m[field] = value;
+  return readEntry(r.key, { M: m });
 }

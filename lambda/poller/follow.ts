@@ -139,7 +139,7 @@ async function loop(input: FollowInput, ff: FastFollowConfig, tools: PollTools):
     if (keys.length === 0) return 'idle';
     const at = nextRecheck(ff, window, startMs, deps.clock.now());
     if (at === undefined) return 'next tick';
-    if (summary.requests + (estimate ?? keys.length) > budget) return 'budget';
+    if (summary.requests + (estimate ?? firstEstimate(input, keys)) > budget) return 'budget';
     await deps.clock.sleep(at - deps.clock.now());
     // Once per invocation beyond the poll's own read: a rotated key is used from the next tick.
     try {
@@ -148,7 +148,7 @@ async function loop(input: FollowInput, ff: FastFollowConfig, tools: PollTools):
       run.fail(`fast follow: reading the API key: ${errorName(err)}`);
       return 'failed';
     }
-    const rc = await recheck(input, tools, apiKey, keys);
+    const rc = await recheck(input, tools, apiKey, keys, budget - summary.requests);
     summary.rechecks = (summary.rechecks ?? 0) + 1;
     estimate = rc.requests;
     // Saved after each re-check: a function killed later loses nothing it delivered.
@@ -177,12 +177,38 @@ function absorb(run: PollRun, rc: PollRun): FollowEnd | undefined {
   return undefined;
 }
 
-/** One re-check: the listings of `keys`, each new terminal state published, the summary's counts updated. */
+/** Whether a source's jobs are handed in (tracked.ts): re-checked by id, a request each, not by one listing. */
+function handsIn(row: JobSourceSpec, input: FollowInput): boolean {
+  return row.make(input.deps.config, input.limits, new InboxReader(undefined)).handedIn !== undefined;
+}
+
+/**
+ * What the first re-check may cost: one request per listed source, and per source handed in one per unfinished job
+ * it follows, at most `visitsPerPoll`. Later ones are estimated by what the last one made.
+ */
+function firstEstimate(input: FollowInput, keys: readonly JobSourceKey[]): number {
+  let n = 0;
+  for (const row of JOB_SOURCES) {
+    if (!keys.includes(row.key)) continue;
+    if (!handsIn(row, input)) n += 1;
+    else {
+      const open = Object.values(input.state[row.key]?.open ?? {}).filter((f) => !f.finished).length;
+      n += Math.min(open, input.limits.visitsPerPoll);
+    }
+  }
+  return n;
+}
+
+/**
+ * One re-check: the listings of `keys`, each new terminal state published, the summary's counts updated. Its
+ * requests by id (sources handed in) stop within `allowed`, the budget's remainder, less the listings still to make.
+ */
 async function recheck(
   input: FollowInput,
   tools: PollTools,
   apiKey: string,
   keys: readonly JobSourceKey[],
+  allowed: number,
 ): Promise<{ requests: number; run: PollRun }> {
   const { deps, state, window, limits, summary } = input;
   const now = deps.clock.now();
@@ -198,15 +224,24 @@ async function recheck(
     log: deps.log,
     deliver: (type, createdAt, data) => tools.deliver(deps, w, limits, summary, type, createdAt, data),
   };
-  const inbox = new InboxReader(deps.inbox);
+  // Expiring is the scheduled poll's: each re-check removing its 50 more would take the invocation's time.
+  const inbox = new InboxReader(deps.inbox, false);
   try {
-    for (const row of JOB_SOURCES) {
-      if (!keys.includes(row.key) || !run.canStart()) continue;
+    const rows = JOB_SOURCES.filter((row) => keys.includes(row.key));
+    let listingsLeft = rows.filter((row) => !handsIn(row, input)).length;
+    for (const row of rows) {
+      if (!run.canStart()) continue;
       const made = row.make(deps.config, limits, inbox);
-      const tracker = new JobTracker(settleOnly(made), state[row.key]!, ctx, run, limits);
+      if (!made.handedIn) listingsLeft--;
+      // What is left of the budget once the listings still to come are kept for.
+      const visits = Math.min(limits.visitsPerPoll, allowed - api.requests - listingsLeft);
+      const tracker = new JobTracker(settleOnly(made), state[row.key]!, ctx, run, {
+        ...limits,
+        visitsPerPoll: Math.max(0, visits),
+      });
       await tracker.settle();
       // Jobs handed in are never listed: each is asked for by id, within the visit budget.
-      if (made.handedIn) await tracker.follow();
+      if (made.handedIn && visits > 0) await tracker.follow();
     }
   } finally {
     summary.requests += api.requests;

@@ -14,9 +14,17 @@ import type { JobSource, ListedJob, Listing, PollContext } from './tracker';
  * delivered, Together no longer knows it (404), or it expired.
  */
 
+/** What one read of the inbox finds. */
+export interface InboxContents {
+  /** Every entry, by its attribute name. */
+  readonly entries: Map<string, TrackedEntry>;
+  /** The names of what the poller cannot read as an entry (no writer of ours makes one): removed, a few a poll. */
+  readonly unreadable: readonly string[];
+}
+
 export interface TrackInbox {
-  /** Every entry, by its attribute name; a consistent read. */
-  read(): Promise<Map<string, TrackedEntry>>;
+  /** Every entry, and what is not one; a consistent read. */
+  read(): Promise<InboxContents>;
   /** Removes one entry; removing one that is gone already is no error. */
   remove(key: string): Promise<void>;
 }
@@ -46,7 +54,7 @@ export class DynamoTrackInbox implements TrackInbox {
     this.itemKey = trackInboxKey(scope);
   }
 
-  async read(): Promise<Map<string, TrackedEntry>> {
+  async read(): Promise<InboxContents> {
     const out = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -55,12 +63,15 @@ export class DynamoTrackInbox implements TrackInbox {
       }),
     );
     const entries = new Map<string, TrackedEntry>();
+    const unreadable: string[] = [];
     // Bounded by the item: 400 KB at most.
     for (const [key, value] of Object.entries(out.Item ?? {})) {
-      const entry = key === 'id' ? undefined : readEntry(key, value);
+      if (key === 'id') continue;
+      const entry = readEntry(key, value);
       if (entry) entries.set(key, entry);
+      else unreadable.push(key);
     }
-    return entries;
+    return { entries, unreadable };
   }
 
   async remove(key: string): Promise<void> {
@@ -80,16 +91,53 @@ export const MAX_EXPIRED_PER_POLL = 50;
 
 /** One poll's view of the inbox: read once, on first use, shared by the tracked sources. */
 export class InboxReader {
-  private entries?: Promise<Map<string, TrackedEntry>>;
+  private entries?: Promise<InboxContents>;
+  private cleaned = false;
 
-  constructor(private readonly inbox: TrackInbox | undefined) {}
+  /**
+   * @param expires whether this view removes expired entries: the scheduled poll's does; a fast-follow re-check's
+   * does not (it skips them), so one invocation removes at most `MAX_EXPIRED_PER_POLL` of a source.
+   */
+  constructor(
+    private readonly inbox: TrackInbox | undefined,
+    readonly expires = true,
+  ) {}
 
-  async of(kind: TrackKind): Promise<TrackedEntry[]> {
+  async of(kind: TrackKind, ctx: PollContext): Promise<TrackedEntry[]> {
     if (!this.inbox) throw new RequestFailed('tracking is on, but this poller has no tracking inbox');
     this.entries ??= this.inbox.read().catch((err: unknown) => {
       throw new RequestFailed(`the tracking inbox could not be read: ${errorName(err)}`);
     });
-    return [...(await this.entries).values()].filter((e) => e.kind === kind);
+    const { entries, unreadable } = await this.entries;
+    if (this.expires && !this.cleaned) {
+      this.cleaned = true;
+      await this.removeUnreadable(ctx, unreadable);
+    }
+    return [...entries.values()].filter((e) => e.kind === kind);
+  }
+
+  /**
+   * What no writer of ours makes (another version's spelling, a grantee's mistake) would never expire and would take
+   * the inbox's room for good: removed with a warning, at most `MAX_EXPIRED_PER_POLL` a poll, as expired entries are.
+   */
+  private async removeUnreadable(ctx: PollContext, names: readonly string[]): Promise<void> {
+    for (const key of names.slice(0, MAX_EXPIRED_PER_POLL)) {
+      ctx.log({
+        level: 'WARN',
+        message: 'unreadable tracking entry: removed, no event',
+        key: key.slice(0, 300),
+      });
+      try {
+        await this.inbox!.remove(key);
+      } catch (err) {
+        // Left in the inbox: the next poll tries again.
+        ctx.log({
+          level: 'WARN',
+          message: 'could not remove an unreadable tracking entry',
+          error: errorName(err),
+        });
+      }
+    }
   }
 
   async remove(key: string): Promise<void> {
@@ -121,15 +169,17 @@ export abstract class TrackedSource<J extends ListedJob> implements JobSource<J>
 
   /**
    * The inbox's entries of this kind, less the expired ones: removed with a warning and no event, at most
-   * `MAX_EXPIRED_PER_POLL` a poll (one request each); the rest are skipped until a later poll removes them.
+   * `MAX_EXPIRED_PER_POLL` a poll (one request each); the rest are skipped until a later poll removes them. A
+   * fast-follow re-check (an inbox view that `expires` not) skips them all: only the scheduled poll removes them.
    */
   async handedIn(ctx: PollContext, state: JobSourceState): Promise<string[]> {
     const keep: string[] = [];
     let expired = 0;
-    for (const entry of await this.inbox.of(this.kind)) {
+    for (const entry of await this.inbox.of(this.kind, ctx)) {
       // One Together reported finished but not yet delivered is kept until it is: its outcome happened.
       if (ctx.now - entry.trackedAt >= this.expiryMs && !state.open[entry.key]?.finished) {
-        if (expired++ < MAX_EXPIRED_PER_POLL) await this.expire(ctx, entry, state.open[entry.key]?.status);
+        if (this.inbox.expires && expired++ < MAX_EXPIRED_PER_POLL)
+          await this.expire(ctx, entry, state.open[entry.key]?.status);
         continue;
       }
       this.entries.set(entry.key, entry);

@@ -1,7 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inboxDir } from '../../bin/cli/file-inbox';
+import { FileTrackInbox, inboxDir } from '../../bin/cli/file-inbox';
+import { MAX_TRACKED_ID_LENGTH } from '../../lib/track';
 import { capture } from '../support/cli';
 import { pollerHarness } from '../support/poller-harness';
 import { MINUTE, queueJob, T0, video } from '../support/together-fixtures';
@@ -109,4 +111,42 @@ test('listen --model without --track-queue, or a bad id, exits 2 before polling'
   const b = await listenOnce('--track-queue', 'req');
   expect([b.code, b.err.join('\n')]).toEqual([2, expect.stringMatching(/--model is required/)]);
   expect(together.requests).toEqual([]);
+});
+
+test("track video with the longest id accepted into listen's inbox is tracked: files are named by a digest of the key", async () => {
+  clock.t = T0;
+  const id = 'v'.repeat(MAX_TRACKED_ID_LENGTH);
+  const state = join(dir, 's.json');
+  const c = capture({}, '', clock);
+  const code = await c.run('track', 'video', id, '--state', state);
+  expect({ code, out: c.out, err: c.err }).toEqual({ code: 0, out: [`tracked video:${id}`], err: [] });
+  expect(readdirSync(inboxDir(state))).toEqual([
+    `${createHash('sha256').update(`video:${id}`).digest('hex')}.json`,
+  ]);
+  together.jobs.videos = [video(id, 'completed', { at: T0 - 1000 })];
+  const run = await listenOnce();
+  expect(run.out.map((l) => JSON.parse(l).id)).toEqual([`video.completed:${id}`]);
+});
+
+test("a malformed file in listen's inbox (JSON null, a field missing) is named unreadable and removed by the poll, not thrown on", async () => {
+  clock.t = T0;
+  const state = join(dir, 's.json');
+  const c = capture({}, '', clock);
+  expect(await c.run('track', 'video', 'vid-ok', '--state', state)).toBe(0);
+  writeFileSync(join(inboxDir(state), 'null.json'), 'null');
+  writeFileSync(
+    join(inboxDir(state), 'no-id.json'),
+    JSON.stringify({ key: 'video:x', kind: 'video', tracked_at: T0 }),
+  );
+  // Named as unreadable (the poller's WARN line and removal take them), the good entry read as before.
+  const read = await new FileTrackInbox(state).read();
+  expect({ entries: [...read.entries.keys()], unreadable: [...read.unreadable].sort() }).toEqual({
+    entries: ['video:vid-ok'],
+    unreadable: ['file:no-id.json', 'file:null.json'],
+  });
+  together.jobs.videos = [video('vid-ok', 'completed', { at: T0 - 1000 })];
+  const run = await listenOnce();
+  expect(run.code).toBe(0);
+  expect(run.out.map((l) => JSON.parse(l).id)).toEqual(['video.completed:vid-ok']);
+  expect(readdirSync(inboxDir(state))).toEqual([]);
 });

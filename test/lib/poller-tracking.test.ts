@@ -1,5 +1,7 @@
 import {
   App,
+  aws_dynamodb as dynamodb,
+  aws_kms as kms,
   aws_lambda as lambda,
   aws_secretsmanager as secretsmanager,
   Duration,
@@ -85,4 +87,39 @@ test('addTrackingEnvironment alone turns tracking on too', () => {
   const { stack, poller, fn } = stackWith();
   poller.addTrackingEnvironment(fn);
   expect(pollerVariables(Template.fromStack(stack))).toMatchObject({ TRACKING: 'true' });
+});
+
+test('grantTrack on a table under a customer-managed key: Decrypt and GenerateDataKey on it, through DynamoDB only', () => {
+  const app = new App({ builtinCloudFormationValidation: false });
+  const stack = new Stack(app, 'Track', { env: { account: '111111111111', region: 'us-east-1' } });
+  const apiKey = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', API_KEY_ARN);
+  const key = new kms.Key(stack, 'TableKey');
+  const table = new dynamodb.Table(stack, 'Dedupe', {
+    partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+    timeToLiveAttribute: 'expiration',
+    encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+    encryptionKey: key,
+  });
+  const hooks = new TogetherWebhooks(stack, 'Hooks', { table, poller: { apiKey } });
+  const fn = new lambda.Function(stack, 'Submitter', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {}'),
+  });
+  hooks.poller!.grantTrack(fn);
+  const t = Template.fromStack(stack);
+  const kmsStatements = functionStatements(t, 'Submitter').filter((s) =>
+    JSON.stringify(s.Action).includes('kms:'),
+  );
+  expect(kmsStatements).toEqual([
+    {
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^TableKey/), 'Arn'] },
+      Condition: { StringEquals: { 'kms:ViaService': 'dynamodb.us-east-1.amazonaws.com' } },
+    },
+  ]);
+  // Nor through the key's own policy.
+  const keyPolicy = JSON.stringify(Object.values(t.findResources('AWS::KMS::Key'))[0].Properties.KeyPolicy);
+  expect(keyPolicy).not.toContain('Submitter');
 });

@@ -12,8 +12,8 @@ import { getById, iso } from './common';
  * listed is followed (its state read from the listing, no request of its own) until it is Deleting or Together no
  * longer knows it. What the first listing shows is the baseline: a cluster already Ready or Degraded then publishes
  * nothing until it leaves that state and enters one of them again. Together dates a cluster by nothing: the transition is
- * named by `since`, the last poll that looked at the cluster before it (when first seen, for a new one), and a change and
- * its reverse between two polls are not seen.
+ * named by `since`, the last poll that looked at the cluster before it (for a new one, the last listing saved before
+ * it was first seen), and a change and its reverse between two polls are not seen.
  */
 
 /** The states a transition into is an outcome. */
@@ -75,24 +75,31 @@ export class ClusterSource implements JobSource<Cluster> {
     return true;
   }
 
-  /** What the first listing shows is the baseline: a cluster already Ready or Degraded then entered it before. */
+  /**
+   * What the first listing shows is the baseline: a cluster already Ready or Degraded then entered it before. A
+   * cluster new since then is named by the last saved listing (`listing.since`): a poll that dies after publishing
+   * it recomputes the same value, where its own time would be lost with it.
+   */
   startFollowing(c: Cluster, followed: FollowedJob, listing: ListRequest): void {
     if (listing.first && NOTABLE.has(c.status)) followed.endedAs = c.status;
+    if (!listing.first) followed.since = iso(listing.since);
   }
 
   /**
    * `followed.endedAs` holds the state whose transition was delivered (or is the baseline). A transition is named by
    * the last poll that looked at the cluster before it (`visited`, saved by an earlier poll: a poll that dies after
-   * publishing and before saving its state names it the same way again), or, for a cluster never seen before,
-   * when it was first seen.
+   * publishing and before saving its state names it the same way again), or, for a cluster never visited, the last
+   * listing saved before it was first seen (`followed.since`; when first seen, for one of the first listing).
    */
   async progress(ctx: PollContext, c: Cluster, followed: FollowedJob): Promise<void> {
     if (c.status === followed.endedAs || !NOTABLE.has(c.status)) {
       if (c.status !== followed.endedAs) delete followed.endedAs; // left it: entering it again is a transition
+      delete followed.since; // visited from now on
       return;
     }
     // A delivery deferred or stopped leaves `visited` as it was: every retry names the transition the same way.
-    const since = followed.visited ?? followed.seen;
+    const since =
+      followed.visited !== undefined ? iso(followed.visited) : (followed.since ?? iso(followed.seen));
     const data = {
       cluster_id: c.id,
       cluster_name: c.name,
@@ -100,9 +107,10 @@ export class ClusterSource implements JobSource<Cluster> {
       gpu_type: c.gpuType,
       region: c.region,
       num_gpus: c.numGpus,
-      since: iso(since),
+      since,
     };
     await ctx.deliver(c.status === 'Ready' ? 'cluster.ready' : 'cluster.degraded', undefined, data);
     followed.endedAs = c.status;
+    delete followed.since;
   }
 }

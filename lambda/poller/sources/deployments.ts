@@ -13,7 +13,7 @@ import { eventTime, getById, iso, pastTime, ReadAt } from './common';
  *  - seen `Updating` or `Scaling` (or a status Together adds), then settled: when the poller first saw it change;
  *  - found settled in another state than its last outcome (Ready -> Failed between two polls), or in the same state
  *    with another definition (a new image rolled out between two polls), or new since the last listing: its
- *    `updated_at`.
+ *    `updated_at` (for a new one Together gives none for, the last listing saved before it was first seen).
  * A deployment that stays in its state with the same definition publishes nothing, whatever its replicas or
  * `updated_at` do. What the first listing shows is the baseline, unless it settled within the first run's lookback.
  */
@@ -101,9 +101,15 @@ export class DeploymentSource implements JobSource<Deployment> {
     return true;
   }
 
-  /** The baseline: settled before the first run's lookback, so its outcome is history. */
+  /**
+   * The baseline: settled before the first run's lookback, so its outcome is history. One new since the first
+   * listing, settled and undated, is named by the last saved listing (`listing.since`): a poll that dies after
+   * publishing it recomputes the same value, where its own time would be lost with it.
+   */
   startFollowing(d: Deployment, followed: FollowedJob, listing: ListRequest): void {
     if (listing.first && SETTLED.has(d.status) && !(d.at >= listing.since)) settled(followed, d);
+    if (!listing.first && SETTLED.has(d.status) && d.updatedAt === undefined)
+      followed.since = iso(listing.since);
   }
 
   async progress(ctx: PollContext, d: Deployment, followed: FollowedJob): Promise<void> {

@@ -322,6 +322,45 @@ describe('fast follow', () => {
       latencyMs: SLOTS[1] - T0,
     });
   });
+
+  test('tracked videos count against the budget at their visits, not one a source: the loop stops before exceeding it', async () => {
+    const ids = Array.from({ length: 60 }, (_, i) => `vid-${String(i).padStart(2, '0')}`);
+    for (const id of ids)
+      await writeTracked(h.dynamo.client, h.table, 'test-scope', { kind: 'video', id }, T0 - MINUTE);
+    together.jobs.videos = ids.map((id) => video(id, 'in_progress'));
+    const base = ffDeps({}, { clock: wakingClock(() => undefined) });
+    const summary = await h.runPoll(
+      { ...base, config: { ...base.config, sources: { videos: true } } },
+      window(),
+    );
+    // The poll's two listings and 50 GETs; a re-check would make 50 more of the 60 a minute allowed.
+    expect({ requests: together.requests.length, summary }).toMatchObject({
+      requests: 52,
+      summary: { requests: 52, rechecks: 0, followEnded: 'budget' },
+    });
+  });
+
+  test('a re-check asks for tracked operations by id only within what is left of the budget', async () => {
+    for (const id of ['vid-a', 'vid-b'])
+      await writeTracked(h.dynamo.client, h.table, 'test-scope', { kind: 'video', id }, T0 - MINUTE);
+    const more = Array.from({ length: 100 }, (_, i) => `vid-${String(i).padStart(3, '0')}`);
+    together.jobs.videos = [...['vid-a', 'vid-b', ...more].map((id) => video(id, 'in_progress'))];
+    // Tracked after the first re-check, which estimated the next at its own 2 requests.
+    const clock2 = wakingClock(async (n) => {
+      if (n === 2)
+        for (const id of more)
+          await writeTracked(h.dynamo.client, h.table, 'test-scope', { kind: 'video', id }, clock.t);
+    });
+    const base = ffDeps({ requestsPerMinute: 30 }, { clock: clock2 });
+    const summary = await h.runPoll(
+      { ...base, config: { ...base.config, sources: { videos: true } } },
+      window(),
+    );
+    expect({ requests: together.requests.length, summary }).toMatchObject({
+      requests: 30,
+      summary: { requests: 30, rechecks: 2, followEnded: 'budget' },
+    });
+  });
 });
 
 describe('the re-check slots', () => {

@@ -1,7 +1,7 @@
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { trackInboxKey } from '../../../lib/claim-keys';
 import { MAX_TRACKED_ID_LENGTH, TRACK_CAPACITY, writeTracked } from '../../../lib/track';
-import { PollerDeps } from '../../../lambda/poller/core';
+import { PollerDeps, pollWindow, RESERVES } from '../../../lambda/poller/core';
 import { DynamoTrackInbox, MAX_EXPIRED_PER_POLL } from '../../../lambda/poller/tracked';
 import { pollerHarness } from '../../support/poller-harness';
 import { HOUR, MINUTE, queueJob, T0, video } from '../../support/together-fixtures';
@@ -51,7 +51,7 @@ test('writers at once never overwrite each other; the same id from two at once i
   await Promise.all(ids.map((id) => track(id)));
   const same = await Promise.all([track('vid-same'), track('vid-same'), track('vid-same')]);
   expect(same.filter((r) => r.added)).toHaveLength(1);
-  const entries = await new DynamoTrackInbox(h.dynamo.client, h.table, SCOPE).read();
+  const { entries } = await new DynamoTrackInbox(h.dynamo.client, h.table, SCOPE).read();
   expect([...entries.keys()].sort()).toEqual([...ids.map((id) => `video:${id}`), 'video:vid-same'].sort());
 });
 
@@ -148,7 +148,7 @@ test('the default expiry is one day', async () => {
   expect(Object.keys(await item())).toEqual(['id']);
 });
 
-test('entries no writer of ours makes are left out, not followed', async () => {
+test('entries no writer of ours makes are left out, not followed, and named as unreadable', async () => {
   await h.dynamo.client.send(
     new PutItemCommand({
       TableName: h.table,
@@ -160,7 +160,11 @@ test('entries no writer of ours makes are left out, not followed', async () => {
       },
     }),
   );
-  expect((await new DynamoTrackInbox(h.dynamo.client, h.table, SCOPE).read()).size).toBe(0);
+  const read = await new DynamoTrackInbox(h.dynamo.client, h.table, SCOPE).read();
+  expect({ entries: read.entries.size, unreadable: [...read.unreadable].sort() }).toEqual({
+    entries: 0,
+    unreadable: ['queue:m:r', 'video:vid-1', 'video:x'],
+  });
 });
 
 test('a full inbox refuses a new entry with an error that says it is full', async () => {
@@ -181,3 +185,63 @@ test('a full inbox refuses a new entry with an error that says it is full', asyn
   expect(n).toBeGreaterThan(350);
   expect(TRACK_CAPACITY).toBeGreaterThan(n);
 }, 60_000);
+
+test("with fast follow, expiring is the scheduled poll's: one invocation removes at most MAX_EXPIRED_PER_POLL of a source", async () => {
+  for (let i = 0; i < 300; i++) await track(`old-${i}`, T0 - 2 * 24 * HOUR);
+  await track('running', T0 - MINUTE); // keeps the source re-checked
+  together.jobs.videos = [video('running', 'in_progress')];
+  clock.t = T0;
+  const ticking = { now: clock.now, random: clock.random, sleep: async (ms: number) => void (clock.t += ms) };
+  const fastFollow = { everyMs: 10_000, requestsPerMinute: 600, intervalMs: MINUTE };
+  const base = withTracking({ clock: ticking });
+  const summary = await h.runPoll(
+    { ...base, config: { ...base.config, fastFollow } },
+    pollWindow(clock.now(), 2 * MINUTE, RESERVES),
+  );
+  const expired = h.logs.filter((l) => String(l.message).startsWith('tracked operation expired'));
+  expect({ rechecks: summary.rechecks, expired: expired.length }).toEqual({
+    rechecks: 5,
+    expired: MAX_EXPIRED_PER_POLL,
+  });
+});
+
+test('an inbox attribute the poller cannot read is removed by the next poll with a warning, not kept forever', async () => {
+  const Key = { id: { S: trackInboxKey(SCOPE) } };
+  await h.dynamo.client.send(
+    new UpdateItemCommand({
+      TableName: h.table,
+      Key,
+      UpdateExpression: 'SET #a = :a, #b = :b, #c = :c',
+      ExpressionAttributeNames: { '#a': 'video:vid-1', '#b': 'queue:acme/m:req-1', '#c': 'video:other' },
+      ExpressionAttributeValues: {
+        ':a': { S: 'vid-1' }, // not a map
+        ':b': { M: { kind: { S: 'queue' }, id: { S: 'req-1' }, model: { S: 'acme/m' } } }, // no tracked_at
+        ':c': { M: { kind: { S: 'video' }, id: { S: 'vid-2' }, tracked_at: { N: String(T0) } } }, // not its key
+      },
+    }),
+  );
+  await track('vid-ok', T0);
+  together.jobs.videos = [video('vid-ok', 'in_progress')];
+  clock.t = T0;
+  await h.runPoll(withTracking());
+  expect(Object.keys(await item()).sort()).toEqual(['id', 'video:vid-ok']);
+  const warned = h.logs.filter((l) => l.message === 'unreadable tracking entry: removed, no event');
+  expect(warned.map((l) => l.key).sort()).toEqual(['queue:acme/m:req-1', 'video:other', 'video:vid-1']);
+  expect(warned.every((l) => l.level === 'WARN')).toBe(true);
+});
+
+test('unreadable attributes are removed at most MAX_EXPIRED_PER_POLL a poll', async () => {
+  const names = Array.from({ length: 60 }, (_, i) => `video:junk-${i}`);
+  await h.dynamo.client.send(
+    new PutItemCommand({
+      TableName: h.table,
+      Item: { id: { S: trackInboxKey(SCOPE) }, ...Object.fromEntries(names.map((n) => [n, { S: 'junk' }])) },
+    }),
+  );
+  clock.t = T0;
+  await h.runPoll(withTracking());
+  expect(Object.keys(await item())).toHaveLength(1 + names.length - MAX_EXPIRED_PER_POLL);
+  clock.t = T0 + MINUTE;
+  await h.runPoll(withTracking());
+  expect(Object.keys(await item())).toEqual(['id']);
+});

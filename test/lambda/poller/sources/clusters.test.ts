@@ -62,7 +62,8 @@ test('what the first listing shows is the baseline; a cluster first seen Ready l
   await pollAt(T0 + 2 * MINUTE);
   expect(h.keys().sort()).toEqual([
     `cluster.ready:cluster-bad:${iso(T0 + MINUTE)}`,
-    `cluster.ready:cluster-new:${iso(T0 + 2 * MINUTE)}`,
+    // Named by the last listing saved before it was seen (a poll killed after publishing recomputes it), not T0 + 2m.
+    `cluster.ready:cluster-new:${iso(T0 + MINUTE)}`,
   ]);
 });
 
@@ -203,4 +204,15 @@ test('the baseline holds when the first poll stops before its follow phase (anot
   await pollAt(T0 + 2 * MINUTE, both());
   expect(h.keys().filter((k) => k.startsWith('cluster.'))).toEqual([]);
   expect(h.keys()).toEqual(['rl_session.stopped:rl-1', 'rl_session.stopped:rl-1']); // refused, then taken
+});
+
+test('a cluster created between two polls, found Ready by a poll killed before its save, keeps its key (the last saved listing names it)', async () => {
+  together.jobs.clusters = [gpuCluster('cluster-a', 'Ready')];
+  await pollAt(T0); // the baseline
+  together.jobs.clusters.push(gpuCluster('cluster-b', 'Ready')); // created between two polls
+  await pollAt(T0 + MINUTE, h.killedBeforeSave(withClusters())).catch(() => undefined);
+  await pollAt(T0 + 2 * MINUTE);
+  await pollAt(T0 + 3 * MINUTE);
+  h.expectFaithful();
+  expect(h.keys()).toEqual([`cluster.ready:cluster-b:${iso(T0)}`]);
 });

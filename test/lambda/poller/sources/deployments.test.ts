@@ -232,3 +232,17 @@ test('Ready long before deploy is the baseline, even when the first poll stopped
     `deployment.ready:dep-c:${iso(T0 - 5 * MINUTE)}`,
   ]);
 });
+
+test('a new deployment with no updated_at, found Ready by a poll killed before its save, keeps its key (the last saved listing names it)', async () => {
+  const d = withDeployments();
+  together.jobs.deployments = [deployment('dep-a', 'Ready', T0 - 3 * 3600_000)];
+  await h.pollAt(T0, d); // the baseline
+  const undated: Record<string, unknown> = { ...deployment('dep-b', 'Ready', T0) };
+  delete undated.updated_at;
+  together.jobs.deployments.push(undated as never);
+  await h.pollAt(T0 + MINUTE, h.killedBeforeSave(d)).catch(() => undefined);
+  await h.pollAt(T0 + 2 * MINUTE, d);
+  await h.pollAt(T0 + 3 * MINUTE, d);
+  h.expectFaithful(); // an undated deployment is a valid answer
+  expect(h.keys()).toEqual([`deployment.ready:dep-b:${iso(T0)}`]);
+});

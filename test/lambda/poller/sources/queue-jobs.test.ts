@@ -146,3 +146,18 @@ test('an answer for another request costs only that poll; a status Together adds
   await pollAt(T0 + 2 * MINUTE);
   expect(h.keys()).toEqual([`queue_job.failed:${MODEL}:req-odd`]);
 });
+
+test("a request_id holding ':' is refused, so two jobs never share an entry or an outcome key; a model may hold one", async () => {
+  clock.t = T0;
+  // 'queue:acme/a:b:c' would be both request 'b:c' of 'acme/a' and request 'c' of 'acme/a:b'.
+  await expect(trackQueue('b:c', 'acme/a')).rejects.toThrow(
+    `track: a request_id must not contain ':', got "b:c"`,
+  );
+  together.jobs.queueJobs = [queueJob('c', 'acme/a:b', 'done'), queueJob('b', 'acme/a', 'done')];
+  expect([await trackQueue('c', 'acme/a:b'), await trackQueue('b', 'acme/a')]).toEqual([
+    { key: 'queue:acme/a:b:c', added: true },
+    { key: 'queue:acme/a:b', added: true },
+  ]);
+  await pollAt(T0);
+  expect(h.keys().sort()).toEqual(['queue_job.done:acme/a:b', 'queue_job.done:acme/a:b:c']);
+});
