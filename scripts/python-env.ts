@@ -152,7 +152,7 @@ function ensureVenv(paths: PythonPaths, log: (line: string) => void): void {
   const done = join(paths.venv, '.together-base');
   if (existsSync(done)) return;
   log(`creating ${paths.venv}`);
-  // A venv of another key (an older aws-cdk-lib) is 700 MB this clone no longer uses.
+  // A venv of another key (an older aws-cdk-lib) is ~280 MB this clone no longer uses.
   const caches = join(paths.root, 'build', 'python-cache');
   for (const old of existsSync(caches) ? readdirSync(caches) : [])
     rmSync(join(caches, old), { recursive: true, force: true });
@@ -222,7 +222,17 @@ function installDependencies(paths: PythonPaths, log: (line: string) => void): v
   if (existsSync(done)) return;
   const wheels = ensureDependencyWheels(paths, log);
   log(`installing ${wheels.length} dependency wheels`);
-  run(paths.python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-index', ...wheels]);
+  // --no-compile: byte-compiling aws-cdk-lib's 219 MB is most of the install; Python caches what it imports instead.
+  run(paths.python, [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--no-compile',
+    '--no-deps',
+    '--no-index',
+    ...wheels,
+  ]);
   writeFileSync(done, `${wheels.join('\n')}\n`);
 }
 

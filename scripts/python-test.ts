@@ -11,7 +11,7 @@
  *   node --import tsx scripts/python-test.ts check   (the tools it needs, before `npm run build:python`)
  *   node --import tsx scripts/python-test.ts          (after it)
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_TYPES, sampleEventBridgeEvent } from '../lib/events';
@@ -66,20 +66,45 @@ function runQuiet(command: string, args: string[], env: NodeJS.ProcessEnv, cwd =
   return result.stdout.trim();
 }
 
-function synth(app: string | undefined, outdir: string, env: NodeJS.ProcessEnv): void {
+/** runQuiet, without blocking: two at a time on two cores. */
+function runQuietAsync(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = root): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const tail = `${stdout}${stderr}`.trim().split('\n').slice(-15).join('\n');
+      if (code !== 0) reject(new StepError(`${command} ${args.join(' ')} exited ${code}\n${tail}`));
+      else if (BANNER.test(stderr))
+        reject(new StepError(`${command} ${args.join(' ')} printed the end-of-life banner`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+/** The cdk CLI's synth of `app` (cdk.json's when undefined) into `outdir`. */
+async function synth(app: string | undefined, outdir: string, env: NodeJS.ProcessEnv): Promise<void> {
   rmSync(outdir, { recursive: true, force: true });
   const cdk = join(root, 'node_modules', '.bin', 'cdk');
-  runQuiet(cdk, ['synth', ...(app ? ['--app', app] : []), '--output', outdir, '--quiet', STACK], env);
+  await runQuietAsync(
+    cdk,
+    ['synth', ...(app ? ['--app', app] : []), '--output', outdir, '--quiet', STACK],
+    env,
+  );
 }
 
 /** The twin: the same template and asset manifest from Python as from TypeScript, byte for byte. */
-function checkTwin(paths: PythonPaths): string {
+async function checkTwin(paths: PythonPaths): Promise<string> {
   const ts = join(work, 'cdk.out.typescript');
   const py = join(work, 'cdk.out.python');
-  // The TypeScript app as `npm run synth` runs it (cdk.json's app); silenced there as in .ci/run.
-  synth(undefined, ts, { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
-  // The Python app silences the banner itself: the variable is removed from its environment.
-  synth(`${paths.python} bin/python/app.py`, py, pythonEnv());
+  // Both at once (two cores). The TypeScript app as `npm run synth` runs it (cdk.json's app), silenced as in
+  // .ci/run; the Python app silences the banner itself: the variable is removed from its environment.
+  await Promise.all([
+    synth(undefined, ts, { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' }),
+    synth(`${paths.python} bin/python/app.py`, py, pythonEnv()),
+  ]);
   const files = [`${STACK}.template.json`, `${STACK}.assets.json`];
   for (const file of files) {
     const [a, b] = [ts, py].map((dir) => readFileSync(join(dir, file), 'utf8'));
@@ -97,33 +122,29 @@ function checkTwin(paths: PythonPaths): string {
   return `${Object.keys(template.Resources).length} resources, ${assets(py).length} assets: identical`;
 }
 
-/** Every ```python block of both READMEs, each run in a fresh Python in its own directory. */
+/** Every ```python block of both READMEs, each in its own directory and namespace, in one Python. */
 function checkReadmeSnippets(paths: PythonPaths, samples: string): string {
   const readmes = ['README.md', join('dist', 'jsii', 'python', 'README.md')];
-  let count = 0;
-  for (const readme of readmes) {
+  const files = readmes.flatMap((readme) => {
     const blocks = pythonBlocks(readFileSync(join(root, readme), 'utf8'));
     if (blocks.length === 0) throw new StepError(`${readme} has no python block`);
-    blocks.forEach((code, i) => {
+    return blocks.map((code, i) => {
       const dir = join(work, 'snippets', `${readme.replace(/\W/g, '_')}-${i + 1}`);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'block.py'), code);
-      // Run as the README documents: with JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 exported.
-      const env = pythonEnv({
-        CDK_OUTDIR: join(dir, 'cdk.out'),
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20',
-      });
-      const runner = join(root, 'test', 'python', 'run_snippet.py');
-      try {
-        runQuiet(paths.python, [runner, join(dir, 'block.py'), samples], env, dir);
-      } catch (error) {
-        throw new StepError(`${readme} python block ${i + 1}: ${(error as Error).message}`);
-      }
-      count++;
+      return join(dir, 'block.py');
     });
-  }
-  return `${count} blocks ran (${readmes.join(', ')})`;
+  });
+  // Run as the README documents: with JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 exported.
+  const env = pythonEnv({ JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
+  const runner = join(root, 'test', 'python', 'run_snippet.py');
+  const out = runQuiet(paths.python, [runner, samples, ...files], env, work);
+  const count = (what: string) => out.split('\n').filter((line) => line.includes(what)).length;
+  return (
+    `${files.length} blocks ran (${readmes.join(', ')}): ${count('synthesized')} synthesized an app, ` +
+    `${count('called handler')} handlers called with a sample`
+  );
 }
 
 function checkPropErrors(paths: PythonPaths): string {
@@ -145,7 +166,7 @@ function writeSamples(): string {
   return file;
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const missing = missingTool(root);
   if (missing) {
     console.error(missing);
@@ -164,7 +185,7 @@ function main(): number {
   }
   log(`environment ready in ${Math.round((Date.now() - started) / 1000)} s (${paths.venv})`);
   const samples = writeSamples();
-  const checks: Array<[string, () => string]> = [
+  const checks: Array<[string, () => string | Promise<string>]> = [
     ['the Python twin of the example app synthesizes the TypeScript template', () => checkTwin(paths)],
     ["the README's Python blocks run", () => checkReadmeSnippets(paths, samples)],
     ['a wrong prop type from Python gets a clear error', () => checkPropErrors(paths)],
@@ -174,7 +195,7 @@ function main(): number {
   for (const [name, check] of checks) {
     started = Date.now();
     try {
-      const detail = check();
+      const detail = await check();
       passed++;
       console.log(`python: ok   ${name} (${Math.round((Date.now() - started) / 1000)} s): ${detail}`);
     } catch (error) {
@@ -185,4 +206,4 @@ function main(): number {
   return passed === checks.length ? 0 : 1;
 }
 
-if (require.main === module) process.exit(main());
+if (require.main === module) void main().then((code) => process.exit(code));
