@@ -208,8 +208,11 @@ function ensureDependencyWheels(paths: PythonPaths, log: (line: string) => void)
     }
     rmSync(join(staging, 'work'), { recursive: true, force: true });
     writeFileSync(join(staging, 'complete'), `${new Date().toISOString()}\n`);
-    rmSync(paths.depsCache, { recursive: true, force: true });
-    renameSync(staging, paths.depsCache);
+    // Another clone finished first: keep its wheels (it may be installing them), drop ours.
+    if (!existsSync(join(paths.depsCache, 'complete'))) {
+      rmSync(paths.depsCache, { recursive: true, force: true });
+      renameSync(staging, paths.depsCache);
+    }
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
