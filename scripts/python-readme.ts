@@ -79,6 +79,16 @@ app.synth()
 Props are keyword arguments (\`poller=PollerOptions(api_key=secret)\` turns on the poller, which delivers real events
 today); event types are the constants of \`EventType\` (or plain strings such as \`"fine_tune.completed"\`). Then
 \`cdk synth\` and \`cdk deploy\`, as for any CDK app.
+
+On Node.js 20 the jsii runtime prints an end-of-life banner on every run: \`export
+JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20\`, or set it at the top of \`app.py\`, before the first \`aws_cdk\`
+import (its node process starts there, with the environment of that moment):
+\`os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")\`.
+
+A prop of the wrong type raises \`TypeError\` before anything is built (\`archive="yes"\`: \`type of argument archive
+must be one of (bool, NoneType); got str instead\`); a value the construct refuses raises \`RuntimeError\` with the
+construct's own message (\`memory_size=1\`: \`TogetherWebhooks: memorySize must be an integer from 128 to 10240, got
+1\`).
 `;
 
 function handlingEvents(): string {
