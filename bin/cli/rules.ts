@@ -14,6 +14,10 @@ export interface BusRule {
   readonly alert: boolean;
   /** It also filters on `detail`: only some events of the type match. */
   readonly detailFilter: boolean;
+  /** Its State is ENABLED (a DISABLED rule receives nothing, a replay included). */
+  readonly enabled: boolean;
+  /** The Together types its pattern takes, of `universe`; `all` when it names no detail-type (a catch-all). */
+  readonly takes: readonly string[] | 'all';
 }
 
 const MAX_RULE_PAGES = 20;
@@ -31,8 +35,15 @@ export async function busRules(eb: EventBridgeClient, busName: string): Promise<
   return rules.filter((r) => !r.ManagedBy && r.EventPattern && r.Name && r.Arn);
 }
 
-/** The rules of `rules` whose pattern takes events of `type` from Together (string values only). */
-export function rulesOfType(rules: readonly Rule[], type: string): BusRule[] {
+/**
+ * The rules of `rules` whose pattern takes events of `type` from Together (string values only); `takes` says which
+ * of `universe` (the catalogue's types) each takes besides.
+ */
+export function rulesOfType(
+  rules: readonly Rule[],
+  type: string,
+  universe: readonly string[] = [type],
+): BusRule[] {
   return rules.flatMap((rule) => {
     let pattern: Record<string, unknown>;
     try {
@@ -43,12 +54,16 @@ export function rulesOfType(rules: readonly Rule[], type: string): BusRule[] {
     if (!allows(pattern.source, EVENT_SOURCE) || !allows(pattern['detail-type'], type)) return [];
     // A rule that names no detail-type takes every type: only counted when it names Together as the source.
     if (pattern['detail-type'] === undefined && pattern.source === undefined) return [];
+    const named = pattern['detail-type'];
     return [
       {
         name: rule.Name!,
         arn: rule.Arn!,
         alert: ALERT_DESCRIPTION.test(rule.Description ?? ''),
         detailFilter: pattern.detail !== undefined,
+        enabled: rule.State === undefined || rule.State === 'ENABLED',
+        takes:
+          named === undefined ? 'all' : [...new Set([type, ...universe])].filter((t) => allows(named, t)),
       },
     ];
   });
