@@ -140,14 +140,14 @@ describe('status', () => {
       `  alarms   1 in ALARM:\n    ${stopping.PhysicalResourceId} since 2026-11-23T11:50:00Z`,
     );
     expect(lines.length).toBeLessThan(25);
-    // The alarms by the names the stack gave them, ALARM only; the log read from 30 minutes back.
+    // The alarms by the names the stack gave them, ALARM only; the log read from 2 minutes back first.
     expect(cw.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toMatchObject({
       StateValue: 'ALARM',
       AlarmNames: expect.arrayContaining([stopping.PhysicalResourceId]),
     });
     expect(logs.commandCalls(FilterLogEventsCommand)[0].args[0].input).toEqual({
       logGroupName: logGroup,
-      startTime: NOW - 30 * MIN,
+      startTime: NOW - 2 * MIN,
       filterPattern: '{ $.message = "poll" }',
       nextToken: undefined,
     });
@@ -183,6 +183,40 @@ describe('status', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain(`  last     no poll in the last 10 min in ${logGroup}: is its schedule on?`);
     expect(r.out).toMatch(/ {2}warning {2}state batches: not gzipped JSON/);
+  });
+
+  test('the last poll line searched backwards in widening windows (2 min, 10, --lookback): none in any is "no poll"', async () => {
+    logs.on(FilterLogEventsCommand).resolves({ events: [] });
+    const r = await status('--stack', STACK);
+    expect(r.out).toContain(`  last     no poll in the last 30 min in ${logGroup}: is its schedule on?`);
+    expect(logs.commandCalls(FilterLogEventsCommand).map((c) => c.args[0].input.startTime)).toEqual([
+      NOW - 2 * MIN,
+      NOW - 10 * MIN,
+      NOW - 30 * MIN,
+    ]);
+  });
+
+  test('FilterLogEvents answering empty pages with a nextToken (it does, scanning streams): the poll on page 7 is found, not "is its schedule on?"', async () => {
+    let n = 0;
+    logs.on(FilterLogEventsCommand).callsFake(() => {
+      n++;
+      return n < 7 ? { events: [], nextToken: `t${n}` } : { events: [pollLine(1, {})] };
+    });
+    const r = await status('--stack', STACK);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('is its schedule on?');
+    expect(r.out).toContain('  last     2026-11-23T11:59:00Z (60 s ago): completed');
+  });
+
+  test('empty pages with a nextToken past the bound: "not found within N pages (search cut short)", never "no poll"', async () => {
+    logs.on(FilterLogEventsCommand).resolves({ events: [], nextToken: 'again' });
+    const r = await status('--stack', STACK);
+    expect(r.out).toContain(
+      `  last     no poll line found within 10 pages of the last 2 min in ${logGroup} (search cut short: ` +
+        'FilterLogEvents was still scanning; try again, or --lookback smaller)',
+    );
+    expect(r.out).not.toContain('is its schedule on?');
+    expect(logs.commandCalls(FilterLogEventsCommand)).toHaveLength(10);
   });
 
   test('explicit flags without a stack: the state only, and what was not looked up', async () => {
