@@ -82,7 +82,8 @@ ${FINDING}`,
 One screen: the last poll's result (its "poll" log line), the lease, the jobs followed per source, the finished
 ones held back and why, an API key Together refuses, and the construct's alarms in ALARM.
 
-  --lookback MINUTES    how far back the last poll line is looked for (default 30)
+  --lookback MINUTES    how far back the last poll line is looked for (default 30): the last 2 min first, then 10,
+                        then this, a few pages each
   --table NAME          the dedupe table, which holds the poller's state (default: the construct's, from --stack)
   --poller-scope S      the poller's state scope, its STATE_SCOPE (default: the construct's poller)
   --log-group NAME      the poller's log group (default: the construct's poller's)
