@@ -276,6 +276,32 @@ describe('replay', () => {
     expect(text).toContain('  left out paused: disabled');
   });
 
+  test('rules judged as EventBridge does: a prefix rule taking exactly the type is replayed to, a wider one names its other types, a pattern not understood is left out as such', async () => {
+    const rule = (name: string, detailType: unknown[]) => ({
+      Name: name,
+      Arn: `arn:aws:events:us-east-1:111111111111:rule/${busName}/${name}`,
+      EventPattern: JSON.stringify({ source: ['together.ai'], 'detail-type': detailType }),
+      State: 'ENABLED' as const,
+      EventBusName: busName,
+    });
+    eb.on(ListRulesCommand).resolves({
+      Rules: [
+        rule('batch-done', [{ prefix: 'batch.do' }]),
+        rule('batches', [{ prefix: 'batch.' }]),
+        rule('numeric', [{ numeric: ['>', 0] }]),
+      ],
+    });
+    const r = run('--stack', STACK, '--since', '2h', '--type', 'batch.done', '--dry-run');
+    expect(await r.code).toBe(0);
+    expect(r.c.err).toEqual(
+      expect.arrayContaining([
+        '    batch-done',
+        '  left out batches: it would also receive other types: batch.collected (--include-wider-rules)',
+        '  left out numeric: it would also receive other types, perhaps (pattern not understood) (--include-wider-rules)',
+      ]),
+    );
+  });
+
   test('StartReplay refused: exit 1, one line', async () => {
     eb.on(StartReplayCommand).rejects(
       new ResourceAlreadyExistsException({ message: 'Replay fix-1 already exists.', $metadata: {} }),
