@@ -164,6 +164,7 @@ async function makePlan(
 
 /** The types a rule takes besides `wanted`, in words; undefined when it takes no other. */
 function otherTypes(rule: BusRule, wanted: readonly string[]): string | undefined {
+  if (!rule.understood) return 'other types, perhaps (pattern not understood)';
   if (rule.takes === 'all')
     return wanted.length === EVENT_TYPES.length
       ? undefined
