@@ -243,6 +243,35 @@ describe('status', () => {
     });
   });
 
+  test('--alarm-prefix: every page of DescribeAlarms is read (NextToken); the page bound hit is said', async () => {
+    const alarm = (name: string) => ({ AlarmName: name, StateValue: 'ALARM' as const });
+    cw.on(DescribeAlarmsCommand, { NextToken: undefined })
+      .resolves({
+        MetricAlarms: Array.from({ length: 100 }, (_, i) => alarm(`Ml-Other${i}`)),
+        NextToken: 'p2',
+      })
+      .on(DescribeAlarmsCommand, { NextToken: 'p2' })
+      .resolves({ MetricAlarms: [alarm('Ml-PlatformHooksPollerStoppingAlarm')] });
+    const r = await status('--table', table, '--poller-scope', d.stateScope, '--alarm-prefix', 'Ml-');
+    expect(r.out).toContain('  alarms   101 in ALARM:');
+    expect(r.out).toContain('    Ml-PlatformHooksPollerStoppingAlarm');
+    cw.reset();
+    cw.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [alarm('Ml-Again')], NextToken: 'again' });
+    const endless = await status('--table', table, '--poller-scope', d.stateScope, '--alarm-prefix', 'Ml-');
+    expect(cw.commandCalls(DescribeAlarmsCommand)).toHaveLength(10);
+    expect(endless.out).toContain('  alarms   10 or more in ALARM:');
+    expect(endless.out).toContain('           more not read: DescribeAlarms stopped at 10 pages');
+  });
+
+  test('the alarms by name: each request read to its last page too', async () => {
+    cw.on(DescribeAlarmsCommand, { NextToken: undefined })
+      .resolves({ MetricAlarms: [], NextToken: 'p2' })
+      .on(DescribeAlarmsCommand, { NextToken: 'p2' })
+      .resolves({ MetricAlarms: [{ AlarmName: 'late-page', StateValue: 'ALARM' }] });
+    const r = await status('--stack', STACK);
+    expect(r.out).toContain('  alarms   1 in ALARM:\n    late-page');
+  });
+
   test('logs and alarms failing are said in their line; the table failing: exit 1, one line', async () => {
     logs.on(FilterLogEventsCommand).rejects(
       Object.assign(new Error('The specified log group does not exist.'), {
