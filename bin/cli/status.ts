@@ -22,6 +22,8 @@ import { ago, iso } from './times';
 const WINDOWS_MS = [2 * 60_000, 10 * 60_000];
 const MAX_LOG_PAGES = 10;
 const HELD_BACK_SHOWN = 5;
+/** DescribeAlarms pages read per request (100 alarms each). */
+const MAX_ALARM_PAGES = 10;
 
 export async function status(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`takes no arguments, got "${args.positionals[0]}"`);
@@ -210,33 +212,44 @@ async function alarmsInAlarm(aws: AwsClients, res: Resources, prefix: string | u
   const names = res.alarmNames ?? [];
   if (!prefix && names.length === 0) return ['  alarms   not looked up: give --stack or --alarm-prefix'];
   const found: MetricAlarm[] = [];
+  let cut = false;
   try {
-    // DescribeAlarms takes 100 names a call; the construct has ten alarms at most.
+    // DescribeAlarms takes 100 names a call (the construct has ten alarms at most); each request read page by page.
     const requests = prefix
       ? [{ AlarmNamePrefix: prefix }]
       : Array.from({ length: Math.ceil(names.length / 100) }, (_, i) => ({
           AlarmNames: names.slice(i * 100, i * 100 + 100),
         }));
     for (const request of requests) {
-      const got = await aws.cloudWatch.send(
-        new DescribeAlarmsCommand({
-          ...request,
-          StateValue: 'ALARM',
-          AlarmTypes: ['MetricAlarm'],
-          MaxRecords: 100,
-        }),
-      );
-      found.push(...(got.MetricAlarms ?? []));
+      let token: string | undefined;
+      let page = 0;
+      do {
+        const got = await aws.cloudWatch.send(
+          new DescribeAlarmsCommand({
+            ...request,
+            StateValue: 'ALARM',
+            AlarmTypes: ['MetricAlarm'],
+            MaxRecords: 100,
+            NextToken: token,
+          }),
+        );
+        found.push(...(got.MetricAlarms ?? []));
+        token = got.NextToken;
+      } while (token && ++page < MAX_ALARM_PAGES);
+      if (token) cut = true;
     }
   } catch (err) {
     return [`  alarms   ${awsError(err)}`];
   }
-  if (found.length === 0) return ['  alarms   none in ALARM'];
+  const more = cut ? [`           more not read: DescribeAlarms stopped at ${MAX_ALARM_PAGES} pages`] : [];
+  if (found.length === 0)
+    return [cut ? '  alarms   none read in ALARM' : '  alarms   none in ALARM', ...more];
   return [
-    `  alarms   ${found.length} in ALARM:`,
+    `  alarms   ${found.length}${cut ? ' or more' : ''} in ALARM:`,
     ...found.map(
       (a) =>
         `    ${a.AlarmName ?? '?'}${a.StateUpdatedTimestamp ? ` since ${iso(a.StateUpdatedTimestamp.getTime())}` : ''}`,
     ),
+    ...more,
   ];
 }
