@@ -332,6 +332,17 @@ describe('replay', () => {
       'unknown --type fine_tune.complete; one of: fine_tune.completed',
     ],
     [['--since', '1h', '--name', 'has space'], '--name must be 1-64'],
+    [
+      ['--since', '9999999999d'],
+      '--since "9999999999d" is out of range: it must fall between 2000-01-01T00:00:00Z',
+    ],
+    [['--since', '1999-12-31T23:00:00Z'], '--since "1999-12-31T23:00:00Z" is out of range'],
+    [['--since', '2h', '--until', '9999999999d'], '--until "9999999999d" is out of range'],
+    [['--since', '2h', '--until', '2027-01-01T00:00:00Z'], '--until "2027-01-01T00:00:00Z" is out of range'],
+    [
+      ['--since', '2h', '--until', '2026-11-23T12:03:00Z'],
+      '--until (2026-11-23T12:03:00Z) is in the future: a replay ends at now at the latest',
+    ],
     [['--since', '1h'], 'needs --stack NAME or --archive (the archive)'],
   ])('%j: exit 2, %s', async (argv, message) => {
     const r = run(...argv);
@@ -339,3 +350,19 @@ describe('replay', () => {
     expect(r.c.err).toEqual([expect.stringContaining(`together-webhooks replay: ${message}`)]);
   });
 });
+
+test.each([[['--since', '2h', '--until', '9999999999d']], [['--since', '9999999999d', '--dry-run']]])(
+  'replay %j, a time out of range: exit 2 with a usage line before any AWS call, not a RangeError',
+  async (argv) => {
+    let awsAsked = false;
+    const noAws = () => {
+      awsAsked = true;
+      throw new Error('no AWS call expected');
+    };
+    const c = capture({}, '', fakeClock(NOW), noAws as never);
+    const code = await c.run('replay', '--archive', 'a', ...argv);
+    expect(c.err).toEqual([expect.stringMatching(/^together-webhooks replay: --(since|until) /)]);
+    expect(code).toBe(2);
+    expect(awsAsked).toBe(false);
+  },
+);
