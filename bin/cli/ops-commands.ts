@@ -23,7 +23,7 @@ same detail, so the same detail.outcome_key, plus a "replay-name" field. The ded
 goes around the verifier, so handlers get each replayed event again and must be idempotent on detail.outcome_key.
 
   --since T             the window's start: an ISO time with its zone (2026-11-23T10:00:00Z), or a while ago (2h)
-  --until T             the window's end (default: now)
+  --until T             the window's end (default: now; not after now)
   --type TYPE           replays only to the rules of this type (repeatable; default: every type's rules). A rule
                         taking other types too (or every type: no detail-type) is left out, and named, since a
                         replay cannot filter by type: each rule gets every archived event of the window

@@ -50,6 +50,11 @@ export async function replay(args: ParsedArgs, io: Io): Promise<number> {
   const startMs = parseTime(since, 'since', nowMs);
   const until = flag(args, 'until');
   const endMs = until === undefined ? nowMs : parseTime(until, 'until', nowMs);
+  // EventBridge's StartReplay documentation does not say it takes an EventEndTime after now: not sent.
+  if (endMs > nowMs)
+    throw new UsageError(
+      `--until (${iso(endMs)}) is in the future: a replay ends at now at the latest (leave --until out for now)`,
+    );
   if (startMs >= endMs)
     throw new UsageError(`--since (${iso(startMs)}) must be before --until (${iso(endMs)})`);
   const types = checkTypes(args.flags.get('type') ?? []);
