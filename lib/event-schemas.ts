@@ -22,11 +22,14 @@ export function schemaName(type: TogetherEventType): string {
   return `${EVENT_SOURCE}@${pascal(type)}`;
 }
 
+const ALWAYS = 'Together always sends it; an event published without it is still possible (see the data).';
+const SOMETIMES = 'Together does not always send it.';
+
 function fieldSchema(field: FieldSpec): Record<string, unknown> {
   return {
     type: field.kind,
     ...(field.nullable ? { nullable: true } : {}),
-    description: field.description,
+    description: `${field.description} ${field.optional ? SOMETIMES : ALWAYS}`,
     ...(field.example === null ? {} : { example: field.example }),
   };
 }
@@ -87,9 +90,17 @@ export function eventSchema(type: TogetherEventType): Record<string, unknown> {
             },
           },
         },
+        // No `required`: it would list what the verifier enforces, none of data's fields. The verifier publishes a
+        // known type whose data lacks a field, counting a soft problem (a missed event is worse than a loose one).
+        // A registry describes what is on the bus: a validator built from it must not refuse such an event, and a
+        // code binding must leave the field optional. Each field's description says whether Together always sends
+        // it. (OpenAPI 3.0 wants a `required` list non-empty, so none rather than an empty one.) The kinds stay:
+        // they are Together's contract, which bindings need; a field of another kind is published too, and counted.
         [`${title}Data`]: {
           type: 'object',
-          required: fields.filter(([, f]) => !f.optional).map(([name]) => name),
+          description:
+            "The outcome's fields as Together sent them. None is required: the verifier publishes an event whose data " +
+            'lacks a field Together always sends (or has one of another kind), counting it as a soft problem.',
           properties: Object.fromEntries(fields.map(([name, f]) => [name, fieldSchema(f)])),
         },
       },

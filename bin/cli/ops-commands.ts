@@ -14,17 +14,20 @@ const FINDING = `  --stack NAME          the CloudFormation stack holding the To
 export const OPS_COMMANDS: Record<string, Command> = {
   replay: {
     summary: "replay the archive to the bus's rules for some types, and follow it to its end",
-    usage: `together-webhooks replay --since T [--until T] [--type TYPE ...] [--name NAME] [--timeout SECONDS] [--dry-run]
+    usage: `together-webhooks replay --since T [--until T] [--type TYPE ...] [--include-wider-rules] [--name NAME] [--timeout SECONDS] [--dry-run]
                          [--stack NAME] [--scope SCOPE] [--archive NAME] [--bus NAME] [--region R] [--profile P]
 
 Replays the construct's archive (EventBridge StartReplay) to its bus, to the rules that route the types asked
-(FilterArns), alert rules left out; then follows DescribeReplay every 5 s until it ends. Replayed events carry the
+(FilterArns), alert rules and disabled rules left out; then follows DescribeReplay every 5 s until it ends. Replayed events carry the
 same detail, so the same detail.outcome_key, plus a "replay-name" field. The dedupe table does not stop them: a replay
 goes around the verifier, so handlers get each replayed event again and must be idempotent on detail.outcome_key.
 
   --since T             the window's start: an ISO time with its zone (2026-11-23T10:00:00Z), or a while ago (2h)
-  --until T             the window's end (default: now)
-  --type TYPE           replays only to the rules of this type (repeatable; default: every type's rules)
+  --until T             the window's end (default: now; not after now)
+  --type TYPE           replays only to the rules of this type (repeatable; default: every type's rules). A rule
+                        taking other types too (or every type: no detail-type) is left out, and named, since a
+                        replay cannot filter by type: each rule gets every archived event of the window
+  --include-wider-rules puts those rules back: they also receive the window's events of their other types
   --name NAME           the replay's name (default: together-<time>)
   --timeout SECONDS     stops following after this long, leaving the replay running (default 900)
   --dry-run             prints the replay it would start, and the aws command doing the same; starts nothing
@@ -45,7 +48,7 @@ ${FINDING}`,
         'region',
         'profile',
       ],
-      switches: ['dry-run'],
+      switches: ['dry-run', 'include-wider-rules'],
     },
     run: replay,
   },
@@ -79,7 +82,8 @@ ${FINDING}`,
 One screen: the last poll's result (its "poll" log line), the lease, the jobs followed per source, the finished
 ones held back and why, an API key Together refuses, and the construct's alarms in ALARM.
 
-  --lookback MINUTES    how far back the last poll line is looked for (default 30)
+  --lookback MINUTES    how far back the last poll line is looked for (default 30): the last 2 min first, then 10,
+                        then this, a few pages each
   --table NAME          the dedupe table, which holds the poller's state (default: the construct's, from --stack)
   --poller-scope S      the poller's state scope, its STATE_SCOPE (default: the construct's poller)
   --log-group NAME      the poller's log group (default: the construct's poller's)

@@ -32,6 +32,10 @@ interface Plan {
   readonly endMs: number;
   readonly nowMs: number;
   readonly rules: BusRule[];
+  /** Rules of the types asked that the replay leaves out, and why (disabled, or they take other types too). */
+  readonly leftOut: { rule: BusRule; why: string }[];
+  /** With --include-wider-rules: the rules put back, and the other types each will receive. */
+  readonly wider: Map<string, string>;
   /** How long the archive keeps events (0 or unset: for ever). */
   readonly retentionDays?: number;
 }
@@ -46,6 +50,11 @@ export async function replay(args: ParsedArgs, io: Io): Promise<number> {
   const startMs = parseTime(since, 'since', nowMs);
   const until = flag(args, 'until');
   const endMs = until === undefined ? nowMs : parseTime(until, 'until', nowMs);
+  // EventBridge's StartReplay documentation does not say it takes an EventEndTime after now: not sent.
+  if (endMs > nowMs)
+    throw new UsageError(
+      `--until (${iso(endMs)}) is in the future: a replay ends at now at the latest (leave --until out for now)`,
+    );
   if (startMs >= endMs)
     throw new UsageError(`--since (${iso(startMs)}) must be before --until (${iso(endMs)})`);
   const types = checkTypes(args.flags.get('type') ?? []);
@@ -56,12 +65,14 @@ export async function replay(args: ParsedArgs, io: Io): Promise<number> {
 
   const aws = (io.aws ?? realAws)(awsOptions(args));
   const res = await findResources(args, aws.cloudFormation);
-  const plan = await makePlan(aws.eventBridge, need(res, 'archiveName', 'archive'), res.busName, types, {
-    name,
-    startMs,
-    endMs,
-    nowMs,
-  });
+  const plan = await makePlan(
+    aws.eventBridge,
+    need(res, 'archiveName', 'archive'),
+    res.busName,
+    types,
+    { name, startMs, endMs, nowMs },
+    args.flags.has('include-wider-rules'),
+  );
   printPlan(io, plan, types);
   if (args.flags.has('dry-run')) {
     io.err(`dry run: nothing replayed. The same by hand:\n${byHand(plan)}`);
@@ -97,6 +108,7 @@ async function makePlan(
   busFlag: string | undefined,
   types: readonly string[],
   window: { name: string; startMs: number; endMs: number; nowMs: number },
+  includeWider: boolean,
 ): Promise<Plan> {
   let archive;
   try {
@@ -118,20 +130,52 @@ async function makePlan(
   });
   const wanted = types.length > 0 ? types : EVENT_TYPES;
   const chosen = new Map<string, BusRule>();
+  const leftOut = new Map<string, { rule: BusRule; why: string }>();
+  const wider = new Map<string, string>();
   for (const type of wanted)
-    for (const rule of rulesOfType(rules, type)) if (!rule.alert) chosen.set(rule.arn, rule);
+    for (const rule of rulesOfType(rules, type, EVENT_TYPES)) {
+      if (rule.alert || chosen.has(rule.arn) || leftOut.has(rule.arn)) continue;
+      if (!rule.enabled) {
+        leftOut.set(rule.arn, { rule, why: 'disabled: it would receive nothing' });
+        continue;
+      }
+      // StartReplay cannot filter by type: every archived event of the window goes to each FilterArns rule, which
+      // applies its own pattern. A rule taking types not asked would get those replayed too.
+      const others = otherTypes(rule, wanted);
+      if (others && !includeWider) {
+        leftOut.set(rule.arn, { rule, why: `it would also receive ${others} (--include-wider-rules)` });
+        continue;
+      }
+      if (others) wider.set(rule.arn, others);
+      chosen.set(rule.arn, rule);
+    }
   if (chosen.size === 0)
     throw new Error(
       `no rule on bus ${busName} routes ${types.length ? types.join(', ') : 'Together events'}: nothing would ` +
-        'receive the replay (alert rules are left out)',
+        'receive the replay (alert rules are left out' +
+        [...leftOut.values()].map(({ rule, why }) => `; ${rule.name}: ${why}`).join('') +
+        ')',
     );
   return {
     ...window,
     archiveArn: archive.ArchiveArn,
     busArn,
     rules: [...chosen.values()],
+    leftOut: [...leftOut.values()],
+    wider,
     retentionDays: archive.RetentionDays,
   };
+}
+
+/** The types a rule takes besides `wanted`, in words; undefined when it takes no other. */
+function otherTypes(rule: BusRule, wanted: readonly string[]): string | undefined {
+  if (!rule.understood) return 'other types, perhaps (pattern not understood)';
+  if (rule.takes === 'all')
+    return wanted.length === EVENT_TYPES.length
+      ? undefined
+      : 'every other Together type (it names no detail-type)';
+  const others = rule.takes.filter((t) => !wanted.includes(t));
+  return others.length ? `other types: ${others.join(', ')}` : undefined;
 }
 
 function printPlan(io: Io, plan: Plan, types: readonly string[]): void {
@@ -139,7 +183,14 @@ function printPlan(io: Io, plan: Plan, types: readonly string[]): void {
   io.err(`  window   ${iso(plan.startMs)} .. ${iso(plan.endMs)}`);
   io.err(`  from     ${plan.archiveArn}`);
   io.err(`  to       ${plan.busArn}, ${plan.rules.length} rule(s):`);
-  for (const rule of plan.rules) io.err(`    ${rule.name}${rule.detailFilter ? ' (filters on detail)' : ''}`);
+  for (const rule of plan.rules) {
+    const others = plan.wider.get(rule.arn);
+    io.err(
+      `    ${rule.name}${rule.detailFilter ? ' (filters on detail)' : ''}` +
+        (others ? ` (it also receives the window's ${others})` : ''),
+    );
+  }
+  for (const { rule, why } of plan.leftOut) io.err(`  left out ${rule.name}: ${why}`);
   const keptFrom = plan.retentionDays ? plan.nowMs - plan.retentionDays * 86_400_000 : undefined;
   if (keptFrom !== undefined && plan.startMs < keptFrom)
     io.err(

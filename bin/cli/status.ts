@@ -14,12 +14,16 @@ import { ago, iso } from './times';
  * `status`: the poller's health on one screen. Its state items (`poller#<scope>#<part>`, gzipped JSON: read
  * with the poller's own store, read only) give the followed jobs per source, what is held back and why, and an
  * open key incident; the lease item says whether a poll runs now; the last `poll` log line (FilterLogEvents over
- * the last minutes, a few pages at most) gives the last poll's result; DescribeAlarms, the construct's alarms in
- * ALARM.
+ * the last 2 min, then 10, then --lookback, a few pages each at most) gives the last poll's result;
+ * DescribeAlarms, the construct's alarms in ALARM.
  */
 
-const MAX_LOG_PAGES = 5;
+/** The windows searched backwards for the last poll line (then --lookback), each to this many pages at most. */
+const WINDOWS_MS = [2 * 60_000, 10 * 60_000];
+const MAX_LOG_PAGES = 10;
 const HELD_BACK_SHOWN = 5;
+/** DescribeAlarms pages read per request (100 alarms each). */
+const MAX_ALARM_PAGES = 10;
 
 export async function status(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`takes no arguments, got "${args.positionals[0]}"`);
@@ -38,7 +42,7 @@ export async function status(args: ParsedArgs, io: Io): Promise<number> {
       throw new Error(`table ${table}: ${awsError(err)}`, { cause: err });
     }),
     readLease(aws.dynamodb, table, scope),
-    lastPollLine(aws.logs, res.pollerLogGroup, nowMs - lookbackMs),
+    lastPollLine(aws.logs, res.pollerLogGroup, nowMs, lookbackMs),
     alarmsInAlarm(aws, res, flag(args, 'alarm-prefix')),
   ]);
   const lines = [
@@ -85,30 +89,46 @@ function describeLease(lease: Lease | undefined, nowMs: number): string {
 
 type PollLine = { timestamp: number; line: Record<string, unknown> } | { error: string } | undefined;
 
-/** The newest `poll` line since `fromMs`, or why there is none. */
+/**
+ * The newest `poll` line of the last `lookbackMs`, or why there is none. FilterLogEvents may answer empty pages with
+ * a nextToken while it scans streams, so the search goes backwards in widening windows (2 min, 10 min, --lookback),
+ * each read to its end or to MAX_LOG_PAGES pages, and stops at the first window holding one: the newest line of
+ * that window. A window cut short by the bound with none in it ends the search: nothing says there is no poll.
+ */
 async function lastPollLine(
   logs: CloudWatchLogsClient,
   group: string | undefined,
-  fromMs: number,
+  nowMs: number,
+  lookbackMs: number,
 ): Promise<PollLine> {
   if (!group) return undefined;
+  const windows = [...new Set([...WINDOWS_MS.filter((w) => w < lookbackMs), lookbackMs])];
   let newest: { timestamp: number; message: string } | undefined;
-  let token: string | undefined;
   try {
-    for (let page = 0; page < MAX_LOG_PAGES; page++) {
-      const got = await logs.send(
-        new FilterLogEventsCommand({
-          logGroupName: group,
-          startTime: fromMs,
-          filterPattern: '{ $.message = "poll" }',
-          nextToken: token,
-        }),
-      );
-      for (const e of got.events ?? [])
-        if (e.timestamp !== undefined && e.message && (!newest || e.timestamp >= newest.timestamp))
-          newest = { timestamp: e.timestamp, message: e.message };
-      token = got.nextToken;
-      if (!token) break;
+    for (const windowMs of windows) {
+      let token: string | undefined;
+      let page = 0;
+      do {
+        const got = await logs.send(
+          new FilterLogEventsCommand({
+            logGroupName: group,
+            startTime: nowMs - windowMs,
+            filterPattern: '{ $.message = "poll" }',
+            nextToken: token,
+          }),
+        );
+        for (const e of got.events ?? [])
+          if (e.timestamp !== undefined && e.message && (!newest || e.timestamp >= newest.timestamp))
+            newest = { timestamp: e.timestamp, message: e.message };
+        token = got.nextToken;
+      } while (token && ++page < MAX_LOG_PAGES);
+      if (newest) break;
+      if (token)
+        return {
+          error:
+            `no poll line found within ${MAX_LOG_PAGES} pages of the last ${windowMs / 60_000} min in ${group} ` +
+            '(search cut short: FilterLogEvents was still scanning; try again, or --lookback smaller)',
+        };
     }
   } catch (err) {
     return { error: `log group ${group}: ${awsError(err)}` };
@@ -192,33 +212,44 @@ async function alarmsInAlarm(aws: AwsClients, res: Resources, prefix: string | u
   const names = res.alarmNames ?? [];
   if (!prefix && names.length === 0) return ['  alarms   not looked up: give --stack or --alarm-prefix'];
   const found: MetricAlarm[] = [];
+  let cut = false;
   try {
-    // DescribeAlarms takes 100 names a call; the construct has ten alarms at most.
+    // DescribeAlarms takes 100 names a call (the construct has ten alarms at most); each request read page by page.
     const requests = prefix
       ? [{ AlarmNamePrefix: prefix }]
       : Array.from({ length: Math.ceil(names.length / 100) }, (_, i) => ({
           AlarmNames: names.slice(i * 100, i * 100 + 100),
         }));
     for (const request of requests) {
-      const got = await aws.cloudWatch.send(
-        new DescribeAlarmsCommand({
-          ...request,
-          StateValue: 'ALARM',
-          AlarmTypes: ['MetricAlarm'],
-          MaxRecords: 100,
-        }),
-      );
-      found.push(...(got.MetricAlarms ?? []));
+      let token: string | undefined;
+      let page = 0;
+      do {
+        const got = await aws.cloudWatch.send(
+          new DescribeAlarmsCommand({
+            ...request,
+            StateValue: 'ALARM',
+            AlarmTypes: ['MetricAlarm'],
+            MaxRecords: 100,
+            NextToken: token,
+          }),
+        );
+        found.push(...(got.MetricAlarms ?? []));
+        token = got.NextToken;
+      } while (token && ++page < MAX_ALARM_PAGES);
+      if (token) cut = true;
     }
   } catch (err) {
     return [`  alarms   ${awsError(err)}`];
   }
-  if (found.length === 0) return ['  alarms   none in ALARM'];
+  const more = cut ? [`           more not read: DescribeAlarms stopped at ${MAX_ALARM_PAGES} pages`] : [];
+  if (found.length === 0)
+    return [cut ? '  alarms   none read in ALARM' : '  alarms   none in ALARM', ...more];
   return [
-    `  alarms   ${found.length} in ALARM:`,
+    `  alarms   ${found.length}${cut ? ' or more' : ''} in ALARM:`,
     ...found.map(
       (a) =>
         `    ${a.AlarmName ?? '?'}${a.StateUpdatedTimestamp ? ` since ${iso(a.StateUpdatedTimestamp.getTime())}` : ''}`,
     ),
+    ...more,
   ];
 }

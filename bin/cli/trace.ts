@@ -165,9 +165,13 @@ async function routing(
   return unique.map((type) => {
     const matching = rulesOfType(rules, type);
     const names = matching.map(
-      (r) => `${r.name}${r.alert ? ' (alert)' : ''}${r.detailFilter ? ' (if its detail matches)' : ''}`,
+      (r) =>
+        `${r.name}${r.alert ? ' (alert)' : ''}${r.detailFilter ? ' (if its detail matches)' : ''}` +
+        `${r.understood ? '' : ' (pattern not understood)'}${r.enabled ? '' : ' (disabled)'}`,
     );
-    return `  rules    ${type}: ${names.length ? names.join(', ') : 'none: no target receives it'}`;
+    if (names.length === 0) return `  rules    ${type}: none: no target receives it`;
+    const tail = matching.some((r) => r.enabled) ? '' : '; none enabled: no target receives it';
+    return `  rules    ${type}: ${names.join(', ')}${tail}`;
   });
 }
 

@@ -78,9 +78,12 @@ describe('replay', () => {
     const text = r.c.err.join('\n');
     expect(text).toContain('window   2026-11-23T10:00:00Z .. 2026-11-23T12:00:00Z');
     expect(text).toContain(`from     ${archiveArn()}`);
-    expect(text).toContain(`to       ${busArn()}, 2 rule(s):`);
+    expect(text).toContain(`to       ${busArn()}, 1 rule(s):`);
     expect(text).toContain('PlatformHooksRouteFineTuneCompleted');
-    expect(text).toContain('every-together-event');
+    expect(text).toContain(
+      '  left out every-together-event: it would also receive every other Together type (it names no detail-type) ' +
+        '(--include-wider-rules)',
+    );
     expect(text).toContain(
       `aws events start-replay --replay-name together-20261123T120000 --event-source-arn ${archiveArn()}`,
     );
@@ -117,11 +120,8 @@ describe('replay', () => {
         EventSourceArn: archiveArn(),
         EventStartTime: new Date('2026-11-23T10:00:00Z'),
         EventEndTime: new Date('2026-11-23T12:00:00Z'),
-        // fine_tune.failed's rule is an alert rule: left out, so no alert goes out twice.
-        Destination: {
-          Arn: busArn(),
-          FilterArns: [ruleArn('PlatformHooksRouteFineTuneCompleted'), userRule.Arn],
-        },
+        // fine_tune.failed's rule is an alert rule: left out, so no alert goes out twice; the catch-all too.
+        Destination: { Arn: busArn(), FilterArns: [ruleArn('PlatformHooksRouteFineTuneCompleted')] },
       },
     ]);
     expect(r.clock.slept).toEqual([5000, 5000, 5000]);
@@ -137,10 +137,7 @@ describe('replay', () => {
       {
         replay: 'fix-1',
         state: 'COMPLETED',
-        rules: [
-          rules.find((x) => x.Arn === ruleArn('PlatformHooksRouteFineTuneCompleted'))!.Name,
-          'every-together-event',
-        ],
+        rules: [rules.find((x) => x.Arn === ruleArn('PlatformHooksRouteFineTuneCompleted'))!.Name],
       },
     ]);
     expect(r.aws.calls).toEqual([{ region: 'eu-west-1', profile: undefined }]);
@@ -192,10 +189,28 @@ describe('replay', () => {
     expect(eb.commandCalls(DescribeReplayCommand).length).toBeLessThanOrEqual(13);
   });
 
-  test('a type only a catch-all rule takes goes to it alone; a type nothing routes: exit 1, nothing started', async () => {
+  test('a type only a catch-all rule takes: left out, named, exit 1; --include-wider-rules sends it there alone; a type nothing routes: exit 1', async () => {
     const r = run('--stack', STACK, '--since', '2h', '--type', 'batch.done', '--dry-run');
-    expect(await r.code).toBe(0);
-    expect(r.c.err.join('\n')).toMatch(/1 rule\(s\):\n {4}every-together-event$/m);
+    expect(await r.code).toBe(1);
+    expect(r.c.err).toEqual([
+      `together-webhooks replay: no rule on bus ${busName} routes batch.done: nothing would receive the replay ` +
+        '(alert rules are left out; every-together-event: it would also receive every other Together type (it names ' +
+        'no detail-type) (--include-wider-rules))',
+    ]);
+    const wide = run(
+      '--stack',
+      STACK,
+      '--since',
+      '2h',
+      '--type',
+      'batch.done',
+      '--include-wider-rules',
+      '--dry-run',
+    );
+    expect(await wide.code).toBe(0);
+    expect(wide.c.err.join('\n')).toMatch(
+      /1 rule\(s\):\n {4}every-together-event \(it also receives the window's every other Together type \(it names no detail-type\)\)$/m,
+    );
     eb.on(ListRulesCommand).resolves({ Rules: rules });
     const again = run('--stack', STACK, '--since', '2h', '--type', 'batch.done');
     expect(await again.code).toBe(1);
@@ -204,6 +219,87 @@ describe('replay', () => {
         '(alert rules are left out)',
     ]);
     expect(eb.commandCalls(StartReplayCommand)).toHaveLength(0);
+  });
+
+  test('--type: a rule taking other types too is left out and named with them, a disabled rule too; --include-wider-rules puts the wider one back, saying what else it receives', async () => {
+    const rule = (name: string, pattern: object, state: 'ENABLED' | 'DISABLED' = 'ENABLED') => ({
+      Name: name,
+      Arn: `arn:aws:events:us-east-1:111111111111:rule/${busName}/${name}`,
+      EventPattern: JSON.stringify(pattern),
+      State: state,
+      EventBusName: busName,
+    });
+    const onlyCompleted = rule('on-completed', {
+      source: ['together.ai'],
+      'detail-type': ['fine_tune.completed'],
+    });
+    const both = rule('fine-tune-ends', {
+      source: ['together.ai'],
+      'detail-type': ['fine_tune.completed', 'fine_tune.failed'],
+    });
+    const off = rule(
+      'paused',
+      { source: ['together.ai'], 'detail-type': ['fine_tune.completed'] },
+      'DISABLED',
+    );
+    eb.on(ListRulesCommand).resolves({ Rules: [userRule, both, onlyCompleted, off] });
+    const r = run('--stack', STACK, '--since', '2h', '--type', 'fine_tune.completed', '--name', 'n');
+    eb.on(DescribeReplayCommand).resolves({ State: 'COMPLETED' });
+    expect(await r.code).toBe(0);
+    expect(eb.commandCalls(StartReplayCommand)[0].args[0].input.Destination!.FilterArns).toEqual([
+      onlyCompleted.Arn,
+    ]);
+    expect(r.c.err).toEqual(
+      expect.arrayContaining([
+        '  left out every-together-event: it would also receive every other Together type (it names no ' +
+          'detail-type) (--include-wider-rules)',
+        '  left out fine-tune-ends: it would also receive other types: fine_tune.failed (--include-wider-rules)',
+        '  left out paused: disabled: it would receive nothing',
+      ]),
+    );
+    const wide = run(
+      '--stack',
+      STACK,
+      '--since',
+      '2h',
+      '--type',
+      'fine_tune.completed',
+      '--include-wider-rules',
+      '--dry-run',
+    );
+    expect(await wide.code).toBe(0);
+    const text = wide.c.err.join('\n');
+    expect(text).toContain('3 rule(s):');
+    expect(text).toContain(
+      "    fine-tune-ends (it also receives the window's other types: fine_tune.failed)",
+    );
+    expect(text).toContain('  left out paused: disabled');
+  });
+
+  test('rules judged as EventBridge does: a prefix rule taking exactly the type is replayed to, a wider one names its other types, a pattern not understood is left out as such', async () => {
+    const rule = (name: string, detailType: unknown[]) => ({
+      Name: name,
+      Arn: `arn:aws:events:us-east-1:111111111111:rule/${busName}/${name}`,
+      EventPattern: JSON.stringify({ source: ['together.ai'], 'detail-type': detailType }),
+      State: 'ENABLED' as const,
+      EventBusName: busName,
+    });
+    eb.on(ListRulesCommand).resolves({
+      Rules: [
+        rule('batch-done', [{ prefix: 'batch.do' }]),
+        rule('batches', [{ prefix: 'batch.' }]),
+        rule('numeric', [{ numeric: ['>', 0] }]),
+      ],
+    });
+    const r = run('--stack', STACK, '--since', '2h', '--type', 'batch.done', '--dry-run');
+    expect(await r.code).toBe(0);
+    expect(r.c.err).toEqual(
+      expect.arrayContaining([
+        '    batch-done',
+        '  left out batches: it would also receive other types: batch.collected (--include-wider-rules)',
+        '  left out numeric: it would also receive other types, perhaps (pattern not understood) (--include-wider-rules)',
+      ]),
+    );
   });
 
   test('StartReplay refused: exit 1, one line', async () => {
@@ -236,6 +332,17 @@ describe('replay', () => {
       'unknown --type fine_tune.complete; one of: fine_tune.completed',
     ],
     [['--since', '1h', '--name', 'has space'], '--name must be 1-64'],
+    [
+      ['--since', '9999999999d'],
+      '--since "9999999999d" is out of range: it must fall between 2000-01-01T00:00:00Z',
+    ],
+    [['--since', '1999-12-31T23:00:00Z'], '--since "1999-12-31T23:00:00Z" is out of range'],
+    [['--since', '2h', '--until', '9999999999d'], '--until "9999999999d" is out of range'],
+    [['--since', '2h', '--until', '2027-01-01T00:00:00Z'], '--until "2027-01-01T00:00:00Z" is out of range'],
+    [
+      ['--since', '2h', '--until', '2026-11-23T12:03:00Z'],
+      '--until (2026-11-23T12:03:00Z) is in the future: a replay ends at now at the latest',
+    ],
     [['--since', '1h'], 'needs --stack NAME or --archive (the archive)'],
   ])('%j: exit 2, %s', async (argv, message) => {
     const r = run(...argv);
@@ -243,3 +350,19 @@ describe('replay', () => {
     expect(r.c.err).toEqual([expect.stringContaining(`together-webhooks replay: ${message}`)]);
   });
 });
+
+test.each([[['--since', '2h', '--until', '9999999999d']], [['--since', '9999999999d', '--dry-run']]])(
+  'replay %j, a time out of range: exit 2 with a usage line before any AWS call, not a RangeError',
+  async (argv) => {
+    let awsAsked = false;
+    const noAws = () => {
+      awsAsked = true;
+      throw new Error('no AWS call expected');
+    };
+    const c = capture({}, '', fakeClock(NOW), noAws as never);
+    const code = await c.run('replay', '--archive', 'a', ...argv);
+    expect(c.err).toEqual([expect.stringMatching(/^together-webhooks replay: --(since|until) /)]);
+    expect(code).toBe(2);
+    expect(awsAsked).toBe(false);
+  },
+);

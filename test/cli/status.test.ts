@@ -140,14 +140,14 @@ describe('status', () => {
       `  alarms   1 in ALARM:\n    ${stopping.PhysicalResourceId} since 2026-11-23T11:50:00Z`,
     );
     expect(lines.length).toBeLessThan(25);
-    // The alarms by the names the stack gave them, ALARM only; the log read from 30 minutes back.
+    // The alarms by the names the stack gave them, ALARM only; the log read from 2 minutes back first.
     expect(cw.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toMatchObject({
       StateValue: 'ALARM',
       AlarmNames: expect.arrayContaining([stopping.PhysicalResourceId]),
     });
     expect(logs.commandCalls(FilterLogEventsCommand)[0].args[0].input).toEqual({
       logGroupName: logGroup,
-      startTime: NOW - 30 * MIN,
+      startTime: NOW - 2 * MIN,
       filterPattern: '{ $.message = "poll" }',
       nextToken: undefined,
     });
@@ -185,6 +185,40 @@ describe('status', () => {
     expect(r.out).toMatch(/ {2}warning {2}state batches: not gzipped JSON/);
   });
 
+  test('the last poll line searched backwards in widening windows (2 min, 10, --lookback): none in any is "no poll"', async () => {
+    logs.on(FilterLogEventsCommand).resolves({ events: [] });
+    const r = await status('--stack', STACK);
+    expect(r.out).toContain(`  last     no poll in the last 30 min in ${logGroup}: is its schedule on?`);
+    expect(logs.commandCalls(FilterLogEventsCommand).map((c) => c.args[0].input.startTime)).toEqual([
+      NOW - 2 * MIN,
+      NOW - 10 * MIN,
+      NOW - 30 * MIN,
+    ]);
+  });
+
+  test('FilterLogEvents answering empty pages with a nextToken (it does, scanning streams): the poll on page 7 is found, not "is its schedule on?"', async () => {
+    let n = 0;
+    logs.on(FilterLogEventsCommand).callsFake(() => {
+      n++;
+      return n < 7 ? { events: [], nextToken: `t${n}` } : { events: [pollLine(1, {})] };
+    });
+    const r = await status('--stack', STACK);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('is its schedule on?');
+    expect(r.out).toContain('  last     2026-11-23T11:59:00Z (60 s ago): completed');
+  });
+
+  test('empty pages with a nextToken past the bound: "not found within N pages (search cut short)", never "no poll"', async () => {
+    logs.on(FilterLogEventsCommand).resolves({ events: [], nextToken: 'again' });
+    const r = await status('--stack', STACK);
+    expect(r.out).toContain(
+      `  last     no poll line found within 10 pages of the last 2 min in ${logGroup} (search cut short: ` +
+        'FilterLogEvents was still scanning; try again, or --lookback smaller)',
+    );
+    expect(r.out).not.toContain('is its schedule on?');
+    expect(logs.commandCalls(FilterLogEventsCommand)).toHaveLength(10);
+  });
+
   test('explicit flags without a stack: the state only, and what was not looked up', async () => {
     const r = await status('--table', table, '--poller-scope', d.stateScope);
     expect(r.code).toBe(0);
@@ -207,6 +241,35 @@ describe('status', () => {
       AlarmNamePrefix: 'MlPlatform-PlatformHooks',
       StateValue: 'ALARM',
     });
+  });
+
+  test('--alarm-prefix: every page of DescribeAlarms is read (NextToken); the page bound hit is said', async () => {
+    const alarm = (name: string) => ({ AlarmName: name, StateValue: 'ALARM' as const });
+    cw.on(DescribeAlarmsCommand, { NextToken: undefined })
+      .resolves({
+        MetricAlarms: Array.from({ length: 100 }, (_, i) => alarm(`Ml-Other${i}`)),
+        NextToken: 'p2',
+      })
+      .on(DescribeAlarmsCommand, { NextToken: 'p2' })
+      .resolves({ MetricAlarms: [alarm('Ml-PlatformHooksPollerStoppingAlarm')] });
+    const r = await status('--table', table, '--poller-scope', d.stateScope, '--alarm-prefix', 'Ml-');
+    expect(r.out).toContain('  alarms   101 in ALARM:');
+    expect(r.out).toContain('    Ml-PlatformHooksPollerStoppingAlarm');
+    cw.reset();
+    cw.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [alarm('Ml-Again')], NextToken: 'again' });
+    const endless = await status('--table', table, '--poller-scope', d.stateScope, '--alarm-prefix', 'Ml-');
+    expect(cw.commandCalls(DescribeAlarmsCommand)).toHaveLength(10);
+    expect(endless.out).toContain('  alarms   10 or more in ALARM:');
+    expect(endless.out).toContain('           more not read: DescribeAlarms stopped at 10 pages');
+  });
+
+  test('the alarms by name: each request read to its last page too', async () => {
+    cw.on(DescribeAlarmsCommand, { NextToken: undefined })
+      .resolves({ MetricAlarms: [], NextToken: 'p2' })
+      .on(DescribeAlarmsCommand, { NextToken: 'p2' })
+      .resolves({ MetricAlarms: [{ AlarmName: 'late-page', StateValue: 'ALARM' }] });
+    const r = await status('--stack', STACK);
+    expect(r.out).toContain('  alarms   1 in ALARM:\n    late-page');
   });
 
   test('logs and alarms failing are said in their line; the table failing: exit 1, one line', async () => {

@@ -222,3 +222,60 @@ describe('trace', () => {
     expect(r.err).toEqual([expect.stringContaining(`together-webhooks trace: ${message}`)]);
   });
 });
+
+describe('trace: the rules of its type, judged as EventBridge does', () => {
+  const busName = d.physical('PlatformHooksBus');
+  const key = 'batch.done:b-1';
+  const rule = (name: string, pattern: object, state: 'ENABLED' | 'DISABLED' = 'ENABLED') => ({
+    Name: name,
+    Arn: `arn:aws:events:us-east-1:111111111111:rule/${busName}/${name}`,
+    EventPattern: JSON.stringify(pattern),
+    State: state,
+    EventBusName: busName,
+  });
+  const rulesLine = (out: string) => out.split('\n').find((l) => l.startsWith('  rules    batch.done'))!;
+  beforeEach(() => {
+    ddb
+      .on(GetItemCommand, { Key: { id: { S: claimId(key) } } })
+      .resolves({ Item: claimItem(key, 'COMPLETED', key) });
+  });
+
+  test('a rule matching batch.done by prefix is listed, not "none: no target receives it"; one by anything-but another type too; one not taking it is not', async () => {
+    eb.on(ListRulesCommand).resolves({
+      Rules: [
+        rule('all-batch-events', { source: ['together.ai'], 'detail-type': [{ prefix: 'batch.' }] }),
+        rule('not-fine-tunes', {
+          source: [{ prefix: 'together' }],
+          'detail-type': [{ 'anything-but': { prefix: 'fine_tune.' } }],
+        }),
+        rule('dones', { source: ['together.ai'], 'detail-type': [{ wildcard: '*.done' }] }),
+        rule('fine-tunes', { source: ['together.ai'], 'detail-type': [{ prefix: 'fine_tune.' }] }),
+      ],
+    });
+    const r = await trace(key, '--stack', STACK);
+    expect(r.code).toBe(0);
+    expect(rulesLine(r.out)).toBe('  rules    batch.done: all-batch-events, not-fine-tunes, dones');
+  });
+
+  test('a DISABLED rule is marked (disabled), and none enabled is said; a pattern it cannot judge is listed as not understood', async () => {
+    eb.on(ListRulesCommand).resolves({
+      Rules: [
+        rule('old-batch-handler', { source: ['together.ai'], 'detail-type': ['batch.done'] }, 'DISABLED'),
+        rule('numeric', { source: ['together.ai'], 'detail-type': [{ numeric: ['>', 0] }] }),
+      ],
+    });
+    const r = await trace(key, '--stack', STACK);
+    expect(rulesLine(r.out)).toBe(
+      '  rules    batch.done: old-batch-handler (disabled), numeric (pattern not understood)',
+    );
+    eb.on(ListRulesCommand).resolves({
+      Rules: [
+        rule('old-batch-handler', { source: ['together.ai'], 'detail-type': ['batch.done'] }, 'DISABLED'),
+      ],
+    });
+    const off = await trace(key, '--stack', STACK);
+    expect(rulesLine(off.out)).toBe(
+      '  rules    batch.done: old-batch-handler (disabled); none enabled: no target receives it',
+    );
+  });
+});
