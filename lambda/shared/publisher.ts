@@ -25,7 +25,10 @@ export async function putEvent(
   traceHeader?: string,
 ): Promise<string> {
   // EventBridge passes the header on to the targets: a traced target joins this invocation's trace.
-  const trace = traceHeader && traceHeader.length <= MAX_TRACE_HEADER ? { TraceHeader: traceHeader } : {};
+  // Only a sampled trace: Lambda sets a header (Sampled=0) even with tracing off, and a traced target given it would
+  // follow that "not sampled" instead of deciding for itself.
+  const sampled = traceHeader !== undefined && /(^|;)Sampled=1(;|$)/.test(traceHeader);
+  const trace = sampled && traceHeader.length <= MAX_TRACE_HEADER ? { TraceHeader: traceHeader } : {};
   const out = await client.send(
     new PutEventsCommand({
       Entries: [

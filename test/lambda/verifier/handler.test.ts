@@ -131,12 +131,16 @@ test("each event carries the invocation's X-Ray trace header, read per invocatio
     return bus.entries().find((e) => e.Detail.includes(`"${id}"`));
   };
   const one = 'Root=1-6745c0de-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
+  const three =
+    'Root=1-6745c0e0-0123456789abcdef76543210;Parent=53995c3f42cd8ada;Sampled=1;Lineage=a87bd80c:1';
   const two = 'Root=1-6745c0df-89abcdef0123456701234567;Parent=53995c3f42cd8ad9;Sampled=0';
   try {
     expect((await send('trace-1', one))?.TraceHeader).toBe(one);
-    expect((await send('trace-2', two))?.TraceHeader).toBe(two);
+    // Not sampled (what Lambda sets with tracing off): left out, so a traced target decides for itself.
+    expect(await send('trace-2', two)).not.toHaveProperty('TraceHeader');
+    expect((await send('trace-5', three))?.TraceHeader).toBe(three);
     expect(await send('trace-3', undefined)).not.toHaveProperty('TraceHeader');
-    expect(await send('trace-4', `Root=${'x'.repeat(600)}`)).not.toHaveProperty('TraceHeader'); // over PutEvents' 500
+    expect(await send('trace-4', `Root=${'x'.repeat(600)};Sampled=1`)).not.toHaveProperty('TraceHeader'); // over PutEvents' 500
   } finally {
     delete process.env._X_AMZN_TRACE_ID;
   }
