@@ -4,7 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoIdempotencyStore } from '../shared/idempotency';
 import { stdoutLogger } from '../shared/log';
 import { CONTROL_PLANE_LIMITS, DYNAMODB_LIMITS, sdkClientConfig } from '../shared/sdk-config';
-import { readSecret } from '../shared/secret-value';
+import { readTogetherApiKey } from '../shared/secret-value';
 import { togetherRequest } from '../shared/together-api';
 import { readAutoDeployConfig } from './config';
 import { autoDeploy, Decision, readFineTuneCompleted } from './core';
@@ -23,12 +23,8 @@ export async function handler(
   const ft = readFineTuneCompleted(event);
   const remainingMs = context?.getRemainingTimeInMillis?.() ?? 30_000;
   const startedMs = Date.now();
-  // Read per invocation: a rotated key is used at once, and deployments are rare.
-  const apiKey = (
-    await readSecret(secretsManager, config.apiKeySecretArn, config.apiKeyJsonField, {
-      label: 'the Together API key secret',
-    })
-  ).value;
+  // Per invocation: deployments are rare.
+  const apiKey = await readTogetherApiKey(secretsManager, config);
   return autoDeploy(ft, {
     config,
     store,

@@ -12,7 +12,7 @@ import {
   EVENTBRIDGE_LIMITS,
   sdkClientConfig,
 } from '../shared/sdk-config';
-import { readSecret } from '../shared/secret-value';
+import { readTogetherApiKey } from '../shared/secret-value';
 import { togetherRequest } from '../shared/together-api';
 import { readFineTuneRetryConfig } from './config';
 import { readFineTuneFailed, retryFailedFineTune, RetryDecision } from './core';
@@ -36,12 +36,8 @@ export async function handler(
   const failed = readFineTuneFailed(event);
   const remainingMs = context?.getRemainingTimeInMillis?.() ?? 30_000;
   const startedMs = Date.now();
-  // Read per invocation: a rotated key is used at once, and failures are rare.
-  const apiKey = (
-    await readSecret(secretsManager, config.apiKeySecretArn, config.apiKeyJsonField, {
-      label: 'the Together API key secret',
-    })
-  ).value;
+  // Per invocation: failures are rare.
+  const apiKey = await readTogetherApiKey(secretsManager, config);
   return retryFailedFineTune(failed, {
     config,
     store,

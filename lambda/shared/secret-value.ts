@@ -39,6 +39,17 @@ export interface SecretValue {
   readonly versionId?: string;
 }
 
+/** The Together API key a recipe reads per invocation (a rotated key is used at once), from its secret. */
+export async function readTogetherApiKey(
+  client: SecretsManagerClient,
+  config: { readonly apiKeySecretArn: string; readonly apiKeyJsonField?: string },
+): Promise<string> {
+  const secret = await readSecret(client, config.apiKeySecretArn, config.apiKeyJsonField, {
+    label: 'the Together API key secret',
+  });
+  return secret.value;
+}
+
 /** One stage of a secret, extracted. */
 export async function readSecret(
   client: SecretsManagerClient,
